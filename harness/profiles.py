@@ -1,0 +1,134 @@
+"""Device profiles: what one firmware supports, in one table.
+
+The simulator, the certificate factory and the scenario expectations all read this table, so a
+fact about a firmware lives here and nowhere else. Where the manuals are silent (spec §11) the
+choice is written here as a named field with the reason beside it, so a user with a real module
+that behaves differently flips one switch instead of editing code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+# The five suites of spec §5.1, by IANA name, in the order the W24 offers them.
+W24_SUITES: tuple[str, ...] = (
+    "TLS_RSA_WITH_RC4_128_MD5",
+    "TLS_RSA_WITH_RC4_128_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+)
+
+SSL3 = "SSL3.0"
+TLS1 = "TLS1.0"
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    description: str
+    # Identity reported by AT+iRP0 / AT+iRP1.
+    part_number: str
+    firmware: str
+    # Trusted-CA parameters the firmware has (spec §6, §10): W24 has one, iChip 8.x four.
+    ca_slots: tuple[str, ...]
+    # Longest CA PEM accepted by AT+iCA=, counted as the PEM text with "\n" line ends.
+    ca_max_chars: int
+    # Code for a CA value over ca_max_chars. The manuals say only "I/ERROR"; the firmware
+    # family reports every CA rejection as 116 ("error parsing a new trusted CA").
+    ca_too_long_code: int = 116
+    protocols: tuple[str, ...] = (SSL3, TLS1)
+    cipher_suites: tuple[str, ...] = W24_SUITES
+    # RSA key sizes accepted in a CA certificate (spec §12.2: 1024 or 2048).
+    ca_key_bits: tuple[int, ...] = (1024, 2048)
+    # Inclusive range of RSA key sizes accepted in the server's certificate. Not documented
+    # (§11.3); a 2008 client with 2 KB record buffers is taken to handle 1024..2048 only.
+    server_key_bits: tuple[int, int] = (1024, 2048)
+    # Signature hashes accepted on certificates (spec §12.2: MD2, MD5 or SHA-1). MD2 cannot be
+    # produced or verified here, so it is left out rather than claimed.
+    signature_hashes: tuple[str, ...] = ("md5", "sha1")
+    # §11.3 switches: what the certificate check covers beyond "signed by the trusted CA".
+    check_validity_dates: bool = False
+    check_hostname: bool = False
+    # Accept a leaf signed by an intermediate that the server sends, when that intermediate is
+    # signed by a loaded CA. The W24 manual documents only "signed by the trusted CA".
+    chain_building: bool = False
+    # §11.12: the highest version the ClientHello offers; a server choosing SSL 3.0 is accepted
+    # when SSL3.0 is in `protocols`.
+    hello_version: str = TLS1
+    max_ssnd_ssl: int = 2048
+    # Largest plaintext in one incoming application-data record (226 above it).
+    max_record_plaintext: int = 2048
+    # Whether the record limit also applies during the handshake (not documented; the firmware
+    # is assumed to buffer the handshake separately).
+    record_limit_in_handshake: bool = False
+    socket_count: int = 10
+    ssl_socket_limit: int = 1
+    # Per-socket receive buffer (§11.7, not documented). TCP flow control holds the rest.
+    rx_buffer_bytes: int = 16384
+    # Longest command line (§11.7, not documented); longer lines get ERROR(111) overflow.
+    max_command_line: int = 256
+    # How long the simulator waits for the rest of an SSND payload or a CA value before it
+    # answers ERROR(069) "timeout on host communication".
+    host_data_timeout_s: float = 5.0
+    # The device's own limits on network operations (§11.8, not documented).
+    connect_timeout_s: float = 10.0
+    handshake_timeout_s: float = 10.0
+    echo_default: bool = True
+    # W24 manual prints I/ERROR(056); iChip 8.x prints I/ERROR (056) (spec §2.3).
+    error_format: str = "I/ERROR({code:03d})"
+    extras: dict[str, str] = field(default_factory=dict)
+
+    def with_changes(self, **changes: object) -> DeviceProfile:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def ssl3(self) -> bool:
+        return SSL3 in self.protocols
+
+    @property
+    def tls1(self) -> bool:
+        return TLS1 in self.protocols
+
+
+W24 = DeviceProfile(
+    name="w24",
+    description="Motorola W24, May 2008 manual: one CA, 1300-character CA, SSL 3.0 / TLS 1.0",
+    part_number="W24-CO2144-01",
+    firmware="I2144W24T01 (MAY 31 2008)",
+    ca_slots=("CA",),
+    ca_max_chars=1300,
+)
+
+ICHIP = DeviceProfile(
+    name="ichip",
+    description="Connect One iChip 8.x firmware: CA..CA4, 1500-character CA",
+    part_number="CO2144AD-01",
+    firmware="I2144722P01 (NOV 2008)",
+    ca_slots=("CA", "CA2", "CA3", "CA4"),
+    ca_max_chars=1500,
+    error_format="I/ERROR ({code:03d})",
+)
+
+MODERN = DeviceProfile(
+    name="modern",
+    description="A later firmware that also accepts SHA-256-signed RSA chains (plain trustme PKI)",
+    part_number="CO2144AD-02",
+    firmware="I2144801P03 (2012)",
+    ca_slots=("CA", "CA2", "CA3", "CA4"),
+    ca_max_chars=1500,
+    signature_hashes=("md5", "sha1", "sha256"),
+    server_key_bits=(1024, 4096),
+    chain_building=True,
+    check_validity_dates=True,
+)
+
+PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (W24, ICHIP, MODERN)}
+
+
+def get_profile(name: str) -> DeviceProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(sorted(PROFILES))
+        raise ValueError(f"unknown device profile {name!r}; known profiles: {known}") from None
