@@ -1,0 +1,186 @@
+"""RSA keys for the harness, cached for the life of the process.
+
+Key generation is the slow part of building certificates (an RSA-2048 key takes 20-200 ms, a
+4096-bit one seconds), and scenarios need dozens of certificates, so keys are cached:
+
+* ``rsa_key(bits, index)``: the index-th cached key of that size; scenario code asks for
+  ``rsa_key(2048, 1)`` when it needs "a second, different key".
+* ``labelled_rsa_key(label, bits)``: one key per label, in its own namespace (so a label never
+  collides with an index). The certificate factory uses one label per CA name, so two different
+  CAs never share a key (a "wrong CA" must not verify the other CA's signatures).
+* ``fresh_rsa_key(bits)``: never cached, for material a person will deploy (the CLI).
+
+cryptography refuses to *generate* RSA keys under 1024 bits but loads and signs with them, so a
+512-bit key is assembled here from two primes found with Miller-Rabin over ``secrets``.
+
+trustme 1.2.1 makes a new RSA-2048 key for every CA and every leaf through the private
+``KeyType._generate_key()``: ``trustme.CA(key_type=...)`` and ``issue_cert(key_type=...)`` call
+``key_type._generate_key()`` and nothing else on it. Two ways to make trustme use the cache:
+
+* ``CachedRSAKeyType(label, bits)``: a stand-in passed as ``key_type=``. Scoped to one call, no
+  global state; this is what the factory uses.
+* ``trustme_key_cache()``: a context manager that patches ``trustme.KeyType._generate_key`` so that
+  code calling trustme with ``KeyType.RSA`` gets cached keys. Inside one ``with`` block every
+  trustme object gets a different key; a later block hands out the same keys again in the same
+  order. Do not mix objects made in different blocks (their keys repeat). The patch is
+  process-wide while it is active, so do not use it from several threads at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import trustme
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+PUBLIC_EXPONENT = 65537
+# Below this, cryptography will not generate keys; the harness makes its own primes.
+CRYPTOGRAPHY_MIN_BITS = 1024
+# PKCS#1 v1.5 with SHA-256 needs a 62-byte modulus (496 bits); 512 is the smallest size in use.
+MIN_BITS = 512
+
+# Small primes for trial division before Miller-Rabin: cheap rejection of most candidates.
+_SMALL_PRIMES = tuple(
+    p for p in range(3, 2000, 2) if all(p % d for d in range(3, int(p**0.5) + 1, 2))
+)
+
+
+def _is_probable_prime(n: int, rounds: int = 40) -> bool:
+    if n < 2:
+        return False
+    for p in (2, *_SMALL_PRIMES):
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for _ in range(rounds):
+        a = 2 + secrets.randbelow(n - 3)
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _random_prime(bits: int) -> int:
+    """A prime of exactly `bits` bits with the top two bits set, so p*q has 2*bits bits."""
+    while True:
+        candidate = secrets.randbits(bits) | (0b11 << (bits - 2)) | 1
+        if math.gcd(candidate - 1, PUBLIC_EXPONENT) != 1:
+            continue
+        if _is_probable_prime(candidate):
+            return candidate
+
+
+def _small_rsa_key(bits: int) -> rsa.RSAPrivateKey:
+    half = bits // 2
+    while True:
+        p = _random_prime(bits - half)
+        q = _random_prime(half)
+        if p == q:
+            continue
+        n = p * q
+        if n.bit_length() == bits:
+            break
+    d = pow(PUBLIC_EXPONENT, -1, math.lcm(p - 1, q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p=p,
+        q=q,
+        d=d,
+        dmp1=rsa.rsa_crt_dmp1(d, p),
+        dmq1=rsa.rsa_crt_dmq1(d, q),
+        iqmp=rsa.rsa_crt_iqmp(p, q),
+        public_numbers=rsa.RSAPublicNumbers(PUBLIC_EXPONENT, n),
+    )
+    return numbers.private_key()
+
+
+def fresh_rsa_key(bits: int) -> rsa.RSAPrivateKey:
+    """A new RSA key of `bits` bits (>= 512), never cached."""
+    if bits < MIN_BITS or bits % 2:
+        raise ValueError(f"RSA key size must be an even number >= {MIN_BITS}, not {bits}")
+    if bits < CRYPTOGRAPHY_MIN_BITS:
+        return _small_rsa_key(bits)
+    return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
+
+
+_cache: dict[tuple[str, int, int | str], rsa.RSAPrivateKey] = {}
+# One lock for both caches: two threads asking for the same new key must not both generate it.
+_cache_lock = threading.Lock()
+
+
+def _cached(kind: str, bits: int, name: int | str) -> rsa.RSAPrivateKey:
+    with _cache_lock:
+        key = _cache.get((kind, bits, name))
+        if key is None:
+            key = _cache[(kind, bits, name)] = fresh_rsa_key(bits)
+        return key
+
+
+def rsa_key(bits: int, index: int = 0) -> rsa.RSAPrivateKey:
+    """The index-th cached RSA key of `bits` bits; the same arguments give the same key."""
+    return _cached("indexed", bits, index)
+
+
+def labelled_rsa_key(label: str, bits: int) -> rsa.RSAPrivateKey:
+    """The cached RSA key for `label`: one key per (label, bits), distinct across labels."""
+    return _cached("labelled", bits, label)
+
+
+def cached_key_count() -> int:
+    """How many keys the cache holds (for timing reports and tests)."""
+    return len(_cache)
+
+
+class CachedRSAKeyType:
+    """Stands in for ``trustme.KeyType.RSA``: trustme gets a cached key of any size.
+
+    ``fresh=True`` makes a new key on every call instead (for keys that leave the harness).
+    """
+
+    def __init__(self, label: str, bits: int = 2048, *, fresh: bool = False) -> None:
+        self.label = label
+        self.bits = bits
+        self.fresh = fresh
+
+    def _generate_key(self) -> rsa.RSAPrivateKey:
+        if self.fresh:
+            return fresh_rsa_key(self.bits)
+        return labelled_rsa_key(self.label, self.bits)
+
+    def __repr__(self) -> str:
+        return f"CachedRSAKeyType({self.label!r}, {self.bits}, fresh={self.fresh})"
+
+
+@contextmanager
+def trustme_key_cache(bits: int = 2048) -> Iterator[None]:
+    """Make plain ``trustme`` calls with ``KeyType.RSA`` draw keys from the cache.
+
+    The n-th RSA key trustme asks for inside the block is ``labelled_rsa_key(f"trustme#{n}")``.
+    ECDSA keys are generated as usual (they are cheap).
+    """
+    original = trustme.KeyType._generate_key
+    counter = itertools.count()
+
+    def cached_generate_key(self: trustme.KeyType) -> object:
+        if self is trustme.KeyType.RSA:
+            return labelled_rsa_key(f"trustme#{next(counter)}", bits)
+        return original(self)
+
+    trustme.KeyType._generate_key = cached_generate_key  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        trustme.KeyType._generate_key = original  # type: ignore[method-assign]

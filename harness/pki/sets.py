@@ -1,0 +1,156 @@
+"""Named certificate sets for the scenario catalogue: what to load into the device, what the
+server presents. Built lazily and cached, one CertSets per session and profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
+from harness.pki.keys import rsa_key
+from harness.pki.resign import resign
+from harness.profiles import DeviceProfile
+
+GARBAGE_CA = (
+    b"-----BEGIN CERTIFICATE-----\n"
+    b"VGhpcyBpcyBub3QgYSBjZXJ0aWZpY2F0ZSwganVzdCBzb21lIHRleHQu\n"
+    b"-----END CERTIFICATE-----\n"
+)
+
+
+@dataclass(frozen=True)
+class CertSet:
+    name: str
+    ca_pem: bytes | None  # what the device is given with AT+iCA= (None: cleared)
+    server: IssuedCert | None  # what the TLS server presents (None: no server needed)
+
+
+class CertSets:
+    def __init__(self, profile: DeviceProfile, host: str = "127.0.0.1") -> None:
+        self.profile = profile
+        self.names = tuple(dict.fromkeys((host, "localhost")))
+        self.hash = hash_for_profile(profile)
+        self.factory = CertFactory()
+        self._cache: dict[str, CertSet] = {}
+
+    @property
+    def root(self):
+        return self.factory.ca("w24-harness CA", hash_name=self.hash)
+
+    def get(self, name: str) -> CertSet:
+        found = self._cache.get(name)
+        if found is None:
+            build = getattr(self, f"_set_{name}", None)
+            if build is None:
+                raise KeyError(f"no certificate set {name!r}")
+            found = self._cache[name] = build()
+        return found
+
+    def _leaf(self, **kwargs) -> IssuedCert:
+        kwargs.setdefault("hash_name", self.hash)
+        return self.root.issue(*self.names, **kwargs)
+
+    def _with_root(self, name: str, server: IssuedCert) -> CertSet:
+        return CertSet(name, self.root.cert_pem, server)
+
+    def _set_valid(self) -> CertSet:
+        return self._with_root("valid", self._leaf())
+
+    def _set_no_ca(self) -> CertSet:
+        return CertSet("no_ca", None, self._leaf())
+
+    def _set_wrong_ca(self) -> CertSet:
+        other = self.factory.ca("unrelated CA", hash_name=self.hash)
+        return CertSet("wrong_ca", other.cert_pem, self._leaf())
+
+    def _set_self_signed(self) -> CertSet:
+        return self._with_root("self_signed", self.factory.self_signed(*self.names,
+                                                                       hash_name=self.hash))
+
+    def _intermediate_leaf(self) -> IssuedCert:
+        inter = self.root.intermediate("w24-harness issuing CA", hash_name=self.hash)
+        return inter.issue(*self.names, hash_name=self.hash)
+
+    def _set_intermediate(self) -> CertSet:
+        return self._with_root("intermediate", self._intermediate_leaf())
+
+    def _set_intermediate_unsent(self) -> CertSet:
+        leaf = self._intermediate_leaf()
+        return self._with_root("intermediate_unsent", IssuedCert(leaf.cert_pem, leaf.key_pem))
+
+    def _set_expired(self) -> CertSet:
+        now = dt.datetime.now(dt.UTC)
+        leaf = self._leaf(not_before=now - dt.timedelta(days=60),
+                          not_after=now - dt.timedelta(days=1))
+        return self._with_root("expired", leaf)
+
+    def _set_not_yet_valid(self) -> CertSet:
+        now = dt.datetime.now(dt.UTC)
+        leaf = self._leaf(not_before=now + dt.timedelta(days=30),
+                          not_after=now + dt.timedelta(days=60))
+        return self._with_root("not_yet_valid", leaf)
+
+    def _set_wrong_host(self) -> CertSet:
+        return self._with_root("wrong_host", self.root.issue("other-host.invalid",
+                                                             hash_name=self.hash))
+
+    def _set_sha256_chain(self) -> CertSet:
+        ca = self.factory.ca("w24-harness SHA-256 CA", hash_name="sha256")
+        return CertSet("sha256_chain", ca.cert_pem, ca.issue(*self.names, hash_name="sha256"))
+
+    def _set_sha256_leaf(self) -> CertSet:
+        return self._with_root("sha256_leaf", self._leaf(hash_name="sha256"))
+
+    def _set_md5_leaf(self) -> CertSet:
+        return self._with_root("md5_leaf", self._leaf(hash_name="md5"))
+
+    def _set_key512(self) -> CertSet:
+        return self._with_root("key512", self._leaf(key_bits=512))
+
+    def _set_key1024(self) -> CertSet:
+        return self._with_root("key1024", self._leaf(key_bits=1024))
+
+    def _set_key4096(self) -> CertSet:
+        return self._with_root("key4096", self._leaf(key_bits=4096))
+
+    def _set_ca_too_long(self) -> CertSet:
+        return CertSet("ca_too_long", oversize_ca(self.profile.ca_max_chars, self.hash), None)
+
+    def _set_ca_garbage(self) -> CertSet:
+        return CertSet("ca_garbage", GARBAGE_CA, None)
+
+    def _set_ca_4096(self) -> CertSet:
+        return CertSet("ca_4096", self.factory.ca("w24-harness CA 4096", key_bits=4096,
+                                                  hash_name=self.hash).cert_pem, None)
+
+
+def oversize_ca(limit: int, hash_name: str) -> bytes:
+    """A well-formed RSA-2048 CA whose PEM is just over `limit` characters: only its size is
+    wrong, so a refusal can only be the size check."""
+    key = rsa_key(2048)
+    units: list[x509.NameAttribute] = []
+    while True:
+        name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, "w24-harness oversize CA"), *units]
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+            .not_valid_after(dt.datetime(2049, 12, 31, tzinfo=dt.UTC))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .sign(key, hashes.SHA256())
+        )
+        pem = resign(cert, key, hash_name).public_bytes(Encoding.PEM)
+        if len(pem) > limit:
+            return pem
+        units.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "padding " + "x" * 50))
