@@ -1,0 +1,36 @@
+"""Local TLS servers for the device under test to dial.
+
+Two backends behind one API: "openssl" (Python's ssl module: a real TLS 1.0..1.2 peer) and
+"tlslite" (tlslite-ng: SSL 3.0, RC4 and 3DES suites, and fault injection).
+"""
+
+from __future__ import annotations
+
+from .base import (
+    MISBEHAVIOURS,
+    OVERSIZE_RECORD_BYTES,
+    CertMaterial,
+    ConnectionReport,
+    ServerConfig,
+    StaticCert,
+)
+from .names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, OPENSSL_TO_IANA
+from .openssl_server import available_openssl_suites
+from .payload import payload, sha256_hex
+from .server import TLSServer
+
+__all__ = [
+    "IANA_TO_OPENSSL",
+    "IANA_TO_TLSLITE",
+    "MISBEHAVIOURS",
+    "OPENSSL_TO_IANA",
+    "OVERSIZE_RECORD_BYTES",
+    "CertMaterial",
+    "ConnectionReport",
+    "ServerConfig",
+    "StaticCert",
+    "TLSServer",
+    "available_openssl_suites",
+    "payload",
+    "sha256_hex",
+]

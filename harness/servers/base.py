@@ -1,0 +1,87 @@
+"""Configuration and per-connection records shared by both server backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+MISBEHAVIOURS: tuple[str, ...] = ("tamper", "close_mid_handshake", "stall", "oversize_record")
+BACKENDS: tuple[str, ...] = ("openssl", "tlslite")
+# Plaintext of the one record the "oversize_record" misbehaviour sends: twice the W24's 2 KB.
+OVERSIZE_RECORD_BYTES = 4096
+
+
+@runtime_checkable
+class CertMaterial(Protocol):
+    """What a server presents: satisfied by the PKI helper's IssuedCert and by StaticCert."""
+
+    cert_pem: bytes  # leaf
+    key_pem: bytes  # leaf private key, unencrypted PEM (PKCS#8 or traditional RSA)
+    chain_pem: bytes  # intermediates sent after the leaf, may be b""
+
+
+@dataclass(frozen=True)
+class StaticCert:
+    """CertMaterial from PEM bytes already in hand (e.g. from trustme or a file)."""
+
+    cert_pem: bytes
+    key_pem: bytes
+    chain_pem: bytes = b""
+
+
+@dataclass
+class ServerConfig:
+    cert: CertMaterial
+    backend: str = "openssl"  # "openssl" (Python ssl) | "tlslite"
+    # Names from harness.profiles ("SSL3.0", "TLS1.0"), plus "TLS1.1"/"TLS1.2" for
+    # modern-only servers in negative tests. The server accepts min(versions)..max(versions).
+    versions: tuple[str, ...] = ("TLS1.0",)
+    # IANA names; None = the W24 suites the backend can do.
+    suites: tuple[str, ...] | None = None
+    bind: str = "127.0.0.1"
+    record_cap: int = 2048  # max plaintext per application-data record sent
+    send_on_connect: int = 0  # after the handshake, send payload(send_on_connect, seed)
+    seed: int = 0
+    echo: bool = False  # echo what the client sends (record_cap still applies)
+    # None | "tamper" | "close_mid_handshake" | "stall" | "oversize_record" (tlslite only)
+    misbehaviour: str | None = None
+    handshake_timeout_s: float = 20.0  # bounds each read while the handshake runs
+    idle_timeout_s: float = 30.0  # a connection with no traffic this long is dropped
+
+    def validate_common(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; expected one of {BACKENDS}")
+        if self.misbehaviour is not None and self.misbehaviour not in MISBEHAVIOURS:
+            raise ValueError(
+                f"unknown misbehaviour {self.misbehaviour!r}; expected one of {MISBEHAVIOURS}"
+            )
+        if not 1 <= self.record_cap <= 16384:
+            raise ValueError(f"record_cap must be 1..16384, got {self.record_cap}")
+        if self.send_on_connect < 0:
+            raise ValueError("send_on_connect must be >= 0")
+        if not self.versions:
+            raise ValueError("versions must name at least one protocol version")
+        if self.suites is not None and not self.suites:
+            raise ValueError("suites must be None (backend default) or non-empty")
+
+
+@dataclass
+class ConnectionReport:
+    """What the server saw on one accepted connection; updated live while it runs."""
+
+    peer: tuple[str, int]
+    handshake_ok: bool = False
+    version: str | None = None  # "SSL3.0" / "TLS1.0" / ...
+    cipher: str | None = None  # IANA name
+    alert_received: str | None = None  # description name, e.g. "unknown_ca", "bad_record_mac"
+    error: str | None = None  # what went wrong on the server side, if anything
+    bytes_in: int = 0  # application plaintext received
+    bytes_out: int = 0  # application plaintext sent
+    sha256_in: str = ""  # hash of all plaintext received
+    max_record_out: int = 0  # largest application record plaintext sent
+    closed_by: str | None = None  # "client" | "server" | "timeout"
+    # Additions beyond the brief's minimum:
+    misbehaved: str | None = None  # the misbehaviour actually carried out on this connection
+    records_out: int = 0  # application-data records sent
+    handshake_s: float | None = None  # wall time of a successful handshake
+    finished: bool = False  # the server is done with this connection (socket closed)

@@ -1,0 +1,145 @@
+"""OpenSSL backend: Python's ssl module, a real TLS 1.0 (to 1.2) peer.
+
+This OpenSSL has no SSL 3.0, RC4 or 3DES; asking for them raises ValueError so the caller
+switches to the tlslite backend.
+"""
+
+from __future__ import annotations
+
+import ssl
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from harness.profiles import SSL3, W24_SUITES
+
+from .base import ServerConfig
+from .names import (
+    IANA_TO_OPENSSL,
+    OPENSSL_TO_IANA,
+    OPENSSL_VERSION_NAMES,
+    alert_from_openssl_reason,
+    version_range,
+)
+from .session import ConnectionContext, Failure, plain_records, serve_application_data
+
+_TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
+    "TLS1.0": ssl.TLSVersion.TLSv1,
+    "TLS1.1": ssl.TLSVersion.TLSv1_1,
+    "TLS1.2": ssl.TLSVersion.TLSv1_2,
+}
+# SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS. Python clears it, so OpenSSL would put an empty
+# application record before every CBC record in TLS 1.0 (the BEAST countermeasure). Servers
+# of 2008 (mod_ssl with SSL_OP_ALL) did not, and record counting needs one record per write.
+_OP_DONT_INSERT_EMPTY_FRAGMENTS = 0x00000800
+
+
+def available_openssl_suites() -> set[str]:
+    """IANA names of the suites this OpenSSL can serve at security level 0 up to TLS 1.2."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    names = {c["name"] for c in ctx.get_ciphers()}
+    return {iana for iana, name in IANA_TO_OPENSSL.items() if name in names}
+
+
+def build_context(config: ServerConfig) -> ssl.SSLContext:
+    if config.misbehaviour is not None:
+        raise ValueError(
+            f"misbehaviour {config.misbehaviour!r} needs backend='tlslite'; "
+            "the openssl backend only behaves"
+        )
+    low, high = version_range(config.versions)
+    if SSL3 in (low, high):
+        raise ValueError("this OpenSSL has no SSL 3.0; use backend='tlslite' for SSL3.0")
+    available = available_openssl_suites()
+    if config.suites is None:
+        suites = tuple(s for s in W24_SUITES if s in available)
+    else:
+        unknown = [s for s in config.suites if s not in IANA_TO_OPENSSL]
+        if unknown:
+            raise ValueError(f"no OpenSSL name known for suite(s) {unknown}")
+        missing = [s for s in config.suites if s not in available]
+        if missing:
+            raise ValueError(
+                f"this OpenSSL cannot do {missing} (no RC4 / 3DES here); use backend='tlslite'"
+            )
+        suites = config.suites
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TLSv1/TLSv1_1 are deprecated
+        ctx.minimum_version = _TLS_VERSIONS[low]
+        ctx.maximum_version = _TLS_VERSIONS[high]
+    ctx.options |= _OP_DONT_INSERT_EMPTY_FRAGMENTS
+    # Before load_cert_chain: at the default level small keys fail to load and SHA-256 chains
+    # fail the TLS 1.0 handshake.
+    ctx.set_ciphers(":".join(IANA_TO_OPENSSL[s] for s in suites) + ":@SECLEVEL=0")
+    with tempfile.TemporaryDirectory(prefix="w24-server-") as tmp:
+        chain_file = Path(tmp, "chain.pem")
+        key_file = Path(tmp, "key.pem")
+        chain_file.write_bytes(_ensure_newline(config.cert.cert_pem) + config.cert.chain_pem)
+        key_file.write_bytes(config.cert.key_pem)
+        ctx.load_cert_chain(chain_file, key_file)
+    return ctx
+
+
+def _ensure_newline(pem: bytes) -> bytes:
+    return pem if pem.endswith(b"\n") else pem + b"\n"
+
+
+class _SSLSocketChannel:
+    def __init__(self, sock: ssl.SSLSocket) -> None:
+        self.sock = sock
+
+    def send_record(self, data: bytes) -> None:
+        # One SSL_write of <= 16384 bytes is one record (empty fragments are switched off).
+        self.sock.sendall(data)
+
+    def recv(self, max_bytes: int) -> bytes:
+        return self.sock.recv(max_bytes)
+
+    def describe_failure(self, exc: BaseException) -> Failure:
+        return describe_ssl_error(exc)
+
+
+def describe_ssl_error(exc: BaseException) -> Failure:
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return Failure("client", error=f"client closed: {exc.reason}")
+    if isinstance(exc, ssl.SSLError):
+        alert = alert_from_openssl_reason(exc.reason)
+        if alert is not None:
+            return Failure("client", alert=alert, error=f"client sent alert {alert}")
+        return Failure("server", error=exc.reason or str(exc))
+    return Failure("server", error=f"{type(exc).__name__}: {exc}")
+
+
+class OpenSSLBackend:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.context = build_context(config)
+
+    def handle(self, ctx: ConnectionContext) -> None:
+        config = self.config
+        report = ctx.report
+        ctx.raw.settimeout(config.handshake_timeout_s)
+        sock = self.context.wrap_socket(ctx.raw, server_side=True, do_handshake_on_connect=False)
+        ctx.track(sock)
+        channel = _SSLSocketChannel(sock)
+        try:
+            started = time.perf_counter()
+            try:
+                sock.do_handshake()
+            except Exception as exc:  # recorded in the report
+                ctx.fail(exc, channel, "handshake")
+                return
+            report.handshake_s = time.perf_counter() - started
+            report.handshake_ok = True
+            report.version = OPENSSL_VERSION_NAMES.get(sock.version() or "", sock.version())
+            cipher = sock.cipher()
+            if cipher is not None:
+                report.cipher = OPENSSL_TO_IANA.get(cipher[0], cipher[0])
+            sock.settimeout(config.idle_timeout_s)
+            serve_application_data(channel, ctx, plain_records(config))
+        finally:
+            sock.close()
