@@ -1,0 +1,110 @@
+"""The `w24` command: `w24 sim`, `w24 certs ...`, `w24 ca ...`, `w24 report ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.at.codes import W24Error
+from harness.profiles import PROFILES
+
+
+def _add_port_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", required=True, help="device path or pyserial URL")
+    parser.add_argument("--baud", type=int, default=115200)
+    parser.add_argument("--profile", default="w24", choices=sorted(PROFILES))
+    parser.add_argument("--slot", default="CA", help="CA parameter: CA, or CA2..CA4 on iChip")
+
+
+def _run_ca(args: argparse.Namespace) -> int:
+    from harness.device.w24 import W24
+
+    try:
+        device = W24.open(args.port, baud=args.baud, profile=args.profile)
+    except W24Error as exc:
+        print(f"w24 ca: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.ca_command == "load":
+            try:
+                pem = _read_ca_file(Path(args.file))
+            except (OSError, ValueError) as exc:
+                print(f"w24 ca load: {exc}", file=sys.stderr)
+                return 2
+            device.set_ca(pem, args.slot)
+            print(f"{args.slot} loaded ({len(pem)} characters)")
+        elif args.ca_command == "show":
+            info = device.get_ca(args.slot)
+            print("(empty: no trusted CA)" if info.empty else "\n".join(info.lines))
+        else:
+            device.clear_ca(args.slot)
+            print(f"{args.slot} cleared")
+        return 0
+    except W24Error as exc:
+        print(f"w24 ca {args.ca_command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        device.close_port()
+
+
+def _read_ca_file(path: Path) -> str:
+    """PEM text of a CA file given as PEM or DER."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    raw = path.read_bytes()
+    if b"-----BEGIN CERTIFICATE-----" in raw:
+        return raw.decode("ascii")
+    try:
+        cert = x509.load_der_x509_certificate(raw)
+    except ValueError as exc:
+        raise ValueError(f"{path} is neither a PEM nor a DER certificate") from exc
+    return cert.public_bytes(Encoding.PEM).decode("ascii")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from harness.cli_certs import add_certs_parser
+    from harness.sim.__main__ import add_sim_arguments
+
+    parser = argparse.ArgumentParser(prog="w24", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("sim", help="run the W24 simulator on a pty or TCP port")
+    add_sim_arguments(sim)
+
+    add_certs_parser(sub)
+
+    ca = sub.add_parser("ca", help="manage the trusted CA of a device or simulator")
+    ca_sub = ca.add_subparsers(dest="ca_command", required=True)
+    load = ca_sub.add_parser("load", help="load a CA certificate (PEM or DER) with AT+iCA=")
+    load.add_argument("file")
+    _add_port_options(load)
+    show = ca_sub.add_parser("show", help="print AT+iCA? (name, validity, PEM)")
+    _add_port_options(show)
+    clear = ca_sub.add_parser("clear", help="clear the CA parameter")
+    _add_port_options(clear)
+
+    try:
+        from harness.report.cli import add_report_parser
+    except ImportError:  # reports are optional until that package lands
+        pass
+    else:
+        add_report_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "sim":
+        from harness.sim.__main__ import run_sim
+
+        return run_sim(args)
+    if args.command == "ca":
+        return _run_ca(args)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

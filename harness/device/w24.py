@@ -1,0 +1,372 @@
+"""The W24 driver: AT+i commands over a Transport, with a timeout on every wait.
+
+Works the same against hardware and the simulator: echo on or off, `I/ERROR(nnn)` or
+`I/ERROR (nnn)`, replies split across reads at any byte, CR-only or CR LF line ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from harness.at.codes import (
+    BusyError,
+    CAFitError,
+    DeviceError,
+    DeviceTimeout,
+    ProtocolError,
+    error_for,
+)
+from harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
+from harness.at.replies import Reply, ReplyKind, ReplyParser
+from harness.profiles import DeviceProfile, get_profile
+from harness.transport import Transcript, Transport
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds per command class. The handshake default is the production iChip driver's."""
+
+    default: float = 5.0
+    connect: float = 15.0
+    handshake: float = 15.0
+    send: float = 15.0
+    close: float = 10.0
+    reset: float = 10.0
+    ca: float = 10.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """A command's outcome: its final reply, the text lines before it, and a second reply."""
+
+    command: str
+    final: Reply
+    text: tuple[str, ...] = ()
+    second: Reply | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    part_number: str
+    firmware: str
+
+
+@dataclass(frozen=True)
+class CAInfo:
+    slot: str
+    lines: tuple[str, ...]  # everything AT+iCA? printed before I/OK
+
+    @property
+    def pem(self) -> str:
+        start = next((i for i, ln in enumerate(self.lines) if ln.startswith("-----BEGIN")), None)
+        if start is None:
+            return ""
+        end = next(
+            (i for i, ln in enumerate(self.lines) if ln.startswith("-----END") and i >= start),
+            len(self.lines) - 1,
+        )
+        return "\n".join(self.lines[start : end + 1]) + "\n"
+
+    @property
+    def empty(self) -> bool:
+        return not any(ln.strip() for ln in self.lines)
+
+
+@dataclass
+class SocketView:
+    """What the driver knows about one handle it opened."""
+
+    handle: int
+    host: str
+    port: int
+    ssl: bool = False
+
+
+_SECOND_STAGE = (ReplyKind.DONE, ReplyKind.ONLINE, ReplyKind.ERROR, ReplyKind.OFFLINE)
+
+
+@dataclass
+class W24:
+    transport: Transport
+    profile: DeviceProfile = field(default_factory=lambda: get_profile("w24"))
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    ssnd_chunk: int = 2048
+    poll_interval: float = 0.005
+    sockets: dict[int, SocketView] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._parser = ReplyParser()
+        self._queue: list[Reply] = []
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        baud: int = 115200,
+        profile: str | DeviceProfile = "w24",
+        transcript: Transcript | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> W24:
+        prof = get_profile(profile) if isinstance(profile, str) else profile
+        return cls(Transport(url, baud, transcript), prof, timeouts or Timeouts())
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.transport.transcript
+
+    def close_port(self) -> None:
+        self.transport.close()
+
+    # -- reply plumbing -------------------------------------------------------------------
+
+    def _next_reply(self, deadline: float, command: str) -> Reply:
+        while not self._queue:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pending = self._parser.pending
+                raise DeviceTimeout(
+                    f"no complete reply to {command!r} in time"
+                    + (f"; partial reply so far: {pending[:80]!r}" if pending else "")
+                )
+            chunk = self.transport.read_some(min(left, 0.5))
+            if chunk:
+                self._queue.extend(self._parser.feed(chunk))
+        return self._queue.pop(0)
+
+    def _await_final(self, command: str, deadline: float) -> tuple[Reply, tuple[str, ...]]:
+        text: list[str] = []
+        while True:
+            reply = self._next_reply(deadline, command)
+            if reply.kind is ReplyKind.ECHO:
+                continue
+            if reply.kind is ReplyKind.TEXT:
+                text.append(reply.text)
+                continue
+            if reply.kind in (ReplyKind.DONE, ReplyKind.ONLINE, ReplyKind.OFFLINE):
+                # A late second-stage reply of an earlier command; it is not ours.
+                self.transcript.note(f"ignored stray {reply.kind.name} before reply to {command}")
+                continue
+            return reply, tuple(text)
+
+    def _raise_for(self, reply: Reply, command: str) -> None:
+        if reply.kind is ReplyKind.ERROR:
+            raise error_for(reply.code, command)
+        if reply.kind is ReplyKind.BUSY:
+            raise BusyError(f"device answered I/BUSY to {command!r}: command discarded")
+
+    def _start(self, wire: bytes) -> None:
+        self._queue.clear()
+        self._parser.reset()
+        self.transport.discard_input()
+        self.transport.write(wire)
+
+    def execute(
+        self,
+        body: str,
+        *,
+        wire: bytes | None = None,
+        timeout: float | None = None,
+        second_stage: bool = False,
+    ) -> Result:
+        """Send one command and return its result; raise the typed error for I/ERROR or I/BUSY.
+
+        `body` names the command (e.g. "RP4"); `wire` overrides the bytes sent (SSND, CA=).
+        With `second_stage`, a second reply (I/DONE, I/ONLINE or I/ERROR) is read after I/OK.
+        """
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeouts.default)
+        self._start(wire if wire is not None else encode(body))
+        final, text = self._await_final(body, deadline)
+        self._raise_for(final, body)
+        second = None
+        if second_stage and final.kind is ReplyKind.OK:
+            second = self._next_reply(deadline, body + " (second reply)")
+            while second.kind in (ReplyKind.ECHO, ReplyKind.TEXT):
+                second = self._next_reply(deadline, body + " (second reply)")
+            if second.kind not in _SECOND_STAGE:
+                raise ProtocolError(
+                    f"expected I/DONE, I/ONLINE or I/ERROR after I/OK to {body!r}, got {second}"
+                )
+        return Result(body, final, text, second)
+
+    def _expect(self, result: Result, *kinds: ReplyKind) -> Reply:
+        if result.final.kind not in kinds:
+            wanted = " or ".join(k.name for k in kinds)
+            raise ProtocolError(
+                f"unexpected reply to {result.command!r}: wanted {wanted}, got {result.final}"
+            )
+        return result.final
+
+    # -- commands -------------------------------------------------------------------------
+
+    def ping(self, timeout: float | None = None) -> None:
+        self._expect(self.execute("", timeout=timeout), ReplyKind.OK)
+
+    def report(self, n: int) -> tuple[str, ...]:
+        result = self.execute(f"RP{n}")
+        self._expect(result, ReplyKind.OK)
+        return result.text
+
+    def identity(self) -> Identity:
+        return Identity(" ".join(self.report(0)).strip(), " ".join(self.report(1)).strip())
+
+    def set_echo(self, on: bool) -> None:
+        self._expect(self.execute(f"ECHO={1 if on else 0}"), ReplyKind.OK)
+
+    def set_ca(self, pem: str | bytes, slot: str = "CA", *, check: bool = True) -> None:
+        """AT+iCA=. With `check`, a PEM over the profile's limit is refused before sending;
+        `check=False` sends it anyway, to test the device's own refusal."""
+        text = pem.decode("ascii", "replace") if isinstance(pem, bytes) else pem
+        length = ca_text_length(text)
+        limit = self.profile.ca_max_chars
+        if check and length > limit:
+            raise CAFitError(
+                f"CA PEM is {length} characters; the {self.profile.name} profile's {slot} "
+                f"parameter holds at most {limit} (nothing was sent)"
+            )
+        self._expect(
+            self.execute(f"{slot}=", wire=encode_ca(text, slot), timeout=self.timeouts.ca),
+            ReplyKind.OK,
+        )
+
+    def clear_ca(self, slot: str = "CA") -> None:
+        self._expect(
+            self.execute(f"{slot}=", wire=encode_ca("", slot), timeout=self.timeouts.ca),
+            ReplyKind.OK,
+        )
+
+    def get_ca(self, slot: str = "CA") -> CAInfo:
+        result = self.execute(f"{slot}?")
+        self._expect(result, ReplyKind.OK)
+        return CAInfo(slot, result.text)
+
+    def open_tcp(self, host: str, port: int) -> int:
+        result = self.execute(f"STCP:{host},{port}", timeout=self.timeouts.connect)
+        handle = self._expect(result, ReplyKind.NUMBER).value
+        assert handle is not None
+        self.sockets[handle] = SocketView(handle, host, port)
+        return handle
+
+    def start_ssl(self, handle: int, timeout: float | None = None) -> None:
+        result = self.execute(f"SSL:{handle}", timeout=timeout or self.timeouts.handshake)
+        self._expect(result, ReplyKind.OK)
+        view = self.sockets.setdefault(handle, SocketView(handle, "?", 0))
+        view.ssl = True
+
+    def send(self, handle: int, data: bytes, *, flush: bool = True) -> int:
+        """Send all of `data` in SSND chunks of at most `ssnd_chunk` bytes; returns chunks sent."""
+        chunks = 0
+        for start in range(0, max(len(data), 1), self.ssnd_chunk):
+            piece = data[start : start + self.ssnd_chunk]
+            self.send_raw(handle, piece, flush=flush)
+            chunks += 1
+        return chunks
+
+    def send_raw(self, handle: int, data: bytes, *, flush: bool = True) -> None:
+        """One SSND exactly as given (no splitting): for testing the device's own limits."""
+        body = f"SSND{'%' if flush else ''}:{handle},{len(data)}"
+        wire = encode_ssnd(handle, data, flush)
+        self._expect(self.execute(body, wire=wire, timeout=self.timeouts.send), ReplyKind.OK)
+
+    def receive_once(self, handle: int, max_bytes: int | None = None) -> bytes:
+        """One SRCV: the bytes buffered now (b"" if none)."""
+        body = f"SRCV:{handle}" + (f",{max_bytes}" if max_bytes is not None else "")
+        result = self.execute(body)
+        reply = self._expect(result, ReplyKind.DATA, ReplyKind.NUMBER)
+        if reply.kind is ReplyKind.NUMBER:
+            if reply.value != 0:
+                raise ProtocolError(f"SRCV answered I/{reply.value} without ':' and data")
+            return b""
+        return reply.data
+
+    def receive(self, handle: int, n: int, timeout: float = 10.0) -> bytes:
+        """Poll SRCV until `n` bytes arrived, the socket is down (EOF) or `timeout` passes.
+
+        Returns what arrived; raises DeviceTimeout only if nothing arrived at all and the socket
+        is still up. A socket-down code (203) after data ends the read quietly; any other error
+        code (224, 226...) is raised.
+        """
+        got = bytearray()
+        deadline = time.monotonic() + timeout
+        while len(got) < n:
+            try:
+                chunk = self.receive_once(handle, n - len(got))
+            except DeviceError as exc:
+                if exc.code == 203:
+                    break
+                raise
+            got += chunk
+            if not chunk:
+                if time.monotonic() >= deadline:
+                    if not got:
+                        raise DeviceTimeout(
+                            f"no data on socket {handle} within {timeout} s (wanted {n} bytes)"
+                        )
+                    break
+                time.sleep(self.poll_interval)
+        return bytes(got)
+
+    def socket_status(self, handle: int) -> int:
+        """SST: >= 0 bytes waiting, < 0 a negated error code."""
+        return self._expect(self.execute(f"SST:{handle}"), ReplyKind.TUPLE).values[0]
+
+    def connection_status(self, handle: int) -> int:
+        """SCS: 0 healthy, < 0 a negated error code."""
+        return self._expect(self.execute(f"SCS:{handle}"), ReplyKind.TUPLE).values[0]
+
+    def all_sockets(self) -> tuple[int, ...]:
+        """RP4: one status per handle 0..9 (-200 for an unused slot)."""
+        return self._expect(self.execute("RP4"), ReplyKind.TUPLE).values
+
+    def close(self, handle: int, *, stay_online: bool = False) -> str:
+        """SCLS; returns the second reply's kind name ("DONE" or "ONLINE")."""
+        body = f"{'!' if stay_online else ''}SCLS:{handle}"
+        result = self.execute(body, timeout=self.timeouts.close, second_stage=True)
+        self.sockets.pop(handle, None)
+        second = result.second
+        assert second is not None
+        self._raise_for(second, body)
+        return second.kind.name
+
+    def reset(self) -> str:
+        """AT+iDOWN: closes every socket; returns the second reply's kind name."""
+        result = self.execute("DOWN", timeout=self.timeouts.reset, second_stage=True)
+        self.sockets.clear()
+        assert result.second is not None
+        return result.second.kind.name
+
+    def resync(self, attempts: int = 3, timeout: float = 2.0) -> None:
+        """Get back to a clean command line after noise: CR, drain, then ping until I/OK."""
+        last: Exception | None = None
+        for _ in range(attempts):
+            self.transport.write(b"\r")
+            time.sleep(0.05)
+            self.transport.discard_input()
+            try:
+                self.ping(timeout=timeout)
+                return
+            except (DeviceError, DeviceTimeout, ProtocolError, BusyError) as exc:
+                last = exc
+        raise DeviceTimeout(
+            f"device did not answer a ping after {attempts} resync attempts: {last}"
+        )
+
+    @contextmanager
+    def ssl_session(self, host: str, port: int) -> Iterator[int]:
+        """Open TCP, run the handshake, yield the handle, and always close the socket."""
+        handle = self.open_tcp(host, port)
+        try:
+            self.start_ssl(handle)
+            yield handle
+        finally:
+            self.close_quietly(handle)
+
+    def close_quietly(self, handle: int) -> None:
+        """Close a handle that may already be gone (failed handshake, peer reset)."""
+        try:
+            self.close(handle)
+        except DeviceError:
+            self.sockets.pop(handle, None)

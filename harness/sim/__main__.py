@@ -1,0 +1,92 @@
+"""`w24 sim`: the simulated W24 on a pty or a TCP port. The first line printed is its address."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from harness.profiles import PROFILES, get_profile
+from harness.sim.faults import Faults
+from harness.sim.server import Simulator, SimulatorConfig
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="serve on a new pty; prints its path")
+    where.add_argument("--tcp", metavar="HOST:PORT", help="serve one host at a time on TCP")
+    parser.add_argument("--profile", default="w24", choices=sorted(PROFILES))
+    parser.add_argument("--baud", type=int, default=0, help="emulated line rate; 0 = unthrottled")
+    parser.add_argument("--state", type=Path, help="JSON file keeping nonvolatile parameters")
+    parser.add_argument("--log", type=Path, help="append the serial transcript to this file")
+    parser.add_argument("--no-echo", action="store_true", help="start with command echo off")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=Faults.names(),
+        help="self-test switch that breaks the firmware on purpose (repeatable)",
+    )
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    if args.baud < 0:
+        print("w24 sim: --baud must be >= 0", file=sys.stderr)
+        return 2
+    try:
+        config = SimulatorConfig(
+            profile=get_profile(args.profile),
+            baud=args.baud,
+            state=args.state,
+            faults=Faults.from_names(args.fault),
+            echo=False if args.no_echo else None,
+            log=args.log,
+        )
+        sim = Simulator(config)
+    except (ValueError, OSError) as exc:
+        print(f"w24 sim: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        if args.pty:
+            url = sim.start_pty()
+        else:
+            host, _, port = args.tcp.rpartition(":")
+            if not host or not port.isdigit() or int(port) > 65535:
+                print(
+                    f"w24 sim: --tcp wants HOST:PORT (port 0-65535), got {args.tcp!r}",
+                    file=sys.stderr,
+                )
+                sim.stop()
+                return 2
+            url = sim.start_tcp(host, int(port))
+    except OSError as exc:
+        print(f"w24 sim: cannot serve: {exc}", file=sys.stderr)
+        sim.stop()
+        return 2
+    print(url, flush=True)
+    faults = ", ".join(config.faults.active()) or "none"
+    print(
+        f"W24 simulator, profile {config.profile.name}, baud {args.baud or 'unthrottled'}, "
+        f"faults: {faults}. Ctrl-C to stop.",
+        file=sys.stderr,
+        flush=True,
+    )
+    while not done.wait(0.5):
+        pass
+    sim.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="w24 sim", description=__doc__)
+    add_sim_arguments(parser)
+    return run_sim(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""The simulated W24's command interpreter: Commands in, reply bytes out. No serial I/O here.
+
+Choices where the manuals are silent (spec §11) are listed in docs/simulator-choices.md and, where
+a user may need to flip them, live in the device profile.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from cryptography import x509
+
+from harness.at import codes
+from harness.at.commands import BadInput, Command
+from harness.pki.fit import check_ca_fit
+from harness.profiles import DeviceProfile
+from harness.sim.faults import Faults
+from harness.sim.nvram import NVRam
+from harness.sim.sockets import SimSocket, SimSocketError, SocketTable
+from harness.sim.tls_engine import SecureChannel, SSLFailure
+
+CRLF = b"\r\n"
+_INTEGER = re.compile(r"-?[0-9]+")
+BDRF_VALUES = {"3", "4", "5", "6", "7", "8", "9", "h", "a"}
+
+
+class CommandFailed(Exception):
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _int_arg(text: str, what: str) -> int:
+    text = text.strip()
+    # fullmatch, not lstrip("-").isdigit(): "--5" passed that test and then broke int().
+    if not _INTEGER.fullmatch(text):
+        raise CommandFailed(codes.NUMBER_EXPECTED, f"{what}: number expected, got {text!r}")
+    return int(text)
+
+
+class SimDevice:
+    """Interprets AT+i commands against a socket table and nonvolatile parameters."""
+
+    def __init__(
+        self,
+        profile: DeviceProfile,
+        nvram: NVRam | None = None,
+        faults: Faults | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.nvram = nvram or NVRam()
+        self.faults = faults or Faults()
+        self.echo = profile.echo_default
+        self.table = SocketTable(profile.socket_count)
+        self.online = False
+        self._log = log or (lambda _msg: None)
+        self._handlers: dict[str, Callable[[Command], bytes]] = {
+            "": self._ping,
+            "RP": self._rp,
+            "STCP": self._stcp,
+            "SSL": self._ssl,
+            "SSND": self._ssnd,
+            "SRCV": self._srcv,
+            "SST": self._sst,
+            "SCS": self._scs,
+            "SCLS": self._scls,
+            "DOWN": self._down,
+            "BDRF": self._bdrf,
+            "ECHO": self._echo,
+        }
+        for slot in profile.ca_slots:
+            self._handlers[slot] = self._ca
+
+    # -- framing --------------------------------------------------------------------------
+
+    def error(self, code: int | None) -> bytes:
+        if code is None:
+            return b"I/ERROR" + CRLF
+        return self.profile.error_format.format(code=code).encode() + CRLF
+
+    @staticmethod
+    def lines(*texts: str) -> bytes:
+        return b"".join(t.encode("latin-1") + CRLF for t in texts)
+
+    def ssnd_limit(self, handle: int) -> int | None:
+        sock = self.table.slots.get(handle)
+        return self.profile.max_ssnd_ssl if sock is not None and sock.ssl else None
+
+    def handle(self, item: Command | BadInput) -> bytes:
+        """The complete reply to one command (or to one piece of bad input)."""
+        if isinstance(item, BadInput):
+            self._log(f"bad input -> {item.code}: {item.reason}")
+            return self.error(item.code)
+        handler = self._handlers.get(item.name)
+        if handler is None:
+            self._log(f"illegal command code {item.name!r}")
+            return self.error(codes.ILLEGAL_COMMAND)
+        try:
+            return handler(item)
+        except CommandFailed as exc:
+            code = exc.code
+            if self.faults.wrong_code and code is not None and 219 <= code <= 226:
+                code = codes.SSL_NEGOTIATION
+            self._log(f"{item.name} failed -> {code}: {exc.reason}")
+            return self.error(code)
+
+    def shutdown(self) -> None:
+        self.table.close_all()
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _ping(self, cmd: Command) -> bytes:
+        if cmd.op or cmd.args:
+            raise CommandFailed(codes.SYNTAX_ERROR, "text after AT+i")
+        return self.lines("I/OK")
+
+    def _rp(self, cmd: Command) -> bytes:
+        n = _int_arg(cmd.args, "RP report number")
+        if n == 0:
+            return self.lines(self.profile.part_number, "I/OK")
+        if n == 1:
+            return self.lines(self.profile.firmware, "I/OK")
+        if n == 2:
+            return self.lines("Connected" if self.online else "Command mode", "I/OK")
+        if n == 4:
+            statuses = [self._status(h) for h in range(self.profile.socket_count)]
+            return self.lines("I/(" + ",".join(str(s) for s in statuses) + ")")
+        if n == 8:
+            return self.lines(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "I/OK")
+        raise CommandFailed(codes.ILLEGAL_VALUE, f"report RP{n} is not simulated")
+
+    def _status(self, handle: int) -> int:
+        sock = self.table.slots.get(handle)
+        if sock is None:
+            return -codes.SOCKET_NOT_EXIST
+        sock.pump(self.profile.rx_buffer_bytes)
+        return sock.status()
+
+    def _ca(self, cmd: Command) -> bytes:
+        slot = cmd.name
+        if cmd.op == "=?":
+            return self.lines("String", "I/OK")
+        if cmd.op == "?":
+            return self._ca_report(self.nvram.get(slot))
+        if cmd.op not in ("=", "~"):
+            raise CommandFailed(codes.ILLEGAL_DELIMITER, f"{slot}: '=' or '?' expected")
+        pem = cmd.payload.decode("latin-1")
+        if not pem.strip():
+            self.nvram.set(slot, "")
+            return self.lines("I/OK")
+        try:
+            report = check_ca_fit(pem.encode("latin-1"), self.profile)
+        except ValueError as exc:
+            raise CommandFailed(codes.CA_PARSE_ERROR, f"{slot}: not a certificate: {exc}") from exc
+        if report.pem_chars > report.limit:
+            raise CommandFailed(self.profile.ca_too_long_code, "; ".join(report.problems))
+        if report.problems:
+            raise CommandFailed(codes.CA_PARSE_ERROR, "; ".join(report.problems))
+        self.nvram.set(slot, pem)
+        return self.lines("I/OK")
+
+    def _ca_report(self, pem: str) -> bytes:
+        if not pem.strip():
+            return CRLF + self.lines("I/OK")
+        cert = x509.load_pem_x509_certificate(pem.encode("latin-1"))
+        cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        name = str(cns[0].value) if cns else cert.subject.rfc4514_string()
+        validity = (
+            f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} - "
+            f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}"
+        )
+        return self.lines(name, validity, *pem.strip().splitlines(), "I/OK")
+
+    def _parse_handle(self, cmd: Command) -> int:
+        if cmd.op != ":":
+            raise CommandFailed(47, f"{cmd.name}: ':' expected")
+        first = cmd.args.split(",", 1)[0]
+        return _int_arg(first, f"{cmd.name} socket handle")
+
+    def _socket(self, cmd: Command) -> tuple[int, SimSocket]:
+        handle = self._parse_handle(cmd)
+        try:
+            return handle, self.table.get(handle)
+        except SimSocketError as exc:
+            raise CommandFailed(exc.code, exc.reason) from exc
+
+    def _stcp(self, cmd: Command) -> bytes:
+        if cmd.op != ":":
+            raise CommandFailed(47, "STCP: ':' expected")
+        parts = cmd.args.split(",")
+        if len(parts) < 2:
+            raise CommandFailed(52, "STCP: ',' expected between host and port")
+        host = parts[0].strip()
+        port = _int_arg(parts[1], "STCP port")
+        if not 0 < port <= 65535:
+            raise CommandFailed(codes.ILLEGAL_VALUE, f"STCP port {port} out of range")
+        handle = self.table.free_handle()
+        if handle is None:
+            raise CommandFailed(codes.NO_SOCKETS, "all sockets in use")
+        try:
+            sock = socket.create_connection((host, port), timeout=self.profile.connect_timeout_s)
+        except OSError as exc:
+            raise CommandFailed(codes.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.table.slots[handle] = SimSocket(handle, sock, host, port)
+        self.online = True
+        return self.lines(f"I/{handle}")
+
+    def _ssl(self, cmd: Command) -> bytes:
+        handle = self._parse_handle(cmd)
+        sock = self.table.slots.get(handle)
+        if sock is None or sock.ssl or sock.error is not None:
+            raise CommandFailed(
+                codes.SSL_ILLEGAL_HANDLE, f"socket {handle} is not an open, active TCP socket"
+            )
+        if self.table.ssl_count() >= self.profile.ssl_socket_limit:
+            raise CommandFailed(codes.SSL_NO_MORE_SOCKETS, "an SSL socket is already active")
+        cas = [self.nvram.get(s).encode() for s in self.profile.ca_slots if self.nvram.get(s)]
+        verify = not self.faults.accept_any_cert
+        if not cas and self.faults.ignore_empty_ca:
+            verify = False
+        elif not cas:
+            raise CommandFailed(codes.SSL_NO_CA, "no trusted CA loaded")
+        started = time.monotonic()
+        try:
+            sock.channel = SecureChannel.handshake(
+                sock.sock,
+                self.profile,
+                cas,
+                server_hostname=sock.host,
+                timeout=self.profile.handshake_timeout_s,
+                verify=verify,
+            )
+        except SSLFailure as exc:
+            # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.
+            self.table.close(handle)
+            self._close_if_last()
+            raise CommandFailed(exc.code, exc.reason) from exc
+        self._log(
+            f"SSL on {handle}: {sock.channel.version} {sock.channel.cipher} "
+            f"in {1000 * (time.monotonic() - started):.1f} ms"
+        )
+        return self.lines("I/OK")
+
+    def _ssnd(self, cmd: Command) -> bytes:
+        handle, sock = self._socket(cmd)
+        try:
+            sock.send(cmd.payload)
+        except SimSocketError as exc:
+            raise CommandFailed(exc.code, exc.reason) from exc
+        return self.lines("I/OK")
+
+    def _srcv(self, cmd: Command) -> bytes:
+        handle, sock = self._socket(cmd)
+        parts = cmd.args.split(",")
+        limit = _int_arg(parts[1], "SRCV max") if len(parts) > 1 else None
+        if limit is not None and limit < 0:
+            raise CommandFailed(codes.ILLEGAL_VALUE, f"SRCV max {limit} is negative")
+        sock.pump(self.profile.rx_buffer_bytes)
+        if not sock.rx:
+            if sock.error is not None:
+                raise CommandFailed(sock.error, sock.error_reason)
+            return self.lines("I/0")
+        n = len(sock.rx) if limit is None else min(limit, len(sock.rx))
+        if n == 0:  # max 0: nothing is returned, in the empty-buffer form (no ':')
+            return self.lines("I/0")
+        data = bytes(sock.rx[:n])
+        del sock.rx[:n]
+        if self.faults.corrupt_rx and sock.ssl and data:
+            data = bytes([data[0] ^ 0x01]) + data[1:]
+        return f"I/{n}:".encode() + data
+
+    def _sst(self, cmd: Command) -> bytes:
+        handle = self._parse_handle(cmd)
+        if handle not in self.table.slots:
+            raise CommandFailed(codes.SOCKET_NOT_EXIST, f"socket {handle} is not open")
+        return self.lines(f"I/({self._status(handle)})")
+
+    def _scs(self, cmd: Command) -> bytes:
+        handle, sock = self._socket(cmd)
+        sock.pump(self.profile.rx_buffer_bytes)
+        return self.lines("I/(000)" if sock.error is None else f"I/(-{sock.error})")
+
+    def _scls(self, cmd: Command) -> bytes:
+        handle, _sock = self._socket(cmd)
+        self.table.close(handle)
+        if not self.table.slots and not cmd.stay_online:
+            self.online = False
+            return self.lines("I/OK", "I/DONE")
+        return self.lines("I/OK", "I/ONLINE")
+
+    def _close_if_last(self) -> None:
+        if not self.table.slots:
+            self.online = False
+
+    def _down(self, cmd: Command) -> bytes:
+        closed = self.table.close_all()
+        self.online = False
+        self.echo = self.profile.echo_default
+        return self.lines("I/OK", "I/ERROR" if closed else "I/ONLINE")
+
+    def _bdrf(self, cmd: Command) -> bytes:
+        if cmd.op == "?":
+            return self.lines(self.nvram.get("BDRF", "a"), "I/OK")
+        if cmd.op == "=?":
+            return self.lines("3-9, 'a' or 'h'", "I/OK")
+        if cmd.op != "=" or cmd.args.strip() not in BDRF_VALUES:
+            raise CommandFailed(codes.ILLEGAL_VALUE, f"BDRF value {cmd.args!r} not in 3-9, a, h")
+        self.nvram.set("BDRF", cmd.args.strip())
+        return self.lines("I/OK")
+
+    def _echo(self, cmd: Command) -> bytes:
+        # The manuals do not name the echo switch (spec §11.5); ECHO=0/1 is this simulator's.
+        if cmd.op == "?":
+            return self.lines("1" if self.echo else "0", "I/OK")
+        if cmd.op != "=" or cmd.args.strip() not in ("0", "1"):
+            raise CommandFailed(codes.ILLEGAL_VALUE, "ECHO takes 0 or 1")
+        self.echo = cmd.args.strip() == "1"
+        return self.lines("I/OK")

@@ -1,0 +1,36 @@
+"""Self-test switches that break the simulator the way real firmware breaks.
+
+A suite that still passes with one of these switched on has a hole: `tests/` runs the suites
+against each fault and checks that the right scenarios fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Faults:
+    # Skip the server-certificate check: any certificate is trusted.
+    accept_any_cert: bool = False
+    # With no CA loaded, run the handshake anyway (and trust anything) instead of answering 222.
+    ignore_empty_ca: bool = False
+    # Report every SSL failure as 220, whatever its real cause (224, 226, 222, 225 ...).
+    wrong_code: bool = False
+    # Flip one bit in every SRCV payload of an SSL socket.
+    corrupt_rx: bool = False
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_names(cls, names: list[str] | tuple[str, ...]) -> Faults:
+        known = set(cls.names())
+        unknown = [n for n in names if n.replace("-", "_") not in known]
+        if unknown:
+            raise ValueError(f"unknown fault(s) {unknown}; known: {sorted(known)}")
+        return cls(**{n.replace("-", "_"): True for n in names})
+
+    def active(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name)]

@@ -1,0 +1,138 @@
+"""The simulator's socket table: handles 0..9, plain TCP or upgraded to SSL.
+
+Incoming data is pulled lazily (at SRCV, SST, RP4) and never beyond the receive buffer, so TCP
+flow control backs up the peer the way a module with a small buffer does.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+from dataclasses import dataclass, field
+
+from harness.at import codes
+from harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
+
+
+class SimSocketError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class SimSocket:
+    handle: int
+    sock: socket.socket
+    host: str
+    port: int
+    rx: bytearray = field(default_factory=bytearray)
+    # Set once the socket is down; buffered data stays readable (spec §4.13).
+    error: int | None = None
+    error_reason: str = ""
+    channel: SecureChannel | None = None
+
+    @property
+    def ssl(self) -> bool:
+        return self.channel is not None
+
+    def fail(self, code: int, reason: str) -> None:
+        if self.error is None:
+            self.error, self.error_reason = code, reason
+
+    def pump(self, limit: int) -> None:
+        """Move data that has arrived into `rx`, up to `limit` bytes buffered."""
+        if self.error is not None:
+            return
+        while len(self.rx) < limit:
+            room = limit - len(self.rx)
+            try:
+                if self.channel is not None:
+                    chunk = self.channel.pump(room)
+                else:
+                    chunk = self._recv_plain(room)
+            except PeerClosed:
+                self.fail(codes.SOCKET_DOWN, "peer closed the connection")
+                return
+            except SSLFailure as exc:
+                self.fail(exc.code, exc.reason)
+                return
+            if not chunk:
+                return
+            self.rx += chunk
+
+    def _recv_plain(self, room: int) -> bytes:
+        ready, _, _ = select.select([self.sock], [], [], 0)
+        if not ready:
+            return b""
+        try:
+            data = self.sock.recv(min(room, 65536))
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            raise PeerClosed(str(exc)) from exc
+        except BlockingIOError:
+            return b""
+        if not data:
+            raise PeerClosed("EOF")
+        return data
+
+    def send(self, data: bytes) -> None:
+        if self.error is not None:
+            raise SimSocketError(self.error, f"socket {self.handle} is down: {self.error_reason}")
+        try:
+            if self.channel is not None:
+                self.channel.send(data)
+            else:
+                self.sock.sendall(data)
+        except SSLFailure as exc:
+            self.fail(codes.SOCKET_DOWN, exc.reason)
+            raise SimSocketError(codes.SOCKET_SEND_ERROR, exc.reason) from exc
+        except OSError as exc:
+            code = codes.SOCKET_DOWN if exc.errno in (errno.EPIPE, errno.ECONNRESET) else 208
+            self.fail(codes.SOCKET_DOWN, str(exc))
+            raise SimSocketError(code, f"send on socket {self.handle} failed: {exc}") from exc
+
+    def status(self) -> int:
+        """SST / RP4 value: bytes waiting, or the negated error once the buffer is empty."""
+        if self.rx:
+            return len(self.rx)
+        return -self.error if self.error is not None else 0
+
+    def close(self) -> None:
+        try:
+            if self.channel is not None:
+                self.channel.close()
+            else:
+                self.sock.close()
+        except OSError:
+            pass
+
+
+class SocketTable:
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.slots: dict[int, SimSocket] = {}
+
+    def free_handle(self) -> int | None:
+        return next((h for h in range(self.count) if h not in self.slots), None)
+
+    def get(self, handle: int) -> SimSocket:
+        sock = self.slots.get(handle)
+        if sock is None:
+            raise SimSocketError(codes.SOCKET_NOT_EXIST, f"socket {handle} is not open")
+        return sock
+
+    def ssl_count(self) -> int:
+        return sum(1 for s in self.slots.values() if s.ssl)
+
+    def close(self, handle: int) -> None:
+        sock = self.slots.pop(handle, None)
+        if sock is not None:
+            sock.close()
+
+    def close_all(self) -> int:
+        n = len(self.slots)
+        for handle in list(self.slots):
+            self.close(handle)
+        return n
