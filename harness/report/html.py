@@ -1,0 +1,102 @@
+"""report.html: the expected-vs-actual matrix a person reads at a glance."""
+
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+
+from harness.report.results import RunResults, ScenarioResult
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { margin-bottom: 0.2em; } .ident { font-size: 1.1em; margin: 0.3em 0 1em; }
+.ident b { font-family: monospace; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
+th { background: #eee; position: sticky; top: 0; }
+tr.pass td.verdict { background: #2e7d32; color: white; }
+tr.fail td.verdict { background: #c62828; color: white; }
+tr.fail { background: #fdecea; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.summary span { display: inline-block; padding: 4px 10px; margin-right: 6px; border-radius: 4px; }
+.ok { background: #2e7d32; color: white; } .bad { background: #c62828; color: white; }
+.muted { color: #777; } code { font-size: 0.95em; }
+"""
+
+
+def _fmt(value: object, digits: int = 1) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _row(r: ScenarioResult, base: Path) -> str:
+    link = ""
+    if r.transcript:
+        rel = os.path.relpath(r.transcript, base) if os.path.isabs(r.transcript) else r.transcript
+        link = f'<a href="{escape(rel)}">transcript</a>'
+    verdict = "PASS" if r.passed else "FAIL"
+    cells = [
+        f'<td class="verdict">{verdict}</td>',
+        f"<td><code>{escape(r.id)}</code></td>",
+        f"<td>{escape(r.description)}</td>",
+        f"<td>{escape(r.expected)}</td>",
+        f"<td>{escape(r.actual)}</td>",
+        f'<td class="num">{_fmt(r.code)}</td>',
+        f'<td class="num">{_fmt(r.handshake_ms)}</td>',
+        f'<td class="num">{r.bytes_received or ""}</td>',
+        f'<td class="num">{r.bytes_sent or ""}</td>',
+        f"<td>{escape(r.detail)}</td>",
+        f"<td>{link}</td>",
+    ]
+    return f'<tr class="{"pass" if r.passed else "fail"}">' + "".join(cells) + "</tr>"
+
+
+def render(run: RunResults, base: Path, extra_sections: list[str] | None = None) -> str:
+    idents = sorted({(i.part_number, i.firmware, i.profile, i.port) for i in run.info})
+    ident_html = "".join(
+        f'<div class="ident">Device <b>{escape(p)}</b>, firmware <b>{escape(f)}</b>, '
+        f'profile <b>{escape(prof)}</b> <span class="muted">on {escape(port)}</span></div>'
+        for p, f, prof, port in idents
+    ) or '<div class="ident muted">device identity not read (no device session)</div>'
+    faults = sorted({f for i in run.info for f in i.faults})
+    fault_html = (
+        f'<p class="bad" style="padding:4px">simulator self-test faults on: '
+        f"{escape(', '.join(faults))}</p>"
+        if faults
+        else ""
+    )
+    summary = (
+        f'<p class="summary"><span class="{"ok" if not run.failed else "bad"}">'
+        f"{run.passed} of {len(run.results)} scenarios as expected</span>"
+        + (f'<span class="bad">{run.failed} not as expected</span>' if run.failed else "")
+        + (
+            f'<span class="muted">pytest exit status {run.exit_status}</span>'
+            if run.exit_status
+            else ""
+        )
+        + "</p>"
+    )
+    head = (
+        "<tr><th></th><th>scenario</th><th>description</th><th>expected</th><th>actual</th>"
+        "<th>code</th><th>handshake ms</th><th>bytes in</th><th>bytes out</th><th>detail</th>"
+        "<th></th></tr>"
+    )
+    failed_first = sorted(run.results, key=lambda r: (r.passed, r.nodeid))
+    rows = "\n".join(_row(r, base) for r in failed_first)
+    extra = "\n".join(extra_sections or [])
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>W24 TLS certification</title>"
+        f"<style>{_STYLE}</style></head><body><h1>W24 SSL3/TLS1 certification</h1>"
+        f"{ident_html}{fault_html}{summary}{extra}"
+        f"<table>{head}\n{rows}</table></body></html>\n"
+    )
+
+
+def write_html(report_dir: Path, run: RunResults, extra_sections: list[str] | None = None) -> Path:
+    path = report_dir / "report.html"
+    path.write_text(render(run, report_dir, extra_sections), encoding="utf-8")
+    return path

@@ -1,0 +1,229 @@
+"""Run one catalogue scenario against a device: load the CA, start the server, drive the device.
+
+The runner reports what happened as an Outcome; the suites compare it with the scenario's
+expectation. It always leaves the device as it found it: sockets closed, CA restored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+
+from harness.at.codes import DeviceError
+from harness.device.w24 import W24
+from harness.pki.sets import CertSets
+from harness.scenarios import Expect, Scenario
+from harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
+
+
+@dataclass
+class Outcome:
+    accepted: bool
+    code: int | None = None
+    stage: str = ""
+    detail: str = ""
+    handshake_ms: float | None = None
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    server: dict[str, object] = field(default_factory=dict)
+
+    def matches(self, expect: Expect) -> bool:
+        if expect.accept:
+            return self.accepted
+        return not self.accepted and self.code == expect.code and self.stage == expect.stage
+
+    def __str__(self) -> str:
+        if self.accepted:
+            return "accept"
+        code = "no code" if self.code is None else str(self.code)
+        return f"reject {code} at {self.stage}" + (f" ({self.detail})" if self.detail else "")
+
+
+class Rejected(Exception):
+    def __init__(self, stage: str, code: int | None, detail: str) -> None:
+        super().__init__(detail)
+        self.stage, self.code, self.detail = stage, code, detail
+
+
+@contextmanager
+def ca_loaded(device: W24, pem: bytes | str | None, slot: str = "CA") -> Iterator[None]:
+    """Load `pem` (None or empty: clear) and put back whatever the slot held before."""
+    previous = device.get_ca(slot).pem
+    try:
+        if pem:
+            device.set_ca(pem, slot, check=False)
+        else:
+            device.clear_ca(slot)
+        yield
+    finally:
+        restore_ca(device, previous, slot)
+
+
+def restore_ca(device: W24, pem: str, slot: str = "CA") -> None:
+    if pem:
+        device.set_ca(pem, slot, check=False)
+    else:
+        device.clear_ca(slot)
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+@dataclass
+class ScenarioRunner:
+    device: W24
+    sets: CertSets
+    host: str = "127.0.0.1"
+    bind: str = "127.0.0.1"
+    data_timeout: float = 30.0
+
+    def run(self, scenario: Scenario) -> Outcome:
+        try:
+            if scenario.action == "load_ca":
+                return self._load_ca(scenario)
+            return self._with_server(scenario)
+        except Rejected as rej:
+            return Outcome(False, rej.code, rej.stage, rej.detail)
+        finally:
+            for handle in list(self.device.sockets):
+                self.device.close_quietly(handle)
+
+    # -- CA parameter ----------------------------------------------------------------------
+
+    def _load_ca(self, scenario: Scenario) -> Outcome:
+        certs = self.sets.get(scenario.certs)
+        previous = self.device.get_ca().pem
+        try:
+            try:
+                self.device.set_ca(certs.ca_pem or b"", check=False)
+            except DeviceError as exc:
+                after = self.device.get_ca().pem
+                if after != previous:
+                    return Outcome(
+                        False, exc.code, "ca", "refused, but the previous CA was not kept intact"
+                    )
+                return Outcome(False, exc.code, "ca", "refused; previous CA intact")
+            back = self.device.get_ca().pem.strip()
+            sent = (certs.ca_pem or b"").decode().replace("\r\n", "\n").strip()
+            if back != sent:
+                return Outcome(False, None, "ca", "accepted, but AT+iCA? reads back another PEM")
+            return Outcome(True, detail="loaded and read back")
+        finally:
+            restore_ca(self.device, previous)
+
+    # -- handshakes and data ---------------------------------------------------------------
+
+    def _server_config(self, scenario: Scenario, certs) -> ServerConfig:
+        return ServerConfig(
+            cert=certs.server,
+            backend=scenario.backend,
+            versions=scenario.versions,
+            suites=scenario.suites,
+            bind=self.bind,
+            send_on_connect=scenario.recv_size,
+            seed=7,
+            misbehaviour=scenario.misbehaviour,
+            handshake_timeout_s=20.0,
+        )
+
+    def _with_server(self, scenario: Scenario) -> Outcome:
+        certs = self.sets.get(scenario.certs)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(ca_loaded(self.device, certs.ca_pem))
+            except DeviceError as exc:
+                raise Rejected("ca", exc.code, f"CA refused: {exc}") from exc
+            server = stack.enter_context(TLSServer(self._server_config(scenario, certs)))
+            outcome = self._drive(scenario, server)
+            outcome.server = _server_view(server)
+            return outcome
+
+    def _handshake(self, server: TLSServer) -> tuple[int, float]:
+        handle = self.device.open_tcp(self.host, server.port)
+        started = time.perf_counter()
+        try:
+            self.device.start_ssl(handle)
+        except DeviceError as exc:
+            raise Rejected("ssl", exc.code, str(exc)) from exc
+        return handle, 1000 * (time.perf_counter() - started)
+
+    def _drive(self, scenario: Scenario, server: TLSServer) -> Outcome:
+        if scenario.action == "ssl_bad_handle":
+            handle = self.device.open_tcp(self.host, server.port)
+            self.device.close(handle)
+            self._handshake_on(handle)
+            return Outcome(True, detail="AT+iSSL on a closed handle was accepted")
+        handle, ms = self._handshake(server)
+        outcome = Outcome(True, handshake_ms=ms)
+        if scenario.action == "second_ssl":
+            second = self.device.open_tcp(self.host, server.port)
+            self._handshake_on(second)
+            outcome.detail = "a second SSL socket was accepted"
+        elif scenario.action == "ssnd_over":
+            try:
+                self.device.send_raw(handle, payload(self.device.profile.max_ssnd_ssl + 1))
+            except DeviceError as exc:
+                raise Rejected("send", exc.code, str(exc)) from exc
+            outcome.detail = "an SSND over the SSL limit was accepted"
+        elif scenario.action == "exchange":
+            self._exchange(scenario, server, handle, outcome)
+        self.device.close(handle)
+        return outcome
+
+    def _handshake_on(self, handle: int) -> None:
+        try:
+            self.device.start_ssl(handle)
+        except DeviceError as exc:
+            raise Rejected("ssl", exc.code, str(exc)) from exc
+
+    def _exchange(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
+        if scenario.recv_size:
+            want = payload(scenario.recv_size, seed=7)
+            try:
+                got = self.device.receive(handle, len(want), timeout=self.data_timeout)
+            except DeviceError as exc:
+                raise Rejected("data", exc.code, str(exc)) from exc
+            out.bytes_received = len(got)
+            if got != want:
+                raise Rejected("data", None, _diff(want, got))
+        if scenario.send_size:
+            data = payload(scenario.send_size, seed=11)
+            try:
+                self.device.send(handle, data)
+            except DeviceError as exc:
+                raise Rejected("send", exc.code, str(exc)) from exc
+            out.bytes_sent = len(data)
+            conn = server.wait_for_connection(1, timeout=5.0)
+            if not _wait(lambda: conn.bytes_in >= len(data), self.data_timeout):
+                raise Rejected("send", None, f"server received {conn.bytes_in} of {len(data)}")
+            if conn.sha256_in != sha256_hex(data):
+                raise Rejected("send", None, "server received different bytes (SHA-256 differs)")
+
+
+def _diff(want: bytes, got: bytes) -> str:
+    if len(got) != len(want):
+        return f"received {len(got)} bytes, expected {len(want)}"
+    first = next(i for i, (a, b) in enumerate(zip(want, got, strict=True)) if a != b)
+    return f"received data differs from the server's at byte {first} (SHA-256 differs)"
+
+
+def _server_view(server: TLSServer) -> dict[str, object]:
+    if not server.connections:
+        return {}
+    conn: ConnectionReport = server.connections[0]
+    return {
+        "version": conn.version,
+        "cipher": conn.cipher,
+        "alert_received": conn.alert_received,
+        "bytes_in": conn.bytes_in,
+        "bytes_out": conn.bytes_out,
+        "error": conn.error,
+    }

@@ -1,0 +1,32 @@
+"""Parametrizes the suites from the scenario catalogue, for the profile under test."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.plugin import OPTIONS_KEY
+from harness.scenarios import SCENARIOS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "scenarios(select): parametrize `scenario` with catalogue entries that "
+        "select(scenario, profile) picks"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scenario" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("scenarios")
+    if marker is None:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses `scenario` without "
+                                "@pytest.mark.scenarios(select)")
+    select = marker.args[0]
+    profile = metafunc.config.stash[OPTIONS_KEY].profile
+    params = [
+        pytest.param(s, id=s.id, marks=[pytest.mark.slow] if s.slow else [])
+        for s in SCENARIOS
+        if select(s, profile)
+    ]
+    metafunc.parametrize("scenario", params)

@@ -1,0 +1,71 @@
+"""The CA parameter (AT+iCA): load, read back, clear, size and format limits, persistence."""
+
+import pytest
+
+from harness.at.codes import CAFitError, DeviceError
+from harness.at.commands import ca_text_length
+from harness.runner import ca_loaded
+
+
+@pytest.mark.scenarios(lambda s, p: s.suite == "ca")
+def test_ca_scenario(scenario, scenario_runner, check_scenario):
+    check_scenario(scenario, scenario_runner.run(scenario))
+
+
+def test_ca_help_says_string(w24):
+    result = w24.execute("CA=?")
+    assert result.text == ("String",)
+
+
+def test_clear_leaves_ca_empty(w24, pki, loaded_ca):
+    loaded_ca(pki.get("valid").ca_pem)
+    assert not w24.get_ca().empty
+    w24.clear_ca()
+    assert w24.get_ca().empty
+
+
+def test_read_back_shows_name_validity_and_pem(w24, pki, loaded_ca):
+    ca = pki.get("valid")
+    loaded_ca(ca.ca_pem)
+    info = w24.get_ca()
+    assert info.pem.strip() == ca.ca_pem.decode().strip()
+    assert len(info.lines) > 3, "AT+iCA? should print a name and validity before the PEM"
+
+
+def test_driver_refuses_oversized_ca_before_sending(w24, pki, w24_profile):
+    pem = pki.get("ca_too_long").ca_pem
+    mark = w24.transcript.mark()
+    with pytest.raises(CAFitError) as err:
+        w24.set_ca(pem)
+    message = str(err.value)
+    assert str(w24_profile.ca_max_chars) in message
+    assert str(ca_text_length(pem.decode())) in message
+    assert not [e for e in w24.transcript.since(mark) if e.direction == "tx"], "nothing sent"
+
+
+def test_ca_survives_reset(w24, pki, loaded_ca):
+    pem = pki.get("valid").ca_pem.decode()
+    loaded_ca(pem)
+    w24.reset()
+    w24.ping()
+    assert w24.get_ca().pem.strip() == pem.strip()
+
+
+def test_refused_ca_keeps_previous(w24, pki):
+    good = pki.get("valid").ca_pem
+    with ca_loaded(w24, good):
+        with pytest.raises(DeviceError):
+            w24.set_ca(pki.get("ca_garbage").ca_pem, check=False)
+        assert w24.get_ca().pem.strip() == good.decode().strip()
+
+
+def test_extra_ca_slots_match_profile(w24, pki, w24_profile):
+    ca = pki.get("valid").ca_pem
+    for slot in ("CA2", "CA3", "CA4"):
+        if slot in w24_profile.ca_slots:
+            with ca_loaded(w24, ca, slot):
+                assert w24.get_ca(slot).pem.strip() == ca.decode().strip()
+        else:
+            with pytest.raises(DeviceError) as err:
+                w24.get_ca(slot)
+            assert err.value.code == 53, f"{slot} should be an illegal command on this profile"

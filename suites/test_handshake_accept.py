@@ -1,0 +1,10 @@
+"""Handshakes the device must complete: valid chains with each suite and protocol it supports,
+and the certificate variations its profile accepts. Each runs a small exchange afterwards."""
+
+import pytest
+
+pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == "handshake" and s.expected(p).accept)
+
+
+def test_handshake_accepted(scenario, scenario_runner, check_scenario):
+    check_scenario(scenario, scenario_runner.run(scenario))
