@@ -4,4 +4,4 @@ When installed, the `pytest11` entry point named "fixtures.plugin" has already r
 and pytest skips a plugin name it already knows.
 """
 
-pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["fixtures.plugin", "pytester"]

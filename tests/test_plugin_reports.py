@@ -1,0 +1,129 @@
+"""The plugin keeps its promises when things go wrong: reports are written when the run is
+interrupted or the device dies half-way, the device comes back for the next test, and the
+options and markers are there. Child pytest runs via pytester."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.timeout(120)]
+
+SCENARIO_TEST = """
+from harness.scenarios import get
+
+def test_a_valid(scenario_runner, check_scenario):
+    check_scenario(get("valid-tls1-aes128-sha"), scenario_runner.run(get("valid-tls1-aes128-sha")))
+"""
+
+
+def _run(pytester: pytest.Pytester, report_dir: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        f"--rootdir={ROOT}", "-p", "no:cacheprovider", "--w24-report-dir", str(report_dir),
+        *args, timeout=100,
+    )
+
+
+def _results(report_dir: Path) -> dict:
+    return json.loads((report_dir / "results.json").read_text())
+
+
+def test_interrupted_run_still_writes_reports(pytester, tmp_path):
+    pytester.makepyfile(
+        test_interrupt=SCENARIO_TEST
+        + """
+def test_b_interrupt():
+    raise KeyboardInterrupt
+
+def test_c_never_runs(scenario_runner, check_scenario):
+    raise AssertionError("must not run")
+"""
+    )
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    data = _results(report_dir)
+    assert [r["id"] for r in data["results"]] == ["valid-tls1-aes128-sha"]
+    assert data["exit_status"] == int(pytest.ExitCode.INTERRUPTED)
+    assert data["runs"][0]["firmware"], "firmware identity recorded"
+    html = (report_dir / "report.html").read_text()
+    assert "valid-tls1-aes128-sha" in html and data["runs"][0]["firmware"] in html
+    assert (report_dir / "junit.xml").is_file()
+
+
+def test_device_death_is_recovered_and_reported(pytester, tmp_path):
+    pytester.makepyfile(
+        test_death=SCENARIO_TEST
+        + """
+def test_b_device_dies(w24, w24_session):
+    w24_session.simulator.proc.kill()
+    w24_session.simulator.proc.wait(timeout=10)
+    w24.ping()
+
+def test_c_after_recovery(w24, w24_session, scenario_runner, check_scenario):
+    assert w24_session.restarts == 1
+    check_scenario(get("no-ca"), scenario_runner.run(get("no-ca")))
+"""
+    )
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir)
+    result.assert_outcomes(passed=2, failed=1)
+    assert "LineDeadError" in result.stdout.str() or "DeviceTimeout" in result.stdout.str()
+    data = _results(report_dir)
+    assert {r["id"]: r["passed"] for r in data["results"]} == {
+        "valid-tls1-aes128-sha": True,
+        "no-ca": True,
+    }
+
+
+def test_failure_message_names_scenario_codes_and_transcript(pytester, tmp_path):
+    pytester.makepyfile(
+        test_fail="""
+from harness.scenarios import get
+
+def test_wrong_ca(scenario_runner, check_scenario):
+    check_scenario(get("wrong-ca"), scenario_runner.run(get("wrong-ca")))
+"""
+    )
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir, "--w24-sim-fault", "accept_any_cert")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "scenario wrong-ca on profile w24: expected reject 220 at ssl, got accept" in out
+    transcript = out.split("serial transcript: ", 1)[1].split()[0]
+    text = Path(transcript).read_text()
+    assert "AT+iSSL" in text and "I/OK" in text
+
+
+def test_options_and_markers_are_registered(pytester):
+    result = pytester.runpytest_subprocess(f"--rootdir={ROOT}", "--help")
+    out = result.stdout.str()
+    for option in ("--w24-port", "--w24-baud", "--w24-profile", "--w24-host", "--w24-bind",
+                   "--w24-report-dir"):
+        assert option in out
+    markers = pytester.runpytest_subprocess(f"--rootdir={ROOT}", "--markers").stdout.str()
+    for marker in ("hardware_only", "simulator_only", "slow"):
+        assert f"@pytest.mark.{marker}" in markers
+
+
+def test_hardware_only_is_skipped_on_the_simulator(pytester, tmp_path):
+    pytester.makepyfile(
+        test_marks="""
+import pytest
+
+@pytest.mark.hardware_only
+def test_needs_hardware():
+    raise AssertionError("must be skipped")
+
+@pytest.mark.simulator_only
+def test_on_simulator():
+    pass
+"""
+    )
+    result = _run(pytester, tmp_path / "reports", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert "needs a real W24" in result.stdout.str()

@@ -1,0 +1,87 @@
+"""The suites catch a broken firmware: each simulator self-test fault makes exactly the scenarios
+that depend on the broken behaviour fail, and nothing else.
+
+Each case runs the real suites in a child pytest (pytester) against a simulator started with
+`--fault`, then reads the run's results.json to see which scenarios failed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.profiles import get_profile
+from harness.scenarios import SCENARIOS, reject
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "suites"
+W24 = get_profile("w24")
+
+pytestmark = [pytest.mark.timeout(300)]
+
+
+def _ids(predicate) -> set[str]:
+    return {s.id for s in SCENARIOS if not s.slow and predicate(s)}
+
+
+def _expects_code(*wanted: int):
+    return lambda s: not s.expected(W24).accept and s.expected(W24).code in wanted
+
+
+def _receives_data(s) -> bool:
+    return s.expected(W24).accept and s.action == "exchange" and s.recv_size > 0
+
+
+# Which scenarios each fault must break, derived from the catalogue (not listed by hand), so a
+# new scenario is covered automatically. On the w24 profile:
+EXPECTED_FAILURES: dict[str, set[str]] = {
+    # Any certificate trusted: every 220 rejection caused by the certificate check turns into
+    # an accept. (Protocol, suite and server misbehaviour rejections stay.)
+    "accept_any_cert": _ids(
+        lambda s: s.certs not in ("valid", "no_ca") and s.expected(W24) == reject(220)
+    ),
+    "ignore_empty_ca": {"no-ca"},
+    # Every SSL code collapses to 220: each scenario expecting 219..226 other than 220 fails.
+    "wrong_code": _ids(_expects_code(221, 222, 224, 225, 226)),
+    "corrupt_rx": _ids(_receives_data),
+}
+
+
+def _run_suites(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> tuple[int, dict]:
+    report_dir = tmp_path / "reports"
+    result = pytester.runpytest_subprocess(
+        str(SUITES),
+        f"--rootdir={ROOT}",
+        "-p", "no:cacheprovider",
+        "-m", "not slow",
+        "--w24-report-dir", str(report_dir),
+        *extra,
+        timeout=280,
+    )
+    data = json.loads((report_dir / "results.json").read_text())
+    return result, data
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECTED_FAILURES))
+def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
+    result, data = _run_suites(pytester, tmp_path, "--w24-sim-fault", fault)
+    failed = {r["id"] for r in data["results"] if not r["passed"]}
+    assert EXPECTED_FAILURES[fault], "the expectation itself must name scenarios"
+    assert failed == EXPECTED_FAILURES[fault]
+    assert result.ret == 1
+    assert data["runs"][0]["faults"] == [fault]
+    # A failing test says which scenario, expected vs actual, the device code and the transcript.
+    some = sorted(failed)[0]
+    output = result.stdout.str()
+    assert f"scenario {some} on profile w24: expected" in output
+    assert "serial transcript: " in output
+    transcript = next(r["transcript"] for r in data["results"] if r["id"] == some)
+    assert Path(transcript).is_file() and "AT+iSSL" in Path(transcript).read_text()
+
+
+def test_faults_are_all_covered():
+    from harness.sim.faults import Faults
+
+    assert set(Faults.names()) == set(EXPECTED_FAILURES)
