@@ -1,0 +1,282 @@
+"""Table tests for harness.sim.verify: one row per rule, real certificates.
+
+Certificates are built with cryptography (SHA-256) and re-signed at the ASN.1 level with SHA-1 or
+MD5 where a row needs a legacy hash (cryptography refuses to sign X.509 with them). The 512-bit key
+comes from the openssl command line (cryptography will not generate it). Keys are made once.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from ipaddress import ip_address
+
+import pytest
+import trustme
+from asn1crypto import algos, core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from harness.profiles import MODERN, W24
+from harness.sim.verify import CertRejected, verify_server_chain
+
+DER = serialization.Encoding.DER
+PEM = serialization.Encoding.PEM
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def utc(year: int) -> datetime:
+    return datetime(year, 1, 1, tzinfo=UTC)
+
+
+HASHES = {"sha1": hashes.SHA1(), "md5": hashes.MD5(), "sha256": hashes.SHA256()}
+
+
+@cache
+def key(bits: int = 1024, tag: str = "") -> rsa.RSAPrivateKey:
+    """One key per (size, tag), generated once per test session."""
+    if bits < 1024:
+        pem = subprocess.run(
+            ["openssl", "genrsa", str(bits)], capture_output=True, check=True, timeout=30
+        ).stdout
+        loaded = serialization.load_pem_private_key(pem, password=None)
+        assert isinstance(loaded, rsa.RSAPrivateKey)
+        return loaded
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def resign(cert: x509.Certificate, signer: rsa.RSAPrivateKey, hash_name: str) -> x509.Certificate:
+    """Re-sign a certificate with a legacy hash by editing the two AlgorithmIdentifiers."""
+    asn = asn1_x509.Certificate.load(cert.public_bytes(DER))
+    algorithm = algos.SignedDigestAlgorithm(
+        {"algorithm": f"{hash_name}_rsa", "parameters": core.Null()}
+    )
+    asn["tbs_certificate"]["signature"] = algorithm
+    tbs = asn["tbs_certificate"].dump(force=True)
+    asn["signature_algorithm"] = algorithm
+    asn["signature_value"] = signer.sign(tbs, padding.PKCS1v15(), HASHES[hash_name])
+    return x509.load_der_x509_certificate(asn.dump(force=True))
+
+
+@dataclass
+class Issued:
+    cert: x509.Certificate
+    key: rsa.RSAPrivateKey
+    name: x509.Name = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.cert.subject
+
+    @property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(DER)
+
+    @property
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(PEM)
+
+
+def issue(
+    cn: str | None,
+    subject_key: rsa.RSAPrivateKey,
+    issuer: Issued | None = None,
+    *,
+    hash_name: str = "sha1",
+    ca: bool = False,
+    dns: tuple[str, ...] = (),
+    ips: tuple[str, ...] = (),
+    valid: tuple[datetime, datetime] | None = None,
+) -> Issued:
+    """A certificate for `subject_key`, signed by `issuer` (self-signed when None)."""
+    valid = valid or (utc(2020), utc(2040))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else [])
+    signer = issuer.key if issuer else subject_key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.name if issuer else name)
+        .public_key(subject_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+    )
+    if ca:
+        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+    sans += [x509.IPAddress(ip_address(i)) for i in ips]
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), False)
+    cert = builder.sign(signer, hashes.SHA256())
+    if hash_name != "sha256":
+        cert = resign(cert, signer, hash_name)
+    return Issued(cert, subject_key)
+
+
+@cache
+def pki() -> dict[str, Issued]:
+    ca = issue("W24 Test CA", key(2048, "ca"), ca=True)
+    other_ca = issue("Other CA", key(1024, "other"), ca=True)
+    twin_ca = issue("W24 Test CA", key(1024, "twin"), ca=True)  # same name, different key
+    inter = issue("W24 Intermediate", key(1024, "inter"), ca, ca=True)
+    leaf_key = key(1024, "leaf")
+    return {
+        "ca": ca,
+        "other_ca": other_ca,
+        "twin_ca": twin_ca,
+        "inter": inter,
+        "leaf": issue("device.example", leaf_key, ca, dns=("device.example",)),
+        "leaf_md5": issue("device.example", leaf_key, ca, hash_name="md5"),
+        "leaf_sha256": issue("device.example", leaf_key, ca, hash_name="sha256"),
+        "leaf_other": issue("device.example", leaf_key, other_ca),
+        "leaf_self": issue("device.example", leaf_key),
+        "leaf_inter": issue("device.example", leaf_key, inter),
+        "leaf_512": issue("small", key(512, "small"), ca),
+        "leaf_4096": issue("big", key(4096, "big"), ca),
+        "leaf_2048": issue("edge", key(2048, "edge"), ca),
+        "leaf_old": issue("old", leaf_key, ca, valid=(utc(2020), utc(2021))),
+        "leaf_future": issue("future", leaf_key, ca, valid=(utc(2030), utc(2031))),
+        "wild": issue("x", leaf_key, ca, dns=("*.example.com", "exact.example.org")),
+        "cn_only": issue("cn.example.net", leaf_key, ca),
+        "ip": issue("ignored.example", leaf_key, ca, ips=("127.0.0.1",)),
+        "no_name": issue(None, leaf_key, ca),
+    }
+
+
+W24_HOST = W24.with_changes(check_hostname=True)
+W24_DATES = W24.with_changes(check_validity_dates=True)
+SHA1_ONLY = W24.with_changes(signature_hashes=("sha1",))
+
+# (id, chain names, trusted CA names, profile, hostname, expected alert or None, reason fragment)
+ACCEPT = None
+# fmt: off
+TABLE = [
+    ("sha1 leaf by the CA", ["leaf"], ["ca"], W24, None, ACCEPT, ""),
+    ("md5 leaf by the CA", ["leaf_md5"], ["ca"], W24, None, ACCEPT, ""),
+    ("the right CA among several", ["leaf"], ["other_ca", "ca"], W24, None, ACCEPT, ""),
+    ("sha256 leaf, w24", ["leaf_sha256"], ["ca"], W24, None, "bad_certificate",
+     "signed with sha256; the w24 profile accepts md5, sha1"),
+    ("sha256 leaf, modern", ["leaf_sha256"], ["ca"], MODERN, None, ACCEPT, ""),
+    ("md5 leaf, sha1-only profile", ["leaf_md5"], ["ca"], SHA1_ONLY, None, "bad_certificate",
+     "signed with md5"),
+    ("unknown issuer", ["leaf_other"], ["ca"], W24, None, "unknown_ca",
+     "not signed by a trusted CA: issuer CN=Other CA"),
+    ("same-name CA, other key", ["leaf"], ["twin_ca"], W24, None, "bad_certificate",
+     "does not verify"),
+    ("self-signed, not loaded", ["leaf_self"], ["ca"], W24, None, "unknown_ca", "self-signed"),
+    ("self-signed, loaded as CA", ["leaf_self"], ["leaf_self"], W24, None, ACCEPT, ""),
+    ("intermediate, w24 does not build chains", ["leaf_inter", "inter"], ["ca"], W24, None,
+     "unknown_ca", "does not build chains"),
+    ("intermediate, modern builds the chain", ["leaf_inter", "inter"], ["ca"], MODERN, None, ACCEPT,
+     ""),
+    ("intermediate not sent, modern", ["leaf_inter"], ["ca"], MODERN, None, "unknown_ca",
+     "issuer CN=W24 Intermediate"),
+    ("intermediate by an unloaded CA", ["leaf_inter", "inter"], ["other_ca"], MODERN, None,
+     "unknown_ca", "which is not loaded"),
+    ("512-bit server key", ["leaf_512"], ["ca"], W24, None, "bad_certificate",
+     "server key is 512 bits; the w24 profile accepts 1024..2048"),
+    ("4096-bit server key, w24", ["leaf_4096"], ["ca"], W24, None, "bad_certificate",
+     "server key is 4096 bits; the w24 profile accepts 1024..2048"),
+    ("4096-bit server key, modern", ["leaf_4096"], ["ca"], MODERN, None, ACCEPT, ""),
+    ("2048-bit key at the range edge", ["leaf_2048"], ["ca"], W24, None, ACCEPT, ""),
+    ("expired, w24 ignores dates", ["leaf_old"], ["ca"], W24, None, ACCEPT, ""),
+    ("expired, dates checked", ["leaf_old"], ["ca"], W24_DATES, None, "certificate_expired",
+     "is expired: valid 2020-01-01T00:00:00Z .. 2021-01-01T00:00:00Z"),
+    ("not yet valid", ["leaf_future"], ["ca"], W24_DATES, None, "certificate_expired",
+     "not yet valid"),
+    ("hostname ignored without the switch", ["leaf"], ["ca"], W24, "else.example", ACCEPT, ""),
+    ("SAN match", ["leaf"], ["ca"], W24_HOST, "device.example", ACCEPT, ""),
+    ("SAN match, case-insensitive", ["leaf"], ["ca"], W24_HOST, "DEVICE.Example", ACCEPT, ""),
+    ("SAN mismatch", ["leaf"], ["ca"], W24_HOST, "else.example", "bad_certificate",
+     "SAN names device.example; the host is else.example"),
+    ("wildcard one label", ["wild"], ["ca"], W24_HOST, "a.example.com", ACCEPT, ""),
+    ("wildcard two labels", ["wild"], ["ca"], W24_HOST, "a.b.example.com", "bad_certificate",
+     "*.example.com"),
+    ("wildcard bare domain", ["wild"], ["ca"], W24_HOST, "example.com", "bad_certificate", ""),
+    ("second SAN name", ["wild"], ["ca"], W24_HOST, "exact.example.org", ACCEPT, ""),
+    ("CN when no SAN", ["cn_only"], ["ca"], W24_HOST, "cn.example.net", ACCEPT, ""),
+    ("CN mismatch", ["cn_only"], ["ca"], W24_HOST, "x.example.net", "bad_certificate",
+     "CN names cn.example.net"),
+    ("SAN present: CN ignored", ["ip"], ["ca"], W24_HOST, "ignored.example", "bad_certificate",
+     "SAN names 127.0.0.1"),
+    ("IP SAN", ["ip"], ["ca"], W24_HOST, "127.0.0.1", ACCEPT, ""),
+    ("no name at all", ["no_name"], ["ca"], W24_HOST, "device.example", "bad_certificate",
+     "has no SAN and no CN"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("chain", "cas", "profile", "hostname", "alert", "fragment"),
+    [row[1:] for row in TABLE],
+    ids=[row[0] for row in TABLE],
+)
+def test_rule(
+    chain: list[str], cas: list[str], profile, hostname, alert: str | None, fragment: str
+) -> None:
+    certs = pki()
+    chain_der = [certs[name].der for name in chain]
+    trusted = [certs[name].pem for name in cas]
+    if alert is None:
+        verify_server_chain(chain_der, trusted, profile, hostname=hostname, now=NOW)
+        return
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain(chain_der, trusted, profile, hostname=hostname, now=NOW)
+    assert caught.value.alert == alert
+    assert fragment in caught.value.reason
+
+
+def test_dates_use_the_clock_when_now_is_not_given() -> None:
+    certs = pki()
+    with pytest.raises(CertRejected, match="expired"):
+        verify_server_chain([certs["leaf_old"].der], [certs["ca"].pem], W24_DATES)
+    verify_server_chain([certs["leaf"].der], [certs["ca"].pem], W24_DATES)
+
+
+def test_expired_ca_is_rejected_when_dates_are_checked() -> None:
+    old_ca = issue("Old CA", key(1024, "old-ca"), ca=True, valid=(utc(2000), utc(2001)))
+    leaf = issue("device.example", key(1024, "leaf"), old_ca)
+    verify_server_chain([leaf.der], [old_ca.pem], W24, now=NOW)
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain([leaf.der], [old_ca.pem], W24_DATES, now=NOW)
+    assert caught.value.alert == "certificate_expired"
+    assert "trusted CA CN=Old CA" in caught.value.reason
+
+
+def test_unparseable_ca_slots_are_skipped() -> None:
+    certs = pki()
+    trusted = [
+        b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+        certs["ca"].pem.decode().replace("\n", "\r\n").encode(),
+    ]
+    verify_server_chain([certs["leaf"].der], trusted, W24, now=NOW)
+
+
+def test_garbage_leaf_is_a_bad_certificate() -> None:
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain([b"\x30\x03\x02\x01\x00"], [pki()["ca"].pem], W24)
+    assert caught.value.alert == "bad_certificate"
+    assert "not a valid X.509 certificate" in caught.value.reason
+
+
+def test_trustme_pki_ecdsa_leaf_and_rsa_sha256_chain() -> None:
+    """trustme's defaults: an ECDSA leaf is refused; an RSA SHA-256 chain needs a modern profile."""
+    rsa_ca = trustme.CA(key_type=trustme.KeyType.RSA)
+    rsa_leaf = rsa_ca.issue_cert("device.example", key_type=trustme.KeyType.RSA)
+    leaf_der = x509.load_pem_x509_certificate(rsa_leaf.cert_chain_pems[0].bytes()).public_bytes(DER)
+    ca_pem = rsa_ca.cert_pem.bytes()
+    verify_server_chain(
+        [leaf_der], [ca_pem], MODERN.with_changes(check_hostname=True), hostname="device.example"
+    )
+    with pytest.raises(CertRejected, match="sha256"):
+        verify_server_chain([leaf_der], [ca_pem], W24)
+
+    ec_ca = trustme.CA()
+    ec_leaf = ec_ca.issue_cert("device.example")
+    ec_der = x509.load_pem_x509_certificate(ec_leaf.cert_chain_pems[0].bytes()).public_bytes(DER)
+    with pytest.raises(CertRejected, match="not RSA"):
+        verify_server_chain([ec_der], [ec_ca.cert_pem.bytes()], MODERN)
