@@ -38,7 +38,7 @@ class Outcome:
         if self.accepted:
             return "accept"
         code = "no code" if self.code is None else str(self.code)
-        return f"reject {code} at {self.stage}" + (f" ({self.detail})" if self.detail else "")
+        return f"reject {code} at {self.stage}"
 
 
 class Rejected(Exception):

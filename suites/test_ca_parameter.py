@@ -69,3 +69,16 @@ def test_extra_ca_slots_match_profile(w24, pki, w24_profile):
             with pytest.raises(DeviceError) as err:
                 w24.get_ca(slot)
             assert err.value.code == 53, f"{slot} should be an illegal command on this profile"
+
+
+def test_every_loaded_ca_slot_is_trusted(w24, pki, loaded_ca, tls_server, w24_profile, w24_options):
+    """iChip firmware checks all of CA..CA4: a server signed by the CA in the last slot is
+    accepted while the first slot holds an unrelated CA."""
+    if len(w24_profile.ca_slots) < 2:
+        pytest.skip(f"the {w24_profile.name} profile has one CA slot")
+    loaded_ca(pki.get("wrong_ca").ca_pem, w24_profile.ca_slots[0])
+    loaded_ca(pki.get("valid").ca_pem, w24_profile.ca_slots[-1])
+    server = tls_server(cert=pki.get("valid").server)
+    with w24.ssl_session(w24_options.host, server.port) as handle:
+        w24.send(handle, b"ping")
+    assert server.wait_closed().bytes_in == 4
