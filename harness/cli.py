@@ -18,8 +18,18 @@ def _add_port_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_ca(args: argparse.Namespace) -> int:
+    from harness.at.codes import DeviceTimeout, LineDeadError
+    from harness.at.commands import ca_text_length
     from harness.device.w24 import W24
 
+    pem = ""
+    if args.ca_command == "load":
+        # The file is checked before the port is touched: a wrong file must not need a device.
+        try:
+            pem = _read_ca_file(Path(args.file))
+        except (OSError, ValueError) as exc:
+            print(f"w24 ca load: {exc}", file=sys.stderr)
+            return 2
     try:
         device = W24.open(args.port, baud=args.baud, profile=args.profile)
     except W24Error as exc:
@@ -27,13 +37,8 @@ def _run_ca(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.ca_command == "load":
-            try:
-                pem = _read_ca_file(Path(args.file))
-            except (OSError, ValueError) as exc:
-                print(f"w24 ca load: {exc}", file=sys.stderr)
-                return 2
             device.set_ca(pem, args.slot)
-            print(f"{args.slot} loaded ({len(pem)} characters)")
+            print(f"{args.slot} loaded ({ca_text_length(pem)} characters)")
         elif args.ca_command == "show":
             info = device.get_ca(args.slot)
             print("(empty: no trusted CA)" if info.empty else "\n".join(info.lines))
@@ -41,6 +46,10 @@ def _run_ca(args: argparse.Namespace) -> int:
             device.clear_ca(args.slot)
             print(f"{args.slot} cleared")
         return 0
+    except (LineDeadError, DeviceTimeout) as exc:
+        # The line, not the device's answer, failed: say which port.
+        print(f"w24 ca {args.ca_command}: no answer on {args.port}: {exc}", file=sys.stderr)
+        return 2
     except W24Error as exc:
         print(f"w24 ca {args.ca_command}: {exc}", file=sys.stderr)
         return 1
@@ -49,13 +58,26 @@ def _run_ca(args: argparse.Namespace) -> int:
 
 
 def _read_ca_file(path: Path) -> str:
-    """PEM text of a CA file given as PEM or DER."""
+    """The PEM of the one CA certificate in a PEM or DER file (ValueError if there is none).
+
+    Only the BEGIN..END block is returned: text around it (`openssl x509 -text` output,
+    comments) is not part of the CA value, and would count against the device's limit.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from harness.pki.fit import pem_certificate_blocks
+
     raw = path.read_bytes()
-    if b"-----BEGIN CERTIFICATE-----" in raw:
-        return raw.decode("ascii")
+    blocks = pem_certificate_blocks(raw)
+    if len(blocks) > 1:
+        raise ValueError(f"{path} holds {len(blocks)} certificates; the CA parameter takes one")
+    if blocks:
+        try:
+            x509.load_pem_x509_certificate(blocks[0])
+        except ValueError as exc:
+            raise ValueError(f"{path}: its CERTIFICATE block is not a certificate") from exc
+        return blocks[0].decode("ascii") + "\n"
     try:
         cert = x509.load_der_x509_certificate(raw)
     except ValueError as exc:
@@ -85,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     clear = ca_sub.add_parser("clear", help="clear the CA parameter")
     _add_port_options(clear)
 
+    scen = sub.add_parser("scenarios", help="print the scenario catalogue with expectations")
+    scen.add_argument("--profile", action="append", choices=sorted(PROFILES),
+                      help="profile column(s) to show (default: all)")
+
     try:
         from harness.report.cli import add_report_parser
     except ImportError:  # reports are optional until that package lands
@@ -103,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_sim(args)
     if args.command == "ca":
         return _run_ca(args)
+    if args.command == "scenarios":
+        from harness.scenarios import render_table
+
+        names = args.profile or list(PROFILES)
+        print(render_table([PROFILES[n] for n in names]), end="")
+        return 0
     return int(args.func(args))
 
 

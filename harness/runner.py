@@ -45,6 +45,7 @@ class Rejected(Exception):
     def __init__(self, stage: str, code: int | None, detail: str) -> None:
         super().__init__(detail)
         self.stage, self.code, self.detail = stage, code, detail
+        self.handshake_ms: float | None = None  # set when the handshake itself succeeded
 
 
 @contextmanager
@@ -91,7 +92,7 @@ class ScenarioRunner:
                 return self._load_ca(scenario)
             return self._with_server(scenario)
         except Rejected as rej:
-            return Outcome(False, rej.code, rej.stage, rej.detail)
+            return Outcome(False, rej.code, rej.stage, rej.detail, handshake_ms=rej.handshake_ms)
         finally:
             for handle in list(self.device.sockets):
                 self.device.close_quietly(handle)
@@ -163,6 +164,17 @@ class ScenarioRunner:
             return Outcome(True, detail="AT+iSSL on a closed handle was accepted")
         handle, ms = self._handshake(server)
         outcome = Outcome(True, handshake_ms=ms)
+        try:
+            self._after_handshake(scenario, server, handle, outcome)
+        except Rejected as rej:
+            rej.handshake_ms = ms
+            raise
+        self.device.close(handle)
+        return outcome
+
+    def _after_handshake(
+        self, scenario: Scenario, server: TLSServer, handle: int, outcome: Outcome
+    ) -> None:
         if scenario.action == "second_ssl":
             second = self.device.open_tcp(self.host, server.port)
             self._handshake_on(second)
@@ -175,8 +187,6 @@ class ScenarioRunner:
             outcome.detail = "an SSND over the SSL limit was accepted"
         elif scenario.action == "exchange":
             self._exchange(scenario, server, handle, outcome)
-        self.device.close(handle)
-        return outcome
 
     def _handshake_on(self, handle: int) -> None:
         try:

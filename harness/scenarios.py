@@ -195,6 +195,19 @@ for _size in DATA_SIZES:
     )
 
 
+def render_table(profiles: list[DeviceProfile]) -> str:
+    """The catalogue as a Markdown table: one row per scenario, one column per profile."""
+    head = "| scenario | suite | description | " + " | ".join(p.name for p in profiles) + " |"
+    rule = "|---|---|---|" + "---|" * len(profiles)
+    rows = [
+        f"| `{s.id}` | {s.suite} | {s.description} | "
+        + " | ".join(str(s.expected(p)) for p in profiles)
+        + " |"
+        for s in SCENARIOS
+    ]
+    return "\n".join([head, rule, *rows]) + "\n"
+
+
 def by_suite(suite: str) -> list[Scenario]:
     return [s for s in SCENARIOS if s.suite == suite]
 

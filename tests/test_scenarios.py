@@ -1,0 +1,59 @@
+"""The scenario catalogue is consistent: ids unique, every certificate set and action exists,
+every rule gives an expectation for every profile, and docs/scenarios.md is current."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.at.codes import RESULT_CODES
+from harness.pki.sets import CertSets
+from harness.profiles import PROFILES
+from harness.runner import ScenarioRunner
+from harness.scenarios import SCENARIOS, Expect, render_table
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTIONS = {"handshake", "exchange", "second_ssl", "ssnd_over", "ssl_bad_handle", "load_ca"}
+
+
+def test_ids_are_unique():
+    ids = [s.id for s in SCENARIOS]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("profile", list(PROFILES.values()), ids=list(PROFILES))
+def test_every_scenario_has_a_well_formed_expectation(profile):
+    for s in SCENARIOS:
+        expect = s.expected(profile)
+        assert isinstance(expect, Expect), s.id
+        assert expect.accept or expect.code in RESULT_CODES, s.id
+        assert expect.stage in ("ssl", "ca", "data", "send"), s.id
+        assert s.action in ACTIONS, s.id
+
+
+def test_every_certificate_set_exists():
+    sets = CertSets(PROFILES["w24"])
+    for name in {s.certs for s in SCENARIOS}:
+        assert sets.get(name).name == name
+
+
+def test_runner_knows_every_action():
+    source = Path(sys.modules[ScenarioRunner.__module__].__file__).read_text()
+    for action in ACTIONS - {"handshake"}:
+        assert f'"{action}"' in source, action
+
+
+def test_catalogue_doc_is_current():
+    doc = (ROOT / "docs" / "scenarios.md").read_text()
+    assert render_table(list(PROFILES.values())) in doc, "regenerate docs/scenarios.md"
+
+
+def test_w24_scenarios_command_prints_the_table():
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("w24")), "scenarios", "--profile", "w24"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    assert "| `no-ca` |" in out and "reject 222 at ssl" in out
