@@ -30,7 +30,10 @@ def srcv(handle: str) -> bytes | None:
     port.read_until(b"I/")  # skip the echo
     head = b""
     while not head.endswith((b":", b"\n")):
-        head += port.read(1)
+        byte = port.read(1)
+        if not byte:
+            raise TimeoutError(f"no reply to AT+iSRCV:{handle}")
+        head += byte
     if head.endswith(b":"):
         return port.read(int(head[:-1]))  # I/<n>: then exactly n raw bytes
     return b"" if head.strip() == b"0" else None  # I/0, or I/ERROR(203): peer closed
