@@ -75,6 +75,10 @@ class DeviceProfile:
     connect_timeout_s: float = 10.0
     handshake_timeout_s: float = 10.0
     echo_default: bool = True
+    # RP4: spec §4.11 says every report ends with I/OK, but the manual's example (§5.4) shows
+    # the I/(...) tuple alone. The simulator follows the example; flip this for a module that
+    # adds I/OK, and the driver reads it too.
+    rp4_final_ok: bool = False
     # W24 manual prints I/ERROR(056); iChip 8.x prints I/ERROR (056) (spec §2.3).
     error_format: str = "I/ERROR({code:03d})"
     extras: dict[str, str] = field(default_factory=dict)

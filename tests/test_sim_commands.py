@@ -364,3 +364,34 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path, content: str, messa
     with pytest.raises(ValueError, match=message) as caught:
         Simulator(SimulatorConfig(state=state))
     assert str(state) in str(caught.value)
+
+
+def test_rp4_with_a_final_ok_when_the_profile_says_so(sim_start, sim_open):
+    from harness.profiles import get_profile
+
+    profile = get_profile("w24").with_changes(rp4_final_ok=True)
+    sim = sim_start(profile)
+    device = sim_open(sim.url, profile)
+    assert device.all_sockets() == (-200,) * 10
+    device.ping()  # the trailing I/OK was consumed, not left for the next command
+
+
+def test_temporary_ca_lasts_one_session(
+    sim_w24, sim_ca_pem, sim_other_ca_pem, sim_peer, sim_serves
+):
+    sim_w24.set_ca(sim_ca_pem)
+    temporary = sim_other_ca_pem.decode().strip()
+    sim_w24.execute("CA~", wire=b"AT+iCA~" + temporary.replace("\n", "\r").encode() + b"\r")
+    assert sim_w24.get_ca().pem.strip() == temporary
+    peer = sim_peer(sim_serves.echo)
+    handle = sim_w24.open_tcp("127.0.0.1", peer.port)
+    assert sim_w24.close(handle) == "DONE"  # the session ends: the permanent CA is back
+    assert sim_w24.get_ca().pem.strip() == sim_ca_pem.decode().strip()
+
+
+def test_stcp_without_a_host_is_refused(sim_w24):
+    from harness.at.codes import DeviceError
+
+    with pytest.raises(DeviceError) as err:
+        sim_w24.execute("STCP:,80")
+    assert err.value.code == 46

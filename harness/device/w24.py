@@ -319,7 +319,12 @@ class W24:
 
     def all_sockets(self) -> tuple[int, ...]:
         """RP4: one status per handle 0..9 (-200 for an unused slot)."""
-        return self._expect(self.execute("RP4"), ReplyKind.TUPLE).values
+        values = self._expect(self.execute("RP4"), ReplyKind.TUPLE).values
+        if self.profile.rp4_final_ok:
+            ok = self._next_reply(time.monotonic() + self.timeouts.default, "RP4 (final I/OK)")
+            if ok.kind is not ReplyKind.OK:
+                raise ProtocolError(f"expected I/OK after the RP4 tuple, got {ok}")
+        return values
 
     def close(self, handle: int, *, stay_online: bool = False) -> str:
         """SCLS; returns the second reply's kind name ("DONE" or "ONLINE")."""

@@ -59,6 +59,7 @@ class SimDevice:
         self.echo = profile.echo_default
         self.table = SocketTable(profile.socket_count)
         self.online = False
+        self.session_values: dict[str, str] = {}
         self._log = log or (lambda _msg: None)
         self._handlers: dict[str, Callable[[Command], bytes]] = {
             "": self._ping,
@@ -130,7 +131,10 @@ class SimDevice:
             return self.lines("Connected" if self.online else "Command mode", "I/OK")
         if n == 4:
             statuses = [self._status(h) for h in range(self.profile.socket_count)]
-            return self.lines("I/(" + ",".join(str(s) for s in statuses) + ")")
+            tuple_line = "I/(" + ",".join(str(s) for s in statuses) + ")"
+            return self.lines(tuple_line, "I/OK") if self.profile.rp4_final_ok else (
+                self.lines(tuple_line)
+            )
         if n == 8:
             return self.lines(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "I/OK")
         raise CommandFailed(codes.ILLEGAL_VALUE, f"report RP{n} is not simulated")
@@ -147,12 +151,12 @@ class SimDevice:
         if cmd.op == "=?":
             return self.lines("String", "I/OK")
         if cmd.op == "?":
-            return self._ca_report(self.nvram.get(slot))
+            return self._ca_report(self._param(slot))
         if cmd.op not in ("=", "~"):
             raise CommandFailed(codes.ILLEGAL_DELIMITER, f"{slot}: '=' or '?' expected")
         pem = cmd.payload.decode("latin-1")
         if not pem.strip():
-            self.nvram.set(slot, "")
+            self._store(slot, "", temporary=cmd.op == "~")
             return self.lines("I/OK")
         try:
             report = check_ca_fit(pem.encode("latin-1"), self.profile)
@@ -162,8 +166,20 @@ class SimDevice:
             raise CommandFailed(self.profile.ca_too_long_code, "; ".join(report.problems))
         if report.problems:
             raise CommandFailed(codes.CA_PARSE_ERROR, "; ".join(report.problems))
-        self.nvram.set(slot, pem)
+        self._store(slot, pem, temporary=cmd.op == "~")
         return self.lines("I/OK")
+
+    def _param(self, name: str) -> str:
+        """A parameter's value now: a `~` value for this session, else the nonvolatile one."""
+        return self.session_values.get(name, self.nvram.get(name))
+
+    def _store(self, name: str, value: str, *, temporary: bool) -> None:
+        if temporary:
+            # `~` sets a value for the next session only (spec §2.2).
+            self.session_values[name] = value
+        else:
+            self.session_values.pop(name, None)
+            self.nvram.set(name, value)
 
     def _ca_report(self, pem: str) -> bytes:
         if not pem.strip():
@@ -197,6 +213,8 @@ class SimDevice:
         if len(parts) < 2:
             raise CommandFailed(52, "STCP: ',' expected between host and port")
         host = parts[0].strip()
+        if not host:
+            raise CommandFailed(46, "STCP: host name or address expected")
         port = _int_arg(parts[1], "STCP port")
         if not 0 < port <= 65535:
             raise CommandFailed(codes.ILLEGAL_VALUE, f"STCP port {port} out of range")
@@ -221,7 +239,7 @@ class SimDevice:
             )
         if self.table.ssl_count() >= self.profile.ssl_socket_limit:
             raise CommandFailed(codes.SSL_NO_MORE_SOCKETS, "an SSL socket is already active")
-        cas = [self.nvram.get(s).encode() for s in self.profile.ca_slots if self.nvram.get(s)]
+        cas = [self._param(s).encode() for s in self.profile.ca_slots if self._param(s)]
         verify = not self.faults.accept_any_cert
         if not cas and self.faults.ignore_empty_ca:
             verify = False
@@ -291,17 +309,22 @@ class SimDevice:
         handle, _sock = self._socket(cmd)
         self.table.close(handle)
         if not self.table.slots and not cmd.stay_online:
-            self.online = False
+            self._go_offline()
             return self.lines("I/OK", "I/DONE")
         return self.lines("I/OK", "I/ONLINE")
 
     def _close_if_last(self) -> None:
         if not self.table.slots:
-            self.online = False
+            self._go_offline()
+
+    def _go_offline(self) -> None:
+        """The Internet session ended: `~` values give way to the permanent ones again."""
+        self.online = False
+        self.session_values.clear()
 
     def _down(self, cmd: Command) -> bytes:
         closed = self.table.close_all()
-        self.online = False
+        self._go_offline()
         self.echo = self.profile.echo_default
         return self.lines("I/OK", "I/ERROR" if closed else "I/ONLINE")
 
