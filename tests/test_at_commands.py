@@ -11,15 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.at.codes import RESULT_CODES
-from harness.at.commands import (
-    BadInput,
-    Command,
-    CommandReader,
-    ca_text_length,
-    encode,
-    encode_ca,
-    encode_ssnd,
-)
+from harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
+from harness.at.reader import BadInput, Command, CommandReader
 
 BEGIN = "-----BEGIN CERTIFICATE-----"
 END = "-----END CERTIFICATE-----"

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.at.commands import CommandReader, encode_ca
+from harness.at.commands import encode_ca
+from harness.at.reader import CommandReader
 from harness.at.replies import ReplyKind, ReplyParser
 from harness.device.w24 import W24
 from harness.profiles import get_profile

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 
 from harness.at import codes
-from harness.at.commands import BadInput, Command
+from harness.at.reader import BadInput, Command
 from harness.pki.fit import check_ca_fit
 from harness.profiles import DeviceProfile
 from harness.sim.faults import Faults

@@ -17,7 +17,7 @@ import tty
 from collections.abc import Callable
 from typing import Protocol
 
-from harness.at.commands import BadInput, Command, CommandReader
+from harness.at.reader import BadInput, Command, CommandReader
 from harness.sim.device import SimDevice
 
 CRLF = b"\r\n"
