@@ -34,35 +34,28 @@ The socket gets TCP_NODELAY: each `send` is one record the module pushes out at 
 
 from __future__ import annotations
 
-import errno
 import select
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NoReturn
 
-from tlslite.api import HandshakeSettings, TLSConnection
-from tlslite.constants import AlertDescription, CipherSuite, ContentType
+from tlslite.constants import AlertDescription, ContentType
 from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemoteAlert
-from tlslite.messages import ClientHello, ServerHello
 
 from harness.at import codes
-from harness.profiles import SSL3, TLS1, DeviceProfile
+from harness.profiles import DeviceProfile
 from harness.sim import fastcipher
-from harness.sim.verify import CertRejected, verify_server_chain
+from harness.sim.tls_client import (
+    SUITES,
+    W24Client,
+    client_settings,
+    suite_name,
+    version_name,
+)
+from harness.sim.verify import verify_server_chain
 
-# The W24 suites: IANA name -> (suite id, tlslite cipher name, tlslite MAC name).
-SUITES: dict[str, tuple[int, str, str]] = {
-    "TLS_RSA_WITH_RC4_128_MD5": (0x0004, "rc4", "md5"),
-    "TLS_RSA_WITH_RC4_128_SHA": (0x0005, "rc4", "sha"),
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": (0x000A, "3des", "sha"),
-    "TLS_RSA_WITH_AES_128_CBC_SHA": (0x002F, "aes128", "sha"),
-    "TLS_RSA_WITH_AES_256_CBC_SHA": (0x0035, "aes256", "sha"),
-}
-_SUITE_NAMES = {suite_id: name for name, (suite_id, _, _) in SUITES.items()}
-VERSIONS: dict[str, tuple[int, int]] = {SSL3: (3, 0), TLS1: (3, 1)}
-_VERSION_NAMES = {(3, 0): SSL3, (3, 1): TLS1, (3, 2): "TLS1.1", (3, 3): "TLS1.2", (3, 4): "TLS1.3"}
 _MAC_BYTES = {"md5": 16, "sha": 20}
 CLOSE_TIMEOUT_S = 1.0  # best-effort close_notify on close()
 
@@ -78,133 +71,6 @@ class SSLFailure(Exception):
 
 class PeerClosed(Exception):
     """The server closed the connection in order (close_notify or TCP EOF)."""
-
-
-def version_name(version: tuple[int, int]) -> str:
-    return _VERSION_NAMES.get(version, f"version {version[0]}.{version[1]}")
-
-
-def suite_name(suite_id: int) -> str:
-    return _SUITE_NAMES.get(suite_id) or CipherSuite.ietfNames.get(suite_id, f"0x{suite_id:04X}")
-
-
-def client_settings(profile: DeviceProfile) -> HandshakeSettings:
-    """tlslite settings for the profile; the ClientHello is trimmed further by _W24Client."""
-    unknown = [p for p in profile.protocols if p not in VERSIONS]
-    unknown += [s for s in profile.cipher_suites if s not in SUITES]
-    if unknown:
-        raise ValueError(f"profile {profile.name}: unsupported protocol or suite {unknown}")
-    settings = HandshakeSettings()
-    versions = [VERSIONS[p] for p in profile.protocols] + [VERSIONS[profile.hello_version]]
-    settings.minVersion, settings.maxVersion = min(versions), VERSIONS[profile.hello_version]
-    settings.versions = sorted({v for v in VERSIONS.values() if v <= settings.maxVersion})[::-1]
-    settings.cipherNames = sorted({SUITES[s][1] for s in profile.cipher_suites})
-    settings.macNames = sorted({SUITES[s][2] for s in profile.cipher_suites})
-    settings.keyExchangeNames = ["rsa"]
-    settings.certificateTypes = ["x509"]
-    settings.useExtendedMasterSecret = False
-    settings.requireExtendedMasterSecret = False
-    settings.useEncryptThenMAC = False
-    settings.usePaddingExtension = False
-    settings.use_heartbeat_extension = False
-    settings.sendFallbackSCSV = False
-    settings.minKeySize, settings.maxKeySize = 512, 8192  # verify.py applies the profile's range
-    return settings
-
-
-class _W24Client(TLSConnection):
-    """tlslite client with the device's ClientHello, certificate check and unbuffered reads."""
-
-    def __init__(self, sock: socket.socket, profile: DeviceProfile, check: Callable) -> None:
-        super().__init__(sock)
-        self.raw = sock
-        # tlslite's BufferedSocket reads ahead up to 4 KB. Reads here are exact during the
-        # handshake (nothing after Finished is swallowed); afterwards tlslite reads only from
-        # `feed`, which SecureChannel fills with one whole record at a time.
-        self.feed: bytearray | None = None
-        self.sock.recv = self._recv  # type: ignore[method-assign]
-        self.profile = profile
-        self.offered = [SUITES[name][0] for name in profile.cipher_suites]
-        self.check = check
-        self.rejection: CertRejected | None = None
-        self.server_hello: ServerHello | None = None
-        self.last_message = "nothing"
-
-    def _recv(self, size: int) -> bytes:
-        if self.feed is None:
-            return self.raw.recv(size)
-        if not self.feed:
-            raise BlockingIOError(errno.EAGAIN, "no whole record assembled yet")
-        chunk = bytes(self.feed[:size])
-        del self.feed[:size]
-        return chunk
-
-    def _sendMsg(self, msg: Any, randomizeFirstBlock: bool = True, update_hashes: bool = True):
-        if isinstance(msg, ClientHello):
-            msg.cipher_suites = list(self.offered)
-            msg.extensions = None
-        yield from super()._sendMsg(msg, False, update_hashes)
-
-    def _getMsg(self, expectedType: Any, secondaryType: Any = None, constructorType: Any = None):
-        for result in super()._getMsg(expectedType, secondaryType, constructorType):
-            if not isinstance(result, int):
-                self.last_message = type(result).__name__
-                if isinstance(result, ServerHello):
-                    self.server_hello = result
-            yield result
-
-    def _clientGetServerHello(self, settings: Any, session: Any, clientHello: Any):
-        for result in super()._clientGetServerHello(settings, session, clientHello):
-            if isinstance(result, ServerHello):
-                chosen = version_name(result.server_version)
-                if chosen not in self.profile.protocols:
-                    yield from self._sendError(
-                        AlertDescription.protocol_version, self.version_reason(result)
-                    )
-            yield result
-
-    def _clientGetKeyFromChain(self, certificate: Any, settings: Any, tack_ext: Any = None):
-        chain = certificate.cert_chain
-        ders = [bytes(c.bytes) for c in chain.x509List] if chain else []
-        try:
-            self.check(ders)
-        except CertRejected as exc:
-            self.rejection = exc
-            yield from self._sendError(getattr(AlertDescription, exc.alert), exc.reason)
-        yield from super()._clientGetKeyFromChain(certificate, settings, tack_ext)
-
-    def version_reason(self, hello: ServerHello) -> str:
-        allowed = ", ".join(self.profile.protocols)
-        return f"server chose {version_name(hello.server_version)}, profile allows {allowed}"
-
-    def failure_reason(self, exc: BaseException) -> str:
-        """A sentence for a tlslite handshake exception."""
-        if isinstance(exc, TLSLocalAlert):
-            if self.rejection is not None:
-                return self.rejection.reason
-            hello = self.server_hello
-            if exc.description == AlertDescription.protocol_version and hello is not None:
-                return self.version_reason(hello)
-            if hello is not None and hello.cipher_suite not in self.offered:
-                offered = ", ".join(self.profile.cipher_suites)
-                return f"server chose {suite_name(hello.cipher_suite)}, profile offers {offered}"
-            return f"handshake aborted with alert {AlertDescription.toStr(exc.description)}: " + (
-                exc.message or "(no detail)"
-            )
-        if isinstance(exc, TLSRemoteAlert):
-            name = AlertDescription.toStr(exc.description)
-            if self.server_hello is None:
-                offer = ", ".join(self.profile.cipher_suites)
-                return (
-                    f"server sent alert {name} in answer to the ClientHello (offered "
-                    f"{self.profile.hello_version} at most, suites {offer})"
-                )
-            return f"server sent alert {name} during the handshake (after {self.last_message})"
-        if isinstance(exc, TLSAbruptCloseError):
-            return f"server closed the connection mid-handshake (after {self.last_message})"
-        if isinstance(exc, OSError):
-            return f"socket error during the handshake: {exc}"
-        return f"handshake failed: {type(exc).__name__}: {exc}"
 
 
 def _no_delay(sock: socket.socket) -> None:
@@ -240,7 +106,7 @@ class SecureChannel:
     cipher: str
     server_cert_der: bytes
 
-    def __init__(self, conn: _W24Client, sock: socket.socket, profile: DeviceProfile) -> None:
+    def __init__(self, conn: W24Client, sock: socket.socket, profile: DeviceProfile) -> None:
         self._conn, self._sock, self._profile = conn, sock, profile
         self.version = version_name(conn.version)
         self.cipher = suite_name(conn.session.cipherSuite)
@@ -285,7 +151,7 @@ class SecureChannel:
                 verify_server_chain(chain, trusted_cas, profile, hostname=server_hostname, now=now)
 
         settings = client_settings(profile)
-        conn = _W24Client(sock, profile, check)
+        conn = W24Client(sock, profile, check)
         if profile.record_limit_in_handshake:
             conn._recv_record_limit = profile.max_record_plaintext
         sock.setblocking(False)
