@@ -138,6 +138,9 @@ class TLSServer:
         self._listener.close()
 
     def _handle(self, raw: socket.socket, peer: tuple[str, int]) -> None:
+        # Each record goes out as written: with Nagle on, a record queued behind unacknowledged
+        # data waits for the client's delayed ACK (40 ms on Linux) and bulk transfers stall.
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         report = ConnectionReport(peer=peer)
         with self._changed:
             self.connections.append(report)
