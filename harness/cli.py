@@ -87,6 +87,7 @@ def _read_ca_file(path: Path) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from harness.cli_certs import add_certs_parser
+    from harness.report.cli import add_report_parser
     from harness.sim.__main__ import add_sim_arguments
 
     parser = argparse.ArgumentParser(prog="w24", description=__doc__)
@@ -111,12 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     scen.add_argument("--profile", action="append", choices=sorted(PROFILES),
                       help="profile column(s) to show (default: all)")
 
-    try:
-        from harness.report.cli import add_report_parser
-    except ImportError:  # reports are optional until that package lands
-        pass
-    else:
-        add_report_parser(sub)
+    add_report_parser(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""report.html: the expected-vs-actual matrix a person reads at a glance."""
+"""report.html: the expected-vs-actual matrix a person reads at a glance, under the device
+identity, the baseline comparison (with --w24-baseline) and the throughput chart."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 from html import escape
 from pathlib import Path
 
+from harness.report.chart import throughput_chart
+from harness.report.compare import Comparison, presence_summary
+from harness.report.linerate import format_rate
 from harness.report.results import RunResults, ScenarioResult
 
 _STYLE = """
@@ -22,6 +26,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .summary span { display: inline-block; padding: 4px 10px; margin-right: 6px; border-radius: 4px; }
 .ok { background: #2e7d32; color: white; } .bad { background: #c62828; color: white; }
 .muted { color: #777; } code { font-size: 0.95em; }
+section { margin: 1em 0 1.5em; } h2 { font-size: 1.15em; margin: 0.4em 0; }
+table.cmp tr.regression td { background: #fdecea; } table.cmp td.flag { color: #c62828; }
 """
 
 
@@ -49,6 +55,9 @@ def _row(r: ScenarioResult, base: Path) -> str:
         f'<td class="num">{_fmt(r.handshake_ms)}</td>',
         f'<td class="num">{r.bytes_received or ""}</td>',
         f'<td class="num">{r.bytes_sent or ""}</td>',
+        f'<td class="num">{format_rate(r.throughput_bps)}</td>',
+        f'<td class="num">{_fmt(r.line_ratio, 3)}</td>',
+        f'<td class="num">{_fmt(r.framing_ratio, 3)}</td>',
         f"<td>{escape(r.detail)}</td>",
         f"<td>{link}</td>",
     ]
@@ -82,21 +91,62 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
     )
     head = (
         "<tr><th></th><th>scenario</th><th>description</th><th>expected</th><th>actual</th>"
-        "<th>code</th><th>handshake ms</th><th>bytes in</th><th>bytes out</th><th>detail</th>"
+        "<th>code</th><th>handshake ms</th><th>bytes in</th><th>bytes out</th>"
+        "<th>throughput</th><th title='throughput / (baud/10)'>of line rate</th>"
+        "<th title='throughput / framing-adjusted bound'>of bound</th><th>detail</th>"
         "<th></th></tr>"
     )
     failed_first = sorted(run.results, key=lambda r: (r.passed, r.nodeid))
     rows = "\n".join(_row(r, base) for r in failed_first)
     extra = "\n".join(extra_sections or [])
+    chart = throughput_chart(run.results)
+    chart_html = f"<section><h2>Throughput</h2>{chart}</section>" if chart else ""
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>W24 TLS certification</title>"
         f"<style>{_STYLE}</style></head><body><h1>W24 SSL3/TLS1 certification</h1>"
-        f"{ident_html}{fault_html}{summary}{extra}"
+        f"{ident_html}{fault_html}{summary}{extra}{chart_html}"
         f"<table>{head}\n{rows}</table></body></html>\n"
     )
 
 
-def write_html(report_dir: Path, run: RunResults, extra_sections: list[str] | None = None) -> Path:
-    path = report_dir / "report.html"
-    path.write_text(render(run, report_dir, extra_sections), encoding="utf-8")
+def comparison_section(cmp: Comparison) -> str:
+    """The baseline comparison, for the top of the report (above the matrix)."""
+    n = len(cmp.regressions)
+    verdict = (
+        f'<span class="bad">{n} regression{"s" if n != 1 else ""} against the baseline</span>'
+        if n
+        else '<span class="ok">no regressions against the baseline</span>'
+    )
+    notes = "".join(f'<p class="muted">{escape(note)}</p>' for note in cmp.notes)
+    head = (
+        f'<section><h2>Baseline comparison</h2><p class="summary">{verdict}'
+        f'<span class="muted">{cmp.compared} scenarios compared with '
+        f"<code>{escape(cmp.baseline)}</code>, threshold {cmp.threshold:.0%}</span></p>{notes}"
+    )
+    presence = "".join(f'<p class="muted">{escape(line)}</p>' for line in presence_summary(cmp))
+    changes = [c for c in cmp.changes if c.aspect != "presence"]
+    if not changes:
+        return head + presence + "</section>"
+    rows = "".join(
+        f'<tr class="{"regression" if c.regression else ""}">'
+        f'<td class="flag">{"regression" if c.regression else ""}</td>'
+        f"<td><code>{escape(c.id)}</code></td><td>{escape(c.aspect)}</td>"
+        f"<td>{escape(c.kind)}</td><td>{escape(c.baseline)}</td><td>{escape(c.current)}</td>"
+        f"<td>{escape(c.note)}</td></tr>"
+        for c in changes
+    )
+    return (
+        head + '<table class="cmp"><tr><th></th><th>scenario</th><th>aspect</th><th>change</th>'
+        f"<th>baseline</th><th>now</th><th></th></tr>{rows}</table>{presence}</section>"
+    )
+
+
+def write_html(
+    report_dir: Path,
+    run: RunResults,
+    extra_sections: list[str] | None = None,
+    path: Path | None = None,
+) -> Path:
+    path = path or report_dir / "report.html"
+    path.write_text(render(run, path.parent, extra_sections), encoding="utf-8")
     return path

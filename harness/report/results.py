@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 PARTS_DIR = ".parts"
 
@@ -30,8 +31,12 @@ class ScenarioResult:
     handshake_ms: float | None = None
     bytes_sent: int = 0
     bytes_received: int = 0
+    # Throughput cases (harness.report.linerate): payload bytes/s, the line rate (baud/10,
+    # None when unthrottled), and the ratios to the line rate and to the framing-adjusted bound.
     throughput_bps: float | None = None
     line_ratio: float | None = None
+    framing_ratio: float | None = None
+    line_rate_bps: float | None = None
     transcript: str = ""
     detail: str = ""
     server: dict[str, object] = field(default_factory=dict)
@@ -97,9 +102,11 @@ class RunResults:
 
     @classmethod
     def from_json(cls, data: dict) -> RunResults:
+        if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
+            raise ValueError("not a results.json object (no 'results' list)")
         return cls(
-            info=[RunInfo(**i) for i in data.get("runs", [])],
-            results=[ScenarioResult(**r) for r in data.get("results", [])],
+            info=[_build(RunInfo, i) for i in data.get("runs", [])],
+            results=[_build(ScenarioResult, r) for r in data.get("results", [])],
             exit_status=data.get("exit_status"),
         )
 
@@ -107,8 +114,15 @@ class RunResults:
     def load(cls, path: Path) -> RunResults:
         try:
             return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path} is not a w24 results.json: {exc}") from exc
+
+
+def _build(kind: Any, record: dict) -> Any:
+    """A record from JSON, ignoring fields this version does not know (a baseline written by
+    an older or newer harness still loads); a missing required field is a TypeError."""
+    known = {f.name for f in fields(kind)}
+    return kind(**{k: v for k, v in record.items() if k in known})
 
 
 def merge_parts(report_dir: Path) -> RunResults:
@@ -123,9 +137,9 @@ def merge_parts(report_dir: Path) -> RunResults:
                 continue
             kind = record.pop("kind", None)
             if kind == "info":
-                infos.append(RunInfo(**record))
+                infos.append(_build(RunInfo, record))
             elif kind == "result":
-                results.append(ScenarioResult(**record))
+                results.append(_build(ScenarioResult, record))
     results.sort(key=lambda r: r.nodeid)
     return RunResults(infos, results)
 

@@ -1,0 +1,241 @@
+"""Regression check of one run's results.json against a baseline (a firmware release's run).
+
+Scenarios are matched by id. A scenario is flagged when its outcome changed (passed, actual or
+code), when its throughput dropped, or its handshake time grew, by more than the threshold.
+What counts as a regression (the exit status of `w24 report compare`, and a failed session with
+`--w24-baseline`):
+
+- a scenario that passed in the baseline and fails now;
+- a scenario that failed in the baseline and now fails differently;
+- throughput down by more than `threshold`, compared only between runs at the same known line
+  rate: on an unthrottled simulator the rate measures the machine (another process, -n 2 on two
+  cores), which moves it by +-50 %;
+- handshake time up by more than `threshold` and by more than `min_handshake_delta_ms`: a
+  simulator handshake takes ~10 ms and doubles when xdist workers share the CPU, while a
+  module's takes seconds, where 25 ms hides nothing.
+
+Flagged but not regressions: a failure that is fixed, an outcome text that changed while both
+pass, scenarios new in this run, and scenarios missing from it (a `-k` subset is not a
+regression; an interrupted run already fails on its own).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.report.linerate import format_rate
+from harness.report.results import RunResults, ScenarioResult
+
+DEFAULT_THRESHOLD = 0.15
+DEFAULT_MIN_HANDSHAKE_DELTA_MS = 25.0
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str
+    aspect: str  # "outcome", "throughput", "handshake", "presence"
+    kind: str  # "regressed", "changed", "fixed", "slower", "faster", "new", "missing"
+    baseline: str
+    current: str
+    regression: bool
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    baseline: str
+    current: str
+    threshold: float
+    min_handshake_delta_ms: float
+    compared: int = 0  # scenarios present in both runs
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Change]:
+        return [c for c in self.changes if c.regression]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **{k: v for k, v in asdict(self).items() if k != "changes"},
+            "regressed": self.regressed,
+            "regressions": len(self.regressions),
+            "changes": [asdict(c) for c in self.changes],
+        }
+
+
+def _keyed(results: list[ScenarioResult]) -> dict[str, ScenarioResult]:
+    """Results by scenario id; an id that occurs twice in a run is keyed by its nodeid."""
+    counts = Counter(r.id for r in results)
+    return {(r.id if counts[r.id] == 1 else r.nodeid): r for r in results}
+
+
+def _outcome(r: ScenarioResult) -> str:
+    code = "" if r.code is None else f", code {r.code}"
+    return f"{'PASS' if r.passed else 'FAIL'}: {r.actual}{code}"
+
+
+def _compare_outcome(key: str, base: ScenarioResult, cur: ScenarioResult) -> Change | None:
+    if (base.passed, base.actual, base.code) == (cur.passed, cur.actual, cur.code):
+        return None
+    if base.passed and not cur.passed:
+        kind, regression = "regressed", True
+    elif not base.passed and cur.passed:
+        kind, regression = "fixed", False
+    else:  # same verdict, other outcome: a known failure that changed is worth a look
+        kind, regression = "changed", not cur.passed
+    return Change(key, "outcome", kind, _outcome(base), _outcome(cur), regression)
+
+
+def _compare_throughput(
+    key: str, base: ScenarioResult, cur: ScenarioResult, threshold: float
+) -> Change | None:
+    if not base.throughput_bps or cur.throughput_bps is None:
+        return None
+    if not base.line_rate_bps or base.line_rate_bps != cur.line_rate_bps:
+        return None  # unknown or different line rates: not comparable (noted once per run)
+    change = (cur.throughput_bps - base.throughput_bps) / base.throughput_bps
+    if abs(change) <= threshold:
+        return None
+    return Change(
+        key, "throughput", "slower" if change < 0 else "faster",
+        format_rate(base.throughput_bps), format_rate(cur.throughput_bps), regression=change < 0,
+        note=f"{change:+.0%}",
+    )
+
+
+def _compare_handshake(
+    key: str, base: ScenarioResult, cur: ScenarioResult, threshold: float, min_delta: float
+) -> Change | None:
+    if not base.handshake_ms or cur.handshake_ms is None:
+        return None
+    delta = cur.handshake_ms - base.handshake_ms
+    change = delta / base.handshake_ms
+    if abs(change) <= threshold or abs(delta) <= min_delta:
+        return None
+    return Change(
+        key, "handshake", "slower" if delta > 0 else "faster",
+        f"{base.handshake_ms:.1f} ms", f"{cur.handshake_ms:.1f} ms", regression=delta > 0,
+        note=f"{change:+.0%}",
+    )
+
+
+def compare(
+    baseline: RunResults,
+    current: RunResults,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_handshake_delta_ms: float = DEFAULT_MIN_HANDSHAKE_DELTA_MS,
+    baseline_name: str = "baseline",
+    current_name: str = "current",
+) -> Comparison:
+    if threshold < 0:
+        raise ValueError(f"threshold must be >= 0, got {threshold}")
+    out = Comparison(baseline_name, current_name, threshold, min_handshake_delta_ms)
+    base_profiles = {i.profile for i in baseline.info}
+    cur_profiles = {i.profile for i in current.info}
+    if base_profiles and cur_profiles and base_profiles != cur_profiles:
+        out.notes.append(
+            f"profiles differ: baseline {sorted(base_profiles)}, current {sorted(cur_profiles)}"
+        )
+    base, cur = _keyed(baseline.results), _keyed(current.results)
+    skipped_rates = unthrottled = 0
+    for key, b in base.items():
+        c = cur.get(key)
+        if c is None:
+            out.changes.append(Change(key, "presence", "missing", _outcome(b), "not run", False))
+            continue
+        out.compared += 1
+        if b.throughput_bps and c.throughput_bps is not None:
+            if not b.line_rate_bps and not c.line_rate_bps:
+                unthrottled += 1
+            elif b.line_rate_bps != c.line_rate_bps:
+                skipped_rates += 1
+        for change in (
+            _compare_outcome(key, b, c),
+            _compare_throughput(key, b, c, threshold),
+            _compare_handshake(key, b, c, threshold, min_handshake_delta_ms),
+        ):
+            if change is not None:
+                out.changes.append(change)
+    for key, c in cur.items():
+        if key not in base:
+            out.changes.append(Change(key, "presence", "new", "not run", _outcome(c), False))
+    if skipped_rates:
+        out.notes.append(
+            f"throughput of {skipped_rates} case(s) not compared: the runs used different "
+            "line rates (--w24-baud)"
+        )
+    if unthrottled:
+        out.notes.append(
+            f"throughput of {unthrottled} case(s) not compared: unthrottled simulator (the rate "
+            "measures the machine; run both with --w24-baud to compare)"
+        )
+    out.changes.sort(key=lambda c: (not c.regression, c.aspect == "presence", c.id, c.aspect))
+    return out
+
+
+def compare_files(
+    baseline: Path,
+    current: Path,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_handshake_delta_ms: float = DEFAULT_MIN_HANDSHAKE_DELTA_MS,
+) -> Comparison:
+    """compare() of two results.json files; ValueError names the file that cannot be read."""
+    return compare(
+        RunResults.load(baseline),
+        RunResults.load(current),
+        threshold=threshold,
+        min_handshake_delta_ms=min_handshake_delta_ms,
+        baseline_name=str(baseline),
+        current_name=str(current),
+    )
+
+
+def presence_summary(comparison: Comparison) -> list[str]:
+    """One line per kind of presence change: 'new (3): a, b, c'."""
+    lines = []
+    for kind in ("missing", "new"):
+        ids = [c.id for c in comparison.changes if c.aspect == "presence" and c.kind == kind]
+        if ids:
+            lines.append(f"{kind} ({len(ids)}): {', '.join(ids)}")
+    return lines
+
+
+def format_table(comparison: Comparison) -> str:
+    """The comparison as plain text: a verdict line, notes, one row per flagged change, and
+    the scenarios only one of the runs has."""
+    cmp = comparison
+    n = len(cmp.regressions)
+    verdict = f"{n} regression(s)" if n else "no regressions"
+    lines = [
+        f"{verdict}: {cmp.current} against {cmp.baseline} "
+        f"({cmp.compared} scenarios compared, threshold {cmp.threshold:.0%})"
+    ]
+    lines += [f"note: {note}" for note in cmp.notes]
+    changes = [c for c in cmp.changes if c.aspect != "presence"]
+    if changes:
+        head = ("", "scenario", "aspect", "change", "baseline", "current", "")
+        rows = [
+            ("!!" if c.regression else "", c.id, c.aspect, c.kind, c.baseline, c.current, c.note)
+            for c in changes
+        ]
+        widths = [max(len(str(row[i])) for row in [head, *rows]) for i in range(len(head))]
+        for row in [head, *rows]:
+            cells = zip(row, widths, strict=True)
+            lines.append("  ".join(str(v).ljust(w) for v, w in cells).rstrip())
+    lines += presence_summary(cmp)
+    return "\n".join(lines) + "\n"
+
+
+def write_json(path: Path, comparison: Comparison) -> Path:
+    path.write_text(json.dumps(comparison.to_json(), indent=1), encoding="utf-8")
+    return path

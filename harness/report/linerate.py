@@ -1,0 +1,125 @@
+"""Line-rate arithmetic for the throughput suite, the reports and the benchmark. Pure: no I/O.
+
+A UART at `baud` carries baud/10 bytes a second (8N1: start bit, 8 data bits, stop bit). The
+host cannot use all of that for payload: it waits for each command's reply before it sends the
+next one, so the line carries the host's bytes (tx) and the device's bytes (rx) in turn, and
+both include framing (command text, echo, `I/<n>:` headers, `I/OK`). The framing-adjusted bound
+is what a perfect device and host could reach with the exact bytes that crossed the line:
+
+    bound = payload_bytes / (tx_wire_bytes + rx_wire_bytes) * baud / 10
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+BITS_PER_BYTE = 10  # 8N1 framing
+# Pass floors, as a fraction of the framing-adjusted bound (--w24-min-line-efficiency overrides).
+SIMULATOR_FLOOR = 0.8  # the simulator paces its own line: it must come close to the bound
+HARDWARE_FLOOR = 0.5  # a module has its own processing time per command; hold it to half
+HARDWARE_DEFAULT_BAUD = 115200
+UNTHROTTLED_BYTES = 262144  # transfer size when the line rate is unknown (a few ms per MB)
+TARGET_SECONDS = 1.5  # a throttled transfer is sized to take about this long at line rate
+
+
+class WireEntry(Protocol):
+    """What the arithmetic needs of a transcript entry (harness.transport.TranscriptEntry)."""
+
+    direction: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class WireBytes:
+    tx: int  # host to device
+    rx: int  # device to host
+
+    @property
+    def total(self) -> int:
+        return self.tx + self.rx
+
+
+def wire_bytes(entries: Iterable[WireEntry]) -> WireBytes:
+    """Bytes each way in transcript entries; notes are not on the wire."""
+    tx = rx = 0
+    for entry in entries:
+        if entry.direction == "tx":
+            tx += len(entry.data)
+        elif entry.direction == "rx":
+            rx += len(entry.data)
+    return WireBytes(tx, rx)
+
+
+def line_rate(baud: int | None) -> float | None:
+    """Bytes per second the line carries; None when the rate is unknown (unthrottled)."""
+    if not baud or baud <= 0:
+        return None
+    return baud / BITS_PER_BYTE
+
+
+def framing_bound(payload_bytes: int, wire: WireBytes, baud: int | None) -> float | None:
+    """Highest payload bytes/s reachable with this much framing, host waiting for each reply."""
+    rate = line_rate(baud)
+    if rate is None or wire.total <= 0:
+        return None
+    return payload_bytes / wire.total * rate
+
+
+@dataclass(frozen=True)
+class Rates:
+    throughput_bps: float  # payload bytes per second
+    line_rate_bps: float | None  # baud / 10
+    bound_bps: float | None  # framing-adjusted bound
+    line_ratio: float | None  # throughput / line rate
+    framing_ratio: float | None  # throughput / framing-adjusted bound
+
+
+def rates(payload_bytes: int, seconds: float, wire: WireBytes, baud: int | None) -> Rates:
+    if seconds <= 0:
+        raise ValueError(f"transfer time must be positive, got {seconds}")
+    bps = payload_bytes / seconds
+    rate = line_rate(baud)
+    bound = framing_bound(payload_bytes, wire, baud)
+    return Rates(
+        throughput_bps=bps,
+        line_rate_bps=rate,
+        bound_bps=bound,
+        line_ratio=bps / rate if rate else None,
+        framing_ratio=bps / bound if bound else None,
+    )
+
+
+def effective_baud(simulated: bool, baud: int | None) -> int | None:
+    """The line's baud rate as far as it is known: a simulator without --w24-baud is
+    unthrottled (None); hardware without it runs at the driver's default."""
+    if baud:
+        return baud
+    return None if simulated else HARDWARE_DEFAULT_BAUD
+
+
+def default_floor(simulated: bool, baud: int | None, override: float | None = None) -> float | None:
+    """Minimum framing_ratio a transfer must reach; None = no floor (line rate unknown)."""
+    if effective_baud(simulated, baud) is None:
+        return None
+    if override is not None:
+        return override
+    return SIMULATOR_FLOOR if simulated else HARDWARE_FLOOR
+
+
+def transfer_size(
+    baud: int | None, seconds: float = TARGET_SECONDS, unthrottled: int = UNTHROTTLED_BYTES
+) -> int:
+    """Payload size for one throughput case: about `seconds` at line rate, or a fixed size."""
+    rate = line_rate(baud)
+    if rate is None:
+        return unthrottled
+    return max(1, round(rate * seconds))
+
+
+def format_rate(bps: float | None) -> str:
+    """'91.4 KB/s', '12.34 MB/s' (decimal units), '' for None."""
+    if bps is None:
+        return ""
+    return f"{bps / 1e3:.1f} KB/s" if bps < 1e6 else f"{bps / 1e6:.2f} MB/s"

@@ -1,0 +1,247 @@
+"""Regression baselines: harness.report.compare, `w24 report compare` (exit 0 / 1 / 2), and
+`--w24-baseline` in a pytest run (comparison.json, a report section above the matrix, and a
+failed session on a regression). Also the throughput chart and columns of report.html."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main as w24_main
+from harness.report.chart import nice_ticks, throughput_chart
+from harness.report.compare import compare, format_table
+from harness.report.html import render
+from harness.report.results import RunInfo, RunResults, ScenarioResult, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _result(id: str, **fields) -> ScenarioResult:
+    base = dict(nodeid=f"suites/test_x.py::test[{id}]", profile="w24", description=id,
+                expected="accept", actual="accept", passed=True)
+    return ScenarioResult(id=id, **{**base, **fields})
+
+
+def _run(*results: ScenarioResult, baud: int = 0) -> RunResults:
+    return RunResults([RunInfo(profile="w24", port="sim", baud=baud)], list(results))
+
+
+BASE = _run(
+    _result("valid", handshake_ms=200.0),
+    _result("wrong-ca", expected="reject 220 at ssl", actual="reject 220 at ssl", code=220),
+    _result("known-bad", passed=False, actual="accept", expected="reject 220 at ssl"),
+    _result("throughput-down", throughput_bps=90000.0, line_rate_bps=92160.0, handshake_ms=4.0),
+    _result("gone"),
+)
+
+
+def _kinds(cmp) -> dict[tuple[str, str], tuple[str, bool]]:
+    return {(c.id, c.aspect): (c.kind, c.regression) for c in cmp.changes}
+
+
+def test_identical_runs_have_no_changes() -> None:
+    cmp = compare(BASE, BASE)
+    assert not cmp.changes and not cmp.regressed and cmp.compared == 5
+    assert format_table(cmp).startswith("no regressions")
+
+
+def test_outcome_changes_and_what_counts_as_regression() -> None:
+    current = _run(
+        _result("valid", handshake_ms=200.0, passed=False, actual="reject 220 at ssl", code=220),
+        _result("wrong-ca", expected="reject 220 at ssl", actual="reject 220 at ssl", code=220),
+        _result("known-bad", passed=True, actual="reject 220 at ssl", code=220),
+        _result("throughput-down", throughput_bps=90000.0, line_rate_bps=92160.0,
+                handshake_ms=4.0),
+        _result("brand-new"),
+    )
+    kinds = _kinds(compare(BASE, current))
+    assert kinds == {
+        ("valid", "outcome"): ("regressed", True),
+        ("known-bad", "outcome"): ("fixed", False),
+        ("gone", "presence"): ("missing", False),
+        ("brand-new", "presence"): ("new", False),
+    }
+
+
+def test_a_known_failure_that_fails_differently_is_a_regression() -> None:
+    current = replace(BASE, results=[
+        replace(r, actual="reject 224 at data", code=224) if r.id == "known-bad" else r
+        for r in BASE.results
+    ])
+    assert _kinds(compare(BASE, current))[("known-bad", "outcome")] == ("changed", True)
+
+
+def test_throughput_drop_beyond_threshold() -> None:
+    def with_rate(bps: float, line: float | None = 92160.0) -> RunResults:
+        return replace(BASE, results=[
+            replace(r, throughput_bps=bps, line_rate_bps=line) if r.id == "throughput-down"
+            else r for r in BASE.results
+        ])
+
+    assert not compare(BASE, with_rate(80000.0)).changes  # -11 %: within 15 %
+    cmp = compare(BASE, with_rate(70000.0))  # -22 %
+    assert _kinds(cmp) == {("throughput-down", "throughput"): ("slower", True)}
+    assert "-22%" in format_table(cmp) and "!!" in format_table(cmp)
+    assert compare(BASE, with_rate(70000.0), threshold=0.25).regressed is False
+    faster = compare(BASE, with_rate(120000.0))
+    assert _kinds(faster) == {("throughput-down", "throughput"): ("faster", False)}
+    other_line = compare(BASE, with_rate(9000.0, line=11520.0))  # another --w24-baud
+    assert not other_line.changes and "different line rates" in other_line.notes[0]
+    unthrottled = replace(BASE, results=[
+        replace(r, line_rate_bps=None) if r.id == "throughput-down" else r for r in BASE.results
+    ])
+    noisy = compare(unthrottled, replace(unthrottled, results=[
+        replace(r, throughput_bps=10.0) if r.id == "throughput-down" else r
+        for r in unthrottled.results
+    ]))
+    assert not noisy.changes and "unthrottled simulator" in noisy.notes[0]
+
+
+def test_handshake_growth_needs_threshold_and_absolute_delta() -> None:
+    def with_ms(scenario: str, ms: float) -> RunResults:
+        return replace(BASE, results=[
+            replace(r, handshake_ms=ms) if r.id == scenario else r for r in BASE.results
+        ])
+
+    assert not compare(BASE, with_ms("valid", 220.0)).changes  # +10 %
+    slower = compare(BASE, with_ms("valid", 240.0))  # +20 %, +40 ms
+    assert _kinds(slower) == {("valid", "handshake"): ("slower", True)}
+    assert not compare(BASE, with_ms("valid", 240.0), threshold=0.25).changes
+    faster = compare(BASE, with_ms("valid", 150.0))
+    assert _kinds(faster) == {("valid", "handshake"): ("faster", False)}
+    # 4 -> 8 ms doubles, but is scheduling noise on a simulator unless asked for
+    assert not compare(BASE, with_ms("throughput-down", 8.0)).changes
+    assert compare(BASE, with_ms("throughput-down", 8.0), min_handshake_delta_ms=0).regressed
+
+
+def test_negative_threshold_is_refused() -> None:
+    with pytest.raises(ValueError):
+        compare(BASE, BASE, threshold=-0.1)
+
+
+# -- w24 report compare ---------------------------------------------------------------------
+
+
+def _write(path: Path, run: RunResults) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return write_results(path, run)
+
+
+def test_cli_exit_codes_and_table(tmp_path: Path, capsys) -> None:
+    base = _write(tmp_path / "base", BASE)
+    same = _write(tmp_path / "same", BASE)
+    worse = _write(tmp_path / "worse", replace(BASE, results=[
+        replace(r, passed=False, actual="reject 220 at ssl", code=220) if r.id == "valid" else r
+        for r in BASE.results
+    ]))
+    assert w24_main(["report", "compare", str(base), str(same)]) == 0
+    assert capsys.readouterr().out.startswith("no regressions")
+    out_json = tmp_path / "cmp.json"
+    assert w24_main(["report", "compare", str(base), str(worse), "--json", str(out_json)]) == 1
+    table = capsys.readouterr().out
+    assert table.startswith("1 regression(s)")
+    assert "valid" in table and "PASS: accept" in table and "FAIL: reject 220 at ssl" in table
+    saved = json.loads(out_json.read_text())
+    assert saved["regressed"] is True and saved["changes"][0]["id"] == "valid"
+
+
+def test_cli_unreadable_input_exits_2(tmp_path: Path, capsys) -> None:
+    base = _write(tmp_path / "base", BASE)
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    assert w24_main(["report", "compare", str(base), str(garbage)]) == 2
+    assert "garbage.json" in capsys.readouterr().err
+    assert w24_main(["report", "compare", str(tmp_path / "missing.json"), str(base)]) == 2
+    wrong_shape = tmp_path / "list.json"
+    wrong_shape.write_text("[1, 2]")
+    assert w24_main(["report", "compare", str(base), str(wrong_shape)]) == 2
+
+
+def test_installed_command_runs(tmp_path: Path) -> None:
+    base = _write(tmp_path / "base", BASE)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "report", "compare", str(base), str(base),
+         "--threshold", "0.1"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "threshold 10%" in proc.stdout
+
+
+def test_cli_renders_html_with_a_comparison(tmp_path: Path, capsys) -> None:
+    base = _write(tmp_path / "base", BASE)
+    current = _write(tmp_path / "cur", replace(BASE, results=BASE.results[:2]))
+    out = tmp_path / "out.html"
+    assert w24_main(["report", "html", str(current), "--baseline", str(base),
+                     "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "Baseline comparison" in html and "missing" in html and "known-bad" in html
+    assert w24_main(["report", "html", str(tmp_path / "missing.json")]) == 2
+
+
+# -- report.html ----------------------------------------------------------------------------
+
+
+def test_chart_and_columns_for_throughput_rows(tmp_path: Path) -> None:
+    html = render(BASE, tmp_path)
+    assert html.count("<svg") == 1 and "<script" not in html
+    assert "line rate 92.2 KB/s" in html and "payload throughput (KB/s)" in html
+    assert "90.0 KB/s" in html  # the row's throughput column and the bar's value
+    assert throughput_chart([r for r in BASE.results if r.throughput_bps is None]) == ""
+
+
+def test_nice_ticks_cover_the_maximum() -> None:
+    assert nice_ticks(92.16) == [0, 20, 40, 60, 80, 100]
+    assert nice_ticks(4.1)[-1] >= 4.1 and len(nice_ticks(4.1)) <= 7
+    assert nice_ticks(0) == [0.0, 1.0]
+
+
+# -- --w24-baseline in a pytest run ---------------------------------------------------------
+
+RECORDING_TEST = """
+def test_record(w24_record):
+    w24_record(id="tp", description="throughput", expected="intact", actual="intact",
+               passed=True, handshake_ms=10.0, throughput_bps=1000.0, line_rate_bps=11520.0)
+"""
+
+
+def _pytest(pytester: pytest.Pytester, report_dir: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        f"--rootdir={ROOT}", "-p", "no:cacheprovider", "--w24-report-dir", str(report_dir),
+        *args, timeout=100,
+    )
+
+
+@pytest.mark.timeout(120)
+def test_baseline_option_reports_and_fails_on_regression(pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_rec=RECORDING_TEST)
+    def baseline(name: str, bps: float) -> Path:
+        tp = _result("tp", handshake_ms=10.0, throughput_bps=bps, line_rate_bps=11520.0)
+        return _write(tmp_path / name, _run(tp))
+
+    good, fast = baseline("good", 1000.0), baseline("fast", 2000.0)
+
+    same = _pytest(pytester, tmp_path / "r1", "--w24-baseline", str(good))
+    assert same.ret == 0
+    assert json.loads((tmp_path / "r1" / "comparison.json").read_text())["regressed"] is False
+
+    worse = _pytest(pytester, tmp_path / "r2", "--w24-baseline", str(fast))
+    assert worse.ret == pytest.ExitCode.TESTS_FAILED
+    worse.stdout.fnmatch_lines(["*w24 baseline comparison*", "*1 regression(s)*",
+                                "*regressions against the baseline: session fails*"])
+    report = tmp_path / "r2"
+    assert json.loads((report / "comparison.json").read_text())["regressions"] == 1
+    html = (report / "report.html").read_text()
+    assert html.index("Baseline comparison") < html.index("<th>scenario</th><th>description")
+    assert json.loads((report / "results.json").read_text())["exit_status"] == 1
+
+    unreadable = tmp_path / "nope.json"
+    unreadable.write_text("nope")
+    bad = _pytest(pytester, tmp_path / "r3", "--w24-baseline", str(unreadable))
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--w24-baseline" in bad.stderr.str()

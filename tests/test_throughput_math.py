@@ -1,0 +1,133 @@
+"""harness.report.linerate: the line-rate arithmetic of the throughput suite, and one real
+transfer through a paced simulator line checked against it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.device.w24 import W24
+from harness.pki.sets import CertSets
+from harness.profiles import TLS1, get_profile
+from harness.report.linerate import (
+    HARDWARE_FLOOR,
+    SIMULATOR_FLOOR,
+    UNTHROTTLED_BYTES,
+    WireBytes,
+    default_floor,
+    effective_baud,
+    framing_bound,
+    line_rate,
+    rates,
+    transfer_size,
+    wire_bytes,
+)
+from harness.runner import ca_loaded
+from harness.servers import TLSServer
+from harness.sim.server import Simulator, SimulatorConfig
+from harness.throughput import RECEIVE, SEND, ThroughputCase, run_transfer, server_config
+from harness.transport import Transcript
+
+
+def test_line_rate_is_a_tenth_of_the_baud_rate() -> None:
+    assert line_rate(115200) == 11520.0
+    assert line_rate(921600) == 92160.0
+    assert line_rate(None) is None
+    assert line_rate(0) is None
+
+
+def test_wire_bytes_counts_each_direction_and_skips_notes() -> None:
+    transcript = Transcript()
+    transcript.record("tx", b"AT+iSRCV:0\r")
+    transcript.note("a note is not on the wire")
+    transcript.record("rx", b"AT+iSRCV:0\r\nI/4:")
+    transcript.record("rx", b"abcd")
+    assert wire_bytes(transcript.since(0)) == WireBytes(tx=11, rx=20)
+    assert wire_bytes([]).total == 0
+
+
+def test_framing_bound_counts_both_directions_in_turn() -> None:
+    # 1000 payload bytes cost 1200 bytes of line time: the bound is 1000/1200 of 11520 B/s.
+    assert framing_bound(1000, WireBytes(100, 1100), 115200) == pytest.approx(9600.0)
+    assert framing_bound(1000, WireBytes(100, 1100), None) is None
+    assert framing_bound(1000, WireBytes(0, 0), 115200) is None
+
+
+def test_rates_relate_throughput_to_line_and_bound() -> None:
+    r = rates(9600, 1.0, WireBytes(100, 11420), 115200)
+    assert r.throughput_bps == 9600.0
+    assert r.line_rate_bps == 11520.0
+    assert r.line_ratio == pytest.approx(9600 / 11520)
+    assert r.bound_bps == pytest.approx(9600 / 11520 * 11520)
+    assert r.framing_ratio == pytest.approx(1.0)
+    unknown = rates(65536, 0.5, WireBytes(10, 65600), None)
+    assert unknown.throughput_bps == 131072.0
+    assert unknown.line_ratio is None and unknown.framing_ratio is None
+    with pytest.raises(ValueError):
+        rates(1, 0.0, WireBytes(1, 1), 115200)
+
+
+@given(
+    payload=st.integers(1, 10**7),
+    extra=st.integers(0, 10**6),
+    share=st.floats(0, 1),
+    baud=st.sampled_from([9600, 115200, 230400, 921600]),
+    seconds=st.floats(0.001, 100),
+)
+def test_bound_never_exceeds_the_line_rate(payload, extra, share, baud, seconds) -> None:
+    total = payload + extra  # every payload byte crosses the line, plus framing
+    tx = int(total * share)
+    wire = WireBytes(tx, total - tx)
+    bound = framing_bound(payload, wire, baud)
+    assert bound is not None and bound <= line_rate(baud) + 1e-9
+    r = rates(payload, seconds, wire, baud)
+    assert r.framing_ratio >= r.line_ratio - 1e-12  # the bound is the stricter yardstick
+
+
+def test_floors_by_line() -> None:
+    assert default_floor(simulated=True, baud=921600) == SIMULATOR_FLOOR == 0.8
+    assert default_floor(simulated=True, baud=None) is None  # unthrottled: no floor
+    assert default_floor(simulated=True, baud=None, override=0.9) is None
+    assert default_floor(simulated=False, baud=None) == HARDWARE_FLOOR == 0.5  # 115200 default
+    assert default_floor(simulated=False, baud=57600, override=0.7) == 0.7
+    assert effective_baud(simulated=False, baud=None) == 115200
+    assert effective_baud(simulated=True, baud=None) is None
+
+
+def test_transfer_size_is_about_one_and_a_half_seconds_of_line() -> None:
+    assert transfer_size(115200) == 17280
+    assert transfer_size(921600) == 138240
+    assert transfer_size(None) == UNTHROTTLED_BYTES
+    assert transfer_size(10) == 2  # never zero
+
+
+def test_case_ids_and_backends() -> None:
+    down = ThroughputCase(RECEIVE, TLS1, "TLS_RSA_WITH_AES_128_CBC_SHA")
+    up = ThroughputCase(SEND, "SSL3.0", "TLS_RSA_WITH_3DES_EDE_CBC_SHA")
+    assert down.id == "throughput-down-tls1-aes128-sha" and down.backend == "openssl"
+    assert up.id == "throughput-up-ssl3-3des-sha" and up.backend == "tlslite"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("direction", [RECEIVE, SEND])
+def test_paced_transfer_comes_close_to_the_bound_and_never_beats_it(direction: str) -> None:
+    """One second of line at 57600 baud through the simulator: the emulated UART must neither
+    be slower than the floor nor faster than the line the bound describes."""
+    profile = get_profile("w24")
+    certs = CertSets(profile).get("valid")
+    case = ThroughputCase(direction, TLS1, "TLS_RSA_WITH_AES_128_CBC_SHA")
+    size = transfer_size(57600, seconds=1.0)
+    with Simulator(SimulatorConfig(profile=profile, baud=57600)) as sim:
+        device = W24.open(sim.start_pty(), baud=57600, profile=profile)
+        try:
+            device.resync()
+            with ca_loaded(device, certs.ca_pem):
+                with TLSServer(server_config(case, certs.server, size, "127.0.0.1")) as server:
+                    transfer = run_transfer(device, server, case, size)
+        finally:
+            device.close_port()
+    assert transfer.ok, transfer.error
+    measured = rates(size, transfer.seconds, transfer.wire, 57600)
+    assert transfer.wire.total > size  # framing was counted
+    assert SIMULATOR_FLOOR <= measured.framing_ratio <= 1.005
