@@ -133,6 +133,7 @@ class ScenarioRunner:
             seed=7,
             misbehaviour=scenario.misbehaviour,
             handshake_timeout_s=20.0,
+            client_ca_pem=self.sets.root.cert_pem if scenario.client_auth else None,
         )
 
     def _with_server(self, scenario: Scenario) -> Outcome:

@@ -58,6 +58,7 @@ class Scenario:
     # "handshake", "exchange" (handshake then data), "second_ssl", "ssnd_over", "ssl_bad_handle",
     # "load_ca" (only AT+iCA=)
     action: str = "handshake"
+    client_auth: bool = False  # the server demands a client certificate
     send_size: int = 0  # device -> server bytes (exchange)
     recv_size: int = 0  # server -> device bytes (exchange, and misbehaving servers)
     slow: bool = False
@@ -154,6 +155,8 @@ SCENARIOS: list[Scenario] = [
              versions=("TLS1.2",)),
     Scenario("ecdhe-only", "server offers only ECDHE suites", "handshake", always(reject(220)),
              suites=("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",)),
+    Scenario("client-cert-required", "server demands a client certificate (the W24 has none)",
+             "handshake", always(reject(220)), client_auth=True),
     Scenario("close-mid-handshake", "server closes in the middle of the handshake", "handshake",
              always(reject(220)), backend="tlslite", misbehaviour="close_mid_handshake"),
     Scenario("stall-mid-handshake", "server never answers the ClientHello", "handshake",

@@ -524,3 +524,36 @@ def test_handshake_time(serve, backend: str) -> None:
     times = sorted(r.handshake_s or 0.0 for r in server.connections)
     print(f"{backend} server handshake median {times[2] * 1000:.1f} ms")
     assert 0 < times[2] < 1.0
+
+
+def test_openssl_server_can_demand_a_client_certificate(tmp_path):
+    """client_ca_pem: a client without a certificate is refused, one with a CA-signed one is not."""
+    ca = trustme.CA(key_type=trustme.KeyType.RSA)
+    leaf = ca.issue_cert("localhost", key_type=trustme.KeyType.RSA)
+    cert = StaticCert(leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes())
+    config = ServerConfig(cert=cert, client_ca_pem=ca.cert_pem.bytes())
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1
+    ctx.set_ciphers("AES128-SHA:@SECLEVEL=0")
+    ca.configure_trust(ctx)
+    with TLSServer(config) as server:
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            with ssl_connect(server, ctx) as sock:
+                sock.recv(1)  # the server's refusal arrives after the client's Finished
+        assert server.wait_closed().handshake_ok is False
+    client = ca.issue_cert("device", key_type=trustme.KeyType.RSA)
+    client.configure_cert(ctx)
+    with TLSServer(config) as server:
+        with ssl_connect(server, ctx) as sock:
+            sock.sendall(b"x")
+        assert server.wait_closed().handshake_ok is True
+
+
+def test_tlslite_backend_refuses_client_auth():
+    ca = trustme.CA(key_type=trustme.KeyType.RSA)
+    leaf = ca.issue_cert("localhost", key_type=trustme.KeyType.RSA)
+    cert = StaticCert(leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes())
+    with pytest.raises(ValueError, match="openssl"):
+        TLSServer(ServerConfig(cert=cert, backend="tlslite", client_ca_pem=ca.cert_pem.bytes()))

@@ -46,6 +46,9 @@ class ServerConfig:
     # None | "tamper" | "close_mid_handshake" | "stall" | "oversize_record" (tlslite only)
     misbehaviour: str | None = None
     handshake_timeout_s: float = 20.0  # bounds each read while the handshake runs
+    # PEM of a CA: the server then demands a client certificate signed by it (openssl backend).
+    # The W24 has no client certificate, so such a server must be refused.
+    client_ca_pem: bytes | None = None
     idle_timeout_s: float = 30.0  # a connection with no traffic this long is dropped
 
     def validate_common(self) -> None:

@@ -81,6 +81,9 @@ def build_context(config: ServerConfig) -> ssl.SSLContext:
         chain_file.write_bytes(_ensure_newline(config.cert.cert_pem) + config.cert.chain_pem)
         key_file.write_bytes(config.cert.key_pem)
         ctx.load_cert_chain(chain_file, key_file)
+    if config.client_ca_pem:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=config.client_ca_pem.decode("ascii"))
     return ctx
 
 

@@ -26,6 +26,8 @@ from .session import (
 
 
 def build_settings(config: ServerConfig) -> HandshakeSettings:
+    if config.client_ca_pem:
+        raise ValueError("client_ca_pem (demanding a client certificate) needs backend='openssl'")
     low, high = version_range(config.versions)
     suites = config.suites if config.suites is not None else W24_SUITES
     unknown = [s for s in suites if s not in IANA_TO_TLSLITE]
