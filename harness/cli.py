@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -134,5 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.func(args))
 
 
+def entry() -> int:
+    """Console-script entry: a reader that stops early (`w24 ca show | head`) is not an error."""
+    try:
+        return main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())
