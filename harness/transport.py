@@ -90,11 +90,22 @@ class Transcript:
 class Transport:
     """A byte pipe to the device. Reads return what has arrived; writes record to the transcript."""
 
-    def __init__(self, url: str, baud: int = 115200, transcript: Transcript | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        baud: int = 115200,
+        transcript: Transcript | None = None,
+        *,
+        rtscts: bool = False,
+    ) -> None:
         self.url = url
         self.transcript = transcript if transcript is not None else Transcript()
         try:
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=0, write_timeout=30)
+            # rtscts: hardware flow control, which the module expects for SSND payloads over
+            # 256 bytes when ~CTS/~RTS are wired (spec §2.5).
+            self._port = serial.serial_for_url(
+                url, baudrate=baud, timeout=0, write_timeout=30, rtscts=rtscts
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LineDeadError(f"cannot open serial port {url!r}: {exc}") from exc
         self._timeout: float | None = 0

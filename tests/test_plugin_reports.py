@@ -127,3 +127,24 @@ def test_on_simulator():
     result = _run(pytester, tmp_path / "reports", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     assert "needs a real W24" in result.stdout.str()
+
+
+def test_ssnd_chunk_option_reaches_the_driver(pytester, tmp_path):
+    report_dir = tmp_path / "reports"
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
+        "-k", "data-up-2049", "--w24-ssnd-chunk", "256", "--w24-report-dir", str(report_dir),
+        timeout=100,
+    )
+    result.assert_outcomes(passed=1)
+    transcript = Path(_results(report_dir)["results"][0]["transcript"]).read_text()
+    sent = [line.split(" -> AT+iSSND%:", 1)[1] for line in transcript.splitlines()
+            if " -> AT+iSSND%:" in line]  # host-to-device lines, not the echo
+    sizes = [int(header.split(":")[0].split(",")[1]) for header in sent]
+    assert sizes == [256] * 8 + [1], sizes  # 2049 bytes in chunks of at most 256
+
+
+def test_bad_ssnd_chunk_is_a_usage_error(pytester, tmp_path):
+    result = _run(pytester, tmp_path / "reports", "--w24-ssnd-chunk", "4096")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--w24-ssnd-chunk must be 1..2048" in result.stderr.str()

@@ -110,9 +110,12 @@ class W24:
         profile: str | DeviceProfile = "w24",
         transcript: Transcript | None = None,
         timeouts: Timeouts | None = None,
+        rtscts: bool = False,
+        ssnd_chunk: int = 2048,
     ) -> W24:
         prof = get_profile(profile) if isinstance(profile, str) else profile
-        return cls(Transport(url, baud, transcript), prof, timeouts or Timeouts())
+        transport = Transport(url, baud, transcript, rtscts=rtscts)
+        return cls(transport, prof, timeouts or Timeouts(), ssnd_chunk=ssnd_chunk)
 
     @property
     def transcript(self) -> Transcript:
