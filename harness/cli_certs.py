@@ -114,7 +114,7 @@ def run_ca(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_DOES_NOT_FIT
-    print(f"load it into the device with: w24 ca load {cert_path}")
+    print(f"load it into the device with: w24 ca load {cert_path} --port PORT")
     return EXIT_OK
 
 
