@@ -52,6 +52,7 @@ def _row(r: ScenarioResult, base: Path) -> str:
         f"<td>{escape(r.expected)}</td>",
         f"<td>{escape(r.actual)}</td>",
         f'<td class="num">{_fmt(r.code)}</td>',
+        f"<td>{escape(_negotiated(r))}</td>",
         f'<td class="num">{_fmt(r.handshake_ms)}</td>',
         f'<td class="num">{r.bytes_received or ""}</td>',
         f'<td class="num">{r.bytes_sent or ""}</td>',
@@ -62,6 +63,14 @@ def _row(r: ScenarioResult, base: Path) -> str:
         f"<td>{link}</td>",
     ]
     return f'<tr class="{"pass" if r.passed else "fail"}">' + "".join(cells) + "</tr>"
+
+
+def _negotiated(r: ScenarioResult) -> str:
+    """Protocol and suite as the server saw them, e.g. "TLS1.0 AES_128_CBC_SHA"."""
+    version, cipher = r.server.get("version"), r.server.get("cipher")
+    if not version or not cipher:
+        return ""
+    return f"{version} {str(cipher).removeprefix('TLS_RSA_WITH_')}"
 
 
 def render(run: RunResults, base: Path, extra_sections: list[str] | None = None) -> str:
@@ -91,7 +100,8 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
     )
     head = (
         "<tr><th></th><th>scenario</th><th>description</th><th>expected</th><th>actual</th>"
-        "<th>code</th><th>handshake ms</th><th>bytes in</th><th>bytes out</th>"
+        "<th>code</th><th title='as the server saw it'>negotiated</th><th>handshake ms</th>"
+        "<th>bytes in</th><th>bytes out</th>"
         "<th>throughput</th><th title='throughput / (baud/10)'>of line rate</th>"
         "<th title='throughput / framing-adjusted bound'>of bound</th><th>detail</th>"
         "<th></th></tr>"
