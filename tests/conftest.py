@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import serial
+from hypothesis import settings
 
 from harness.at.replies import ReplyParser
 from harness.device.w24 import W24, Timeouts
@@ -21,6 +22,11 @@ from harness.profiles import DeviceProfile, get_profile
 from harness.sim.server import Simulator, SimulatorConfig
 
 Serve = Callable[[socket.socket], None]
+
+# On a shared 2-core CI machine one example can stall past Hypothesis's 200 ms default deadline
+# for reasons that have nothing to do with the code under test.
+settings.register_profile("w24-harness", deadline=None)
+settings.load_profile("w24-harness")
 
 
 class TcpPeer:
