@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from harness import runner as runner_module  # noqa: E402
 from harness.device.w24 import W24  # noqa: E402
 from harness.pki.sets import CertSets  # noqa: E402
-from harness.profiles import TLS1, W24_SUITES, get_profile  # noqa: E402
+from harness.profiles import SUITE_SHORT_NAMES, TLS1, W24_SUITES, get_profile  # noqa: E402
 from harness.report.linerate import rates, transfer_size  # noqa: E402
 from harness.runner import ScenarioRunner, ca_loaded  # noqa: E402
 from harness.scenarios import SCENARIOS  # noqa: E402
@@ -44,7 +44,6 @@ from harness.sim.server import SimulatorProcess  # noqa: E402
 from harness.throughput import (  # noqa: E402
     RECEIVE,
     SEND,
-    SHORT_SUITE,
     ThroughputCase,
     run_transfer,
     server_config,
@@ -104,7 +103,7 @@ def _throughput_row(case: ThroughputCase, baud: int, size: int, t) -> list[str]:
         f"{r.throughput_bps / 1e6:.2f} MB/s" if not baud else f"{r.throughput_bps / 1e3:.1f} KB/s"
     )
     return [
-        case.direction, str(baud or "unthrottled"), SHORT_SUITE[case.suite], str(size),
+        case.direction, str(baud or "unthrottled"), SUITE_SHORT_NAMES[case.suite], str(size),
         f"{t.seconds:.3f}", rate,
         f"{r.line_ratio:.3f}" if r and r.line_ratio is not None else "-",
         f"{r.framing_ratio:.3f}" if r and r.framing_ratio is not None else "-",

@@ -22,6 +22,16 @@ W24_SUITES: tuple[str, ...] = (
 SSL3 = "SSL3.0"
 TLS1 = "TLS1.0"
 
+# Short names for test ids and tables.
+SUITE_SHORT_NAMES: dict[str, str] = {
+    "TLS_RSA_WITH_RC4_128_MD5": "rc4-md5",
+    "TLS_RSA_WITH_RC4_128_SHA": "rc4-sha",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "3des-sha",
+    "TLS_RSA_WITH_AES_128_CBC_SHA": "aes128-sha",
+    "TLS_RSA_WITH_AES_256_CBC_SHA": "aes256-sha",
+}
+VERSION_SHORT_NAMES: dict[str, str] = {SSL3: "ssl3", TLS1: "tls1"}
+
 
 @dataclass(frozen=True)
 class DeviceProfile:

@@ -12,7 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.at import codes
-from harness.profiles import SSL3, TLS1, W24_SUITES, DeviceProfile
+from harness.profiles import (
+    SSL3,
+    SUITE_SHORT_NAMES,
+    TLS1,
+    VERSION_SHORT_NAMES,
+    W24_SUITES,
+    DeviceProfile,
+)
+from harness.servers.names import backend_for
 
 
 @dataclass(frozen=True)
@@ -67,16 +75,6 @@ class Scenario:
         return self.rule(profile)
 
 
-_OPENSSL_SUITES = {"TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA"}
-_SHORT = {
-    "TLS_RSA_WITH_RC4_128_MD5": "rc4-md5",
-    "TLS_RSA_WITH_RC4_128_SHA": "rc4-sha",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "3des-sha",
-    "TLS_RSA_WITH_AES_128_CBC_SHA": "aes128-sha",
-    "TLS_RSA_WITH_AES_256_CBC_SHA": "aes256-sha",
-}
-
-
 def _suite_rule(version: str, suite: str) -> Rule:
     return lambda p: ACCEPT if version in p.protocols and suite in p.cipher_suites else reject(220)
 
@@ -85,12 +83,11 @@ def _valid_chain_scenarios() -> list[Scenario]:
     out = []
     for version in (SSL3, TLS1):
         for suite in W24_SUITES:
-            # OpenSSL is the peer wherever this build can be (TLS 1.0, AES); tlslite-ng elsewhere.
-            backend = "openssl" if version == TLS1 and suite in _OPENSSL_SUITES else "tlslite"
-            vname = "ssl3" if version == SSL3 else "tls1"
+            backend = backend_for(version, suite)
+            vname = VERSION_SHORT_NAMES[version]
             out.append(
                 Scenario(
-                    id=f"valid-{vname}-{_SHORT[suite]}",
+                    id=f"valid-{vname}-{SUITE_SHORT_NAMES[suite]}",
                     description=f"valid chain, {version}, {suite}, {backend} server",
                     suite="handshake",
                     rule=_suite_rule(version, suite),

@@ -15,22 +15,19 @@ from dataclasses import dataclass
 
 from harness.at.codes import DeviceError
 from harness.device.w24 import W24
-from harness.profiles import SSL3, TLS1, DeviceProfile
+from harness.profiles import SUITE_SHORT_NAMES, VERSION_SHORT_NAMES, DeviceProfile
 from harness.report.linerate import WireBytes, wire_bytes
-from harness.servers import CertMaterial, ServerConfig, TLSServer, payload, sha256_hex
+from harness.servers import (
+    CertMaterial,
+    ServerConfig,
+    TLSServer,
+    backend_for,
+    payload,
+    sha256_hex,
+)
 
 RECEIVE, SEND = "receive", "send"
 RECEIVE_SEED, SEND_SEED = 21, 22
-# OpenSSL is the peer wherever this build can be (TLS 1.0 with AES), tlslite-ng elsewhere.
-_OPENSSL_SUITES = {"TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA"}
-SHORT_SUITE = {
-    "TLS_RSA_WITH_RC4_128_MD5": "rc4-md5",
-    "TLS_RSA_WITH_RC4_128_SHA": "rc4-sha",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "3des-sha",
-    "TLS_RSA_WITH_AES_128_CBC_SHA": "aes128-sha",
-    "TLS_RSA_WITH_AES_256_CBC_SHA": "aes256-sha",
-}
-SHORT_VERSION = {SSL3: "ssl3", TLS1: "tls1"}
 
 
 @dataclass(frozen=True)
@@ -42,11 +39,12 @@ class ThroughputCase:
     @property
     def id(self) -> str:
         way = "down" if self.direction == RECEIVE else "up"
-        return f"throughput-{way}-{SHORT_VERSION[self.version]}-{SHORT_SUITE[self.suite]}"
+        short = f"{VERSION_SHORT_NAMES[self.version]}-{SUITE_SHORT_NAMES[self.suite]}"
+        return f"throughput-{way}-{short}"
 
     @property
     def backend(self) -> str:
-        return "openssl" if self.version == TLS1 and self.suite in _OPENSSL_SUITES else "tlslite"
+        return backend_for(self.version, self.suite)
 
     def describe(self, size: int) -> str:
         way = "server to device" if self.direction == RECEIVE else "device to server"

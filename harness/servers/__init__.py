@@ -14,7 +14,7 @@ from .base import (
     ServerConfig,
     StaticCert,
 )
-from .names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, OPENSSL_TO_IANA
+from .names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, OPENSSL_TO_IANA, backend_for
 from .openssl_server import available_openssl_suites
 from .payload import payload, sha256_hex
 from .server import TLSServer
@@ -31,6 +31,7 @@ __all__ = [
     "StaticCert",
     "TLSServer",
     "available_openssl_suites",
+    "backend_for",
     "payload",
     "sha256_hex",
 ]

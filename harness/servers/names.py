@@ -74,3 +74,13 @@ def alert_from_openssl_reason(reason: str | None) -> str | None:
         return None
     match = _OPENSSL_ALERT_REASON.search(reason)
     return match.group(1).lower() if match else None
+
+
+# The W24 suites this harness serves with OpenSSL: TLS 1.0 with AES. This OpenSSL has no SSL 3.0,
+# RC4 or 3DES (see harness.servers.openssl_server); tlslite-ng serves those.
+_OPENSSL_SERVED = {"TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA"}
+
+
+def backend_for(version: str, suite: str) -> str:
+    """OpenSSL wherever it can be the peer (the stronger interop check), tlslite-ng elsewhere."""
+    return "openssl" if version == "TLS1.0" and suite in _OPENSSL_SERVED else "tlslite"
