@@ -208,10 +208,6 @@ def render_table(profiles: list[DeviceProfile]) -> str:
     return "\n".join([head, rule, *rows]) + "\n"
 
 
-def by_suite(suite: str) -> list[Scenario]:
-    return [s for s in SCENARIOS if s.suite == suite]
-
-
 def get(scenario_id: str) -> Scenario:
     for s in SCENARIOS:
         if s.id == scenario_id:

@@ -20,6 +20,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from harness.at import commands
 from harness.at.codes import CAFitError
 from harness.profiles import DeviceProfile
 
@@ -34,14 +35,10 @@ _HASH_BY_SIGNATURE_OID = {
 
 
 def ca_text_length(pem: str | bytes) -> int:
-    """Characters the device counts for a CA value (identical to harness.at.commands').
-
-    The PEM with every line end normalised to "\\n", surrounding whitespace removed, plus one
-    final "\\n" after the END line; an empty value counts 0.
-    """
+    """Characters the device counts for a CA value: harness.at.commands.ca_text_length, which
+    also accepts bytes here (files are read as bytes)."""
     text = pem.decode("ascii", errors="replace") if isinstance(pem, bytes) else pem
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    return len(text) + 1 if text else 0
+    return commands.ca_text_length(text)
 
 
 @dataclass(frozen=True)

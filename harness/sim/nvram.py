@@ -35,9 +35,6 @@ class NVRam:
         self._values[name] = value
         self._save()
 
-    def as_dict(self) -> dict[str, str]:
-        return dict(self._values)
-
     def _save(self) -> None:
         if self.path is None:
             return
