@@ -32,16 +32,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import runner as runner_module  # noqa: E402
-from harness.device.w24 import W24  # noqa: E402
-from harness.pki.sets import CertSets  # noqa: E402
-from harness.profiles import SUITE_SHORT_NAMES, TLS1, W24_SUITES, get_profile  # noqa: E402
-from harness.report.linerate import rates, transfer_size  # noqa: E402
-from harness.runner import ScenarioRunner, ca_loaded  # noqa: E402
-from harness.scenarios import SCENARIOS  # noqa: E402
-from harness.servers import TLSServer  # noqa: E402
-from harness.sim.server import SimulatorProcess  # noqa: E402
-from harness.throughput import (  # noqa: E402
+from w24_harness import runner as runner_module  # noqa: E402
+from w24_harness.device.w24 import W24  # noqa: E402
+from w24_harness.pki.sets import CertSets  # noqa: E402
+from w24_harness.profiles import SUITE_SHORT_NAMES, TLS1, W24_SUITES, get_profile  # noqa: E402
+from w24_harness.report.linerate import rates, transfer_size  # noqa: E402
+from w24_harness.runner import ScenarioRunner, ca_loaded  # noqa: E402
+from w24_harness.scenarios import SCENARIOS  # noqa: E402
+from w24_harness.servers import TLSServer  # noqa: E402
+from w24_harness.sim.server import SimulatorProcess  # noqa: E402
+from w24_harness.throughput import (  # noqa: E402
     RECEIVE,
     SEND,
     ThroughputCase,

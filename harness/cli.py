@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from harness.at.codes import W24Error
-from harness.profiles import PROFILES
+from w24_harness.at.codes import W24Error
+from w24_harness.profiles import PROFILES
 
 
 def _add_port_options(parser: argparse.ArgumentParser) -> None:
@@ -19,9 +19,9 @@ def _add_port_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_ca(args: argparse.Namespace) -> int:
-    from harness.at.codes import DeviceTimeout, LineDeadError
-    from harness.at.commands import ca_text_length
-    from harness.device.w24 import W24
+    from w24_harness.at.codes import DeviceTimeout, LineDeadError
+    from w24_harness.at.commands import ca_text_length
+    from w24_harness.device.w24 import W24
 
     pem = ""
     if args.ca_command == "load":
@@ -67,7 +67,7 @@ def _read_ca_file(path: Path) -> str:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from harness.pki.fit import pem_certificate_blocks
+    from w24_harness.pki.fit import pem_certificate_blocks
 
     raw = path.read_bytes()
     blocks = pem_certificate_blocks(raw)
@@ -87,9 +87,9 @@ def _read_ca_file(path: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from harness.cli_certs import add_certs_parser
-    from harness.report.cli import add_report_parser
-    from harness.sim.__main__ import add_sim_arguments
+    from w24_harness.cli_certs import add_certs_parser
+    from w24_harness.report.cli import add_report_parser
+    from w24_harness.sim.__main__ import add_sim_arguments
 
     parser = argparse.ArgumentParser(prog="w24", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,13 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "sim":
-        from harness.sim.__main__ import run_sim
+        from w24_harness.sim.__main__ import run_sim
 
         return run_sim(args)
     if args.command == "ca":
         return _run_ca(args)
     if args.command == "scenarios":
-        from harness.scenarios import render_table
+        from w24_harness.scenarios import render_table
 
         names = args.profile or list(PROFILES)
         print(render_table([PROFILES[n] for n in names]), end="")

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
-from harness.at.codes import DeviceError
-from harness.device.w24 import W24
-from harness.pki.sets import CertSets
-from harness.scenarios import Expect, Scenario
-from harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
+from w24_harness.at.codes import DeviceError
+from w24_harness.device.w24 import W24
+from w24_harness.pki.sets import CertSets
+from w24_harness.scenarios import Expect, Scenario
+from w24_harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.at import codes
-from harness.profiles import (
+from w24_harness.at import codes
+from w24_harness.profiles import (
     SSL3,
     SUITE_SHORT_NAMES,
     TLS1,
@@ -20,7 +20,7 @@ from harness.profiles import (
     W24_SUITES,
     DeviceProfile,
 )
-from harness.servers.names import backend_for
+from w24_harness.servers.names import backend_for
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Scenario:
     description: str
     suite: str  # which suite file runs it: "handshake", "ca", "data", "limits"
     rule: Rule
-    certs: str = "valid"  # certificate set, see harness.pki.sets
+    certs: str = "valid"  # certificate set, see w24_harness.pki.sets
     backend: str = "openssl"
     versions: tuple[str, ...] = (TLS1,)
     suites: tuple[str, ...] | None = None

@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from harness.at.codes import DeviceError
-from harness.device.w24 import W24
-from harness.profiles import SUITE_SHORT_NAMES, VERSION_SHORT_NAMES, DeviceProfile
-from harness.report.linerate import WireBytes, wire_bytes
-from harness.servers import (
+from w24_harness.at.codes import DeviceError
+from w24_harness.device.w24 import W24
+from w24_harness.profiles import SUITE_SHORT_NAMES, VERSION_SHORT_NAMES, DeviceProfile
+from w24_harness.report.linerate import WireBytes, wire_bytes
+from w24_harness.servers import (
     CertMaterial,
     ServerConfig,
     TLSServer,
@@ -33,7 +33,7 @@ RECEIVE_SEED, SEND_SEED = 21, 22
 @dataclass(frozen=True)
 class ThroughputCase:
     direction: str  # RECEIVE (server to device) or SEND (device to server)
-    version: str  # harness.profiles.SSL3 / TLS1
+    version: str  # w24_harness.profiles.SSL3 / TLS1
     suite: str  # IANA name
 
     @property

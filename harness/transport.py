@@ -15,7 +15,7 @@ from pathlib import Path
 
 import serial
 
-from harness.at.codes import LineDeadError
+from w24_harness.at.codes import LineDeadError
 
 
 @dataclass(frozen=True)

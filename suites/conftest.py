@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.plugin import OPTIONS_KEY
-from harness.scenarios import SCENARIOS
+from w24_harness.fixtures.plugin import OPTIONS_KEY
+from w24_harness.scenarios import SCENARIOS
 
 
 def pytest_configure(config: pytest.Config) -> None:

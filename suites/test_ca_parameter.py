@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness.at.codes import CAFitError, DeviceError
-from harness.at.commands import ca_text_length
-from harness.runner import ca_loaded
+from w24_harness.at.codes import CAFitError, DeviceError
+from w24_harness.at.commands import ca_text_length
+from w24_harness.runner import ca_loaded
 
 
 @pytest.mark.scenarios(lambda s, p: s.suite == "ca")

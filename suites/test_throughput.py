@@ -1,6 +1,6 @@
 """Throughput through an SSL session, both ways, for every protocol version and cipher suite the
 profile has: the bytes must arrive intact (SHA-256), and on a line of known rate the transfer
-must reach a floor fraction of the framing-adjusted bound (harness.report.linerate).
+must reach a floor fraction of the framing-adjusted bound (w24_harness.report.linerate).
 
 Sizes: 256 KB on an unthrottled simulator (the line rate is unknown: integrity is checked and the
 rate recorded, nothing more); on a line of known rate, about 1.5 s worth of bytes at baud/10.
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.plugin import OPTIONS_KEY
-from harness.report.linerate import Rates, default_floor, effective_baud, rates, transfer_size
-from harness.servers import TLSServer
-from harness.throughput import (
+from w24_harness.fixtures.plugin import OPTIONS_KEY
+from w24_harness.report.linerate import Rates, default_floor, effective_baud, rates, transfer_size
+from w24_harness.servers import TLSServer
+from w24_harness.throughput import (
     RECEIVE,
     ThroughputCase,
     Transfer,

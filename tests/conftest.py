@@ -15,11 +15,11 @@ import pytest
 import serial
 from hypothesis import settings
 
-from harness.at.replies import ReplyParser
-from harness.device.w24 import W24, Timeouts
-from harness.pki import CertFactory
-from harness.profiles import DeviceProfile, get_profile
-from harness.sim.server import Simulator, SimulatorConfig
+from w24_harness.at.replies import ReplyParser
+from w24_harness.device.w24 import W24, Timeouts
+from w24_harness.pki import CertFactory
+from w24_harness.profiles import DeviceProfile, get_profile
+from w24_harness.sim.server import Simulator, SimulatorConfig
 
 Serve = Callable[[socket.socket], None]
 

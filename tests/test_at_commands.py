@@ -10,9 +10,9 @@ import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.at.codes import RESULT_CODES
-from harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
-from harness.at.reader import BadInput, Command, CommandReader
+from w24_harness.at.codes import RESULT_CODES
+from w24_harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
+from w24_harness.at.reader import BadInput, Command, CommandReader
 
 BEGIN = "-----BEGIN CERTIFICATE-----"
 END = "-----END CERTIFICATE-----"

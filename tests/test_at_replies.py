@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.at.codes import ProtocolError
-from harness.at.replies import (
+from w24_harness.at.codes import ProtocolError
+from w24_harness.at.replies import (
     MAX_LINE,
     Reply,
     ReplyKind,

@@ -16,10 +16,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.cli import main
-from harness.device.w24 import W24
-from harness.pki import CertFactory
-from harness.sim.server import Simulator
+from w24_harness.cli import main
+from w24_harness.device.w24 import W24
+from w24_harness.pki import CertFactory
+from w24_harness.sim.server import Simulator
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,7 +54,7 @@ def sim(sim_start: Callable[..., Simulator], tmp_path: Path) -> LoggedSim:
 
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
-    """`w24 ...` in this process (harness.cli.main); returns exit code, stdout, stderr."""
+    """`w24 ...` in this process (w24_harness.cli.main); returns exit code, stdout, stderr."""
 
     def run_(*argv: str) -> CliRun:
         code = main(list(argv))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from harness.at.codes import (
+from w24_harness.at.codes import (
     BusyError,
     CAError,
     CAFitError,
@@ -19,8 +19,8 @@ from harness.at.codes import (
     DeviceTimeout,
     SocketError,
 )
-from harness.at.commands import ca_text_length
-from harness.device.w24 import W24, Identity, Timeouts
+from w24_harness.at.commands import ca_text_length
+from w24_harness.device.w24 import W24, Identity, Timeouts
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -74,7 +74,7 @@ def test_set_ca_refuses_an_oversized_ca_before_sending(sim_w24: W24) -> None:
 
 
 def test_set_ca_unchecked_lets_the_device_refuse(sim_w24: W24, sim_ca_pem: bytes) -> None:
-    from harness.pki import CertFactory
+    from w24_harness.pki import CertFactory
 
     long_ca = CertFactory().ca("x" * 100).cert_pem
     sim_w24.set_ca(sim_ca_pem)

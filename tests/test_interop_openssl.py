@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.at.codes import SSL_NEGOTIATION, SSL_NO_CA, DeviceError
-from harness.device.w24 import W24
-from harness.pki import check_ca_fit
-from harness.profiles import get_profile
-from harness.servers import ServerConfig, StaticCert, TLSServer
-from harness.sim.server import Simulator
+from w24_harness.at.codes import SSL_NEGOTIATION, SSL_NO_CA, DeviceError
+from w24_harness.device.w24 import W24
+from w24_harness.pki import check_ca_fit
+from w24_harness.profiles import get_profile
+from w24_harness.servers import ServerConfig, StaticCert, TLSServer
+from w24_harness.sim.server import Simulator
 
 pytestmark = pytest.mark.timeout(60)
 assert SSL_NEGOTIATION == 220  # the code the brief and the suites name for a refused handshake

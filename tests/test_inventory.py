@@ -1,4 +1,4 @@
-"""--w24-inventory: parsing and checks (fixtures.inventory), and real runs against two
+"""--w24-inventory: parsing and checks (w24_harness.fixtures.inventory), and real runs against two
 `w24 sim --tcp` simulators standing in for two attached modules: with `-n 2` each worker talks
 to its own device, without xdist entry 0 is used, and too few devices is a clear usage error."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.inventory import (
+from w24_harness.fixtures.inventory import (
     InventoryDevice,
     InventoryError,
     apply_device,
@@ -21,9 +21,9 @@ from fixtures.inventory import (
     planned_workers,
     worker_index,
 )
-from fixtures.session import Options
-from harness.profiles import get_profile
-from harness.sim.server import SimulatorProcess
+from w24_harness.fixtures.session import Options
+from w24_harness.profiles import get_profile
+from w24_harness.sim.server import SimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 

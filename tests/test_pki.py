@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from harness.at import commands
-from harness.at.codes import CAFitError
-from harness.pki import (
+from w24_harness.at import commands
+from w24_harness.at.codes import CAFitError
+from w24_harness.pki import (
     LAST_UTC_NOT_AFTER,
     CertFactory,
     ca_text_length,
@@ -34,7 +34,7 @@ from harness.pki import (
     signature_verifies,
     trustme_key_cache,
 )
-from harness.profiles import ICHIP, MODERN, W24
+from w24_harness.profiles import ICHIP, MODERN, W24
 
 OPENSSL = "/usr/bin/openssl"
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.timeout(120)]
 
 SCENARIO_TEST = """
-from harness.scenarios import get
+from w24_harness.scenarios import get
 
 def test_a_valid(scenario_runner, check_scenario):
     check_scenario(get("valid-tls1-aes128-sha"), scenario_runner.run(get("valid-tls1-aes128-sha")))
@@ -83,7 +83,7 @@ def test_c_after_recovery(w24, w24_session, scenario_runner, check_scenario):
 def test_failure_message_names_scenario_codes_and_transcript(pytester, tmp_path):
     pytester.makepyfile(
         test_fail="""
-from harness.scenarios import get
+from w24_harness.scenarios import get
 
 def test_wrong_ca(scenario_runner, check_scenario):
     check_scenario(get("wrong-ca"), scenario_runner.run(get("wrong-ca")))

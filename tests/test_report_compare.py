@@ -1,4 +1,4 @@
-"""Regression baselines: harness.report.compare, `w24 report compare` (exit 0 / 1 / 2), and
+"""Regression baselines: w24_harness.report.compare, `w24 report compare` (exit 0 / 1 / 2), and
 `--w24-baseline` in a pytest run (comparison.json, a report section above the matrix, and a
 failed session on a regression). Also the throughput chart and columns of report.html."""
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main as w24_main
-from harness.report.chart import nice_ticks, throughput_chart
-from harness.report.compare import compare, format_table
-from harness.report.html import render
-from harness.report.results import RunInfo, RunResults, ScenarioResult, write_results
+from w24_harness.cli import main as w24_main
+from w24_harness.report.chart import nice_ticks, throughput_chart
+from w24_harness.report.compare import compare, format_table
+from w24_harness.report.html import render
+from w24_harness.report.results import RunInfo, RunResults, ScenarioResult, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -165,7 +165,7 @@ def test_cli_unreadable_input_exits_2(tmp_path: Path, capsys) -> None:
 def test_installed_command_runs(tmp_path: Path) -> None:
     base = _write(tmp_path / "base", BASE)
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "report", "compare", str(base), str(base),
+        [sys.executable, "-m", "w24_harness.cli", "report", "compare", str(base), str(base),
          "--threshold", "0.1"],
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import SignatureAlgorithmOID
 
-from harness.pki import CachedRSAKeyType, key_identifier, resign, rsa_key, signature_verifies
+from w24_harness.pki import CachedRSAKeyType, key_identifier, resign, rsa_key, signature_verifies
 
 OPENSSL = "/usr/bin/openssl"
 EXPECTED_OID = {

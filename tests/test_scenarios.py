@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.at.codes import RESULT_CODES
-from harness.pki.sets import CertSets
-from harness.profiles import PROFILES
-from harness.runner import ScenarioRunner
-from harness.scenarios import SCENARIOS, Expect, render_table
+from w24_harness.at.codes import RESULT_CODES
+from w24_harness.pki.sets import CertSets
+from w24_harness.profiles import PROFILES
+from w24_harness.runner import ScenarioRunner
+from w24_harness.scenarios import SCENARIOS, Expect, render_table
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIONS = {"handshake", "exchange", "second_ssl", "ssnd_over", "ssl_bad_handle", "load_ca"}

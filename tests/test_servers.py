@@ -19,8 +19,8 @@ from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 
-from harness.profiles import SSL3, TLS1, W24_SUITES
-from harness.servers import (
+from w24_harness.profiles import SSL3, TLS1, W24_SUITES
+from w24_harness.servers import (
     IANA_TO_TLSLITE,
     ServerConfig,
     StaticCert,
@@ -28,7 +28,7 @@ from harness.servers import (
     payload,
     sha256_hex,
 )
-from harness.servers.names import VERSION_WIRE
+from w24_harness.servers.names import VERSION_WIRE
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -1,4 +1,4 @@
-"""`python -m harness.sim` and `w24 sim` as child processes: addresses, signals, state, log."""
+"""`python -m w24_harness.sim` and `w24 sim` as child processes: addresses, signals, state, log."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.at.codes import DeviceError
-from harness.device.w24 import W24
-from harness.sim.server import SimulatorProcess
+from w24_harness.at.codes import DeviceError
+from w24_harness.device.w24 import W24
+from w24_harness.sim.server import SimulatorProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,7 +36,7 @@ def sim_process() -> Iterator[Callable[..., SimulatorProcess]]:
 
 def run_sim(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness.sim", *args],
+        [sys.executable, "-m", "w24_harness.sim", *args],
         capture_output=True,
         text=True,
         timeout=20,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from harness.at.codes import DeviceError
-from harness.at.commands import encode_ca
-from harness.device.w24 import W24
-from harness.pki import CertFactory
-from harness.sim.server import Simulator, SimulatorConfig
+from w24_harness.at.codes import DeviceError
+from w24_harness.at.commands import encode_ca
+from w24_harness.device.w24 import W24
+from w24_harness.pki import CertFactory
+from w24_harness.sim.server import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -367,7 +367,7 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path, content: str, messa
 
 
 def test_rp4_with_a_final_ok_when_the_profile_says_so(sim_start, sim_open):
-    from harness.profiles import get_profile
+    from w24_harness.profiles import get_profile
 
     profile = get_profile("w24").with_changes(rp4_final_ok=True)
     sim = sim_start(profile)
@@ -390,7 +390,7 @@ def test_temporary_ca_lasts_one_session(
 
 
 def test_stcp_without_a_host_is_refused(sim_w24):
-    from harness.at.codes import DeviceError
+    from w24_harness.at.codes import DeviceError
 
     with pytest.raises(DeviceError) as err:
         sim_w24.execute("STCP:,80")

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.at.commands import encode_ca
-from harness.at.reader import CommandReader
-from harness.at.replies import ReplyKind, ReplyParser
-from harness.device.w24 import W24
-from harness.profiles import get_profile
-from harness.sim.device import SimDevice
-from harness.sim.server import Simulator
+from w24_harness.at.commands import encode_ca
+from w24_harness.at.reader import CommandReader
+from w24_harness.at.replies import ReplyKind, ReplyParser
+from w24_harness.device.w24 import W24
+from w24_harness.profiles import get_profile
+from w24_harness.sim.device import SimDevice
+from w24_harness.sim.server import Simulator
 
 pytestmark = pytest.mark.timeout(60)
 

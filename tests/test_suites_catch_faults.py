@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.profiles import get_profile
-from harness.scenarios import SCENARIOS, reject
-from harness.throughput import RECEIVE, cases_for
+from w24_harness.profiles import get_profile
+from w24_harness.scenarios import SCENARIOS, reject
+from w24_harness.throughput import RECEIVE, cases_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
@@ -84,6 +84,6 @@ def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
 
 
 def test_faults_are_all_covered():
-    from harness.sim.faults import Faults
+    from w24_harness.sim.faults import Faults
 
     assert set(Faults.names()) == set(EXPECTED_FAILURES)

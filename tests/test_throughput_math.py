@@ -1,4 +1,4 @@
-"""harness.report.linerate: the line-rate arithmetic of the throughput suite, and one real
+"""w24_harness.report.linerate: the line-rate arithmetic of the throughput suite, and one real
 transfer through a paced simulator line checked against it."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.device.w24 import W24
-from harness.pki.sets import CertSets
-from harness.profiles import TLS1, get_profile
-from harness.report.linerate import (
+from w24_harness.device.w24 import W24
+from w24_harness.pki.sets import CertSets
+from w24_harness.profiles import TLS1, get_profile
+from w24_harness.report.linerate import (
     HARDWARE_FLOOR,
     SIMULATOR_FLOOR,
     UNTHROTTLED_BYTES,
@@ -23,11 +23,11 @@ from harness.report.linerate import (
     transfer_size,
     wire_bytes,
 )
-from harness.runner import ca_loaded
-from harness.servers import TLSServer
-from harness.sim.server import Simulator, SimulatorConfig
-from harness.throughput import RECEIVE, SEND, ThroughputCase, run_transfer, server_config
-from harness.transport import Transcript
+from w24_harness.runner import ca_loaded
+from w24_harness.servers import TLSServer
+from w24_harness.sim.server import Simulator, SimulatorConfig
+from w24_harness.throughput import RECEIVE, SEND, ThroughputCase, run_transfer, server_config
+from w24_harness.transport import Transcript
 
 
 def test_line_rate_is_a_tenth_of_the_baud_rate() -> None:

@@ -31,10 +31,10 @@ from tlslite.api import HandshakeSettings, TLSConnection, X509CertChain, parsePE
 from tlslite.constants import AlertDescription
 from tlslite.errors import TLSRemoteAlert
 
-from harness.at import codes
-from harness.profiles import SSL3, TLS1, W24, W24_SUITES
-from harness.sim import fastcipher
-from harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
+from w24_harness.at import codes
+from w24_harness.profiles import SSL3, TLS1, W24, W24_SUITES
+from w24_harness.sim import fastcipher
+from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
 
 pytestmark = [
     pytest.mark.timeout(30),

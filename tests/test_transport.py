@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness.at.codes import LineDeadError
-from harness.device.w24 import W24
-from harness.sim.server import Simulator
-from harness.transport import Transcript, TranscriptEntry, Transport
+from w24_harness.at.codes import LineDeadError
+from w24_harness.device.w24 import W24
+from w24_harness.sim.server import Simulator
+from w24_harness.transport import Transcript, TranscriptEntry, Transport
 
 pytestmark = pytest.mark.timeout(30)
 

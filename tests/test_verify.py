@@ -1,4 +1,4 @@
-"""Table tests for harness.sim.verify: one row per rule, real certificates.
+"""Table tests for w24_harness.sim.verify: one row per rule, real certificates.
 
 Certificates are built with cryptography (SHA-256) and re-signed at the ASN.1 level with SHA-1 or
 MD5 where a row needs a legacy hash (cryptography refuses to sign X.509 with them). The 512-bit key
@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from harness.profiles import MODERN, W24
-from harness.sim.verify import CertRejected, verify_server_chain
+from w24_harness.profiles import MODERN, W24
+from w24_harness.sim.verify import CertRejected, verify_server_chain
 
 DER = serialization.Encoding.DER
 PEM = serialization.Encoding.PEM

@@ -1,5 +1,5 @@
 """AT+i commands, host side: a command turned into the exact bytes the module expects
-(spec §2.1, §4.6, §6). The device side, reading those bytes back, is harness.at.reader.
+(spec §2.1, §4.6, §6). The device side, reading those bytes back, is w24_harness.at.reader.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from harness.at import codes
-from harness.at.commands import CA_NAMES
+from w24_harness.at import codes
+from w24_harness.at.commands import CA_NAMES
 
 CR, LF, BS, TAB, DEL = 0x0D, 0x0A, 0x08, 0x09, 0x7F
 _SSND_HEADER = re.compile(rb"AT\+I(!?)SSND(%?):([0-9]+),([0-9]+):", re.IGNORECASE)
@@ -36,7 +36,7 @@ class Command:
 
 @dataclass(frozen=True)
 class BadInput:
-    code: int  # the result code to answer with (harness.at.codes)
+    code: int  # the result code to answer with (w24_harness.at.codes)
     reason: str
     line: bytes = b""
 

@@ -12,7 +12,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from harness.at.codes import ProtocolError
+from w24_harness.at.codes import ProtocolError
 
 MAX_LINE = 65536
 MAX_DATA = 16 * 1024 * 1024

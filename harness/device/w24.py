@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from harness.at.codes import (
+from w24_harness.at.codes import (
     BusyError,
     CAFitError,
     DeviceError,
@@ -19,10 +19,10 @@ from harness.at.codes import (
     ProtocolError,
     error_for,
 )
-from harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
-from harness.at.replies import Reply, ReplyKind, ReplyParser
-from harness.profiles import DeviceProfile, get_profile
-from harness.transport import Transcript, Transport
+from w24_harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
+from w24_harness.at.replies import Reply, ReplyKind, ReplyParser
+from w24_harness.profiles import DeviceProfile, get_profile
+from w24_harness.transport import Transcript, Transport
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """PKI for the harness: cached RSA keys, legacy re-signing, trustme-based certificates, CA fit.
 
-from harness.pki import CertFactory, check_ca_fit
+from w24_harness.pki import CertFactory, check_ca_fit
 ca = CertFactory().ca("test CA")                 # RSA-2048, SHA-1, fits the W24's 1300 chars
 leaf = ca.issue("localhost", key_bits=1024)      # CN + SAN, SHA-1 signature
 check_ca_fit(ca.cert_pem, get_profile("w24")).fits
@@ -8,7 +8,7 @@ check_ca_fit(ca.cert_pem, get_profile("w24")).fits
 
 from __future__ import annotations
 
-from harness.pki.factory import (
+from w24_harness.pki.factory import (
     DEFAULT_NOT_BEFORE,
     LAST_UTC_NOT_AFTER,
     CertAuthority,
@@ -16,14 +16,14 @@ from harness.pki.factory import (
     IssuedCert,
     hash_for_profile,
 )
-from harness.pki.fit import (
+from w24_harness.pki.fit import (
     FitReport,
     ca_text_length,
     check_ca_fit,
     require_ca_fit,
     signature_hash_name,
 )
-from harness.pki.keys import (
+from w24_harness.pki.keys import (
     CachedRSAKeyType,
     cached_key_count,
     fresh_rsa_key,
@@ -31,7 +31,7 @@ from harness.pki.keys import (
     rsa_key,
     trustme_key_cache,
 )
-from harness.pki.resign import SIGNATURE_HASHES, key_identifier, resign, signature_verifies
+from w24_harness.pki.resign import SIGNATURE_HASHES, key_identifier, resign, signature_verifies
 
 __all__ = [
     "DEFAULT_NOT_BEFORE",

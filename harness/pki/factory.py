@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
-from harness.pki.keys import CachedRSAKeyType
-from harness.pki.resign import resign
-from harness.profiles import DeviceProfile
+from w24_harness.pki.keys import CachedRSAKeyType
+from w24_harness.pki.resign import resign
+from w24_harness.profiles import DeviceProfile
 
 DEFAULT_NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # Last moment that still encodes as UTCTime (RFC 5280 §4.1.2.5).

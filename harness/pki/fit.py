@@ -20,9 +20,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from harness.at import commands
-from harness.at.codes import CAFitError
-from harness.profiles import DeviceProfile
+from w24_harness.at import commands
+from w24_harness.at.codes import CAFitError
+from w24_harness.profiles import DeviceProfile
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -35,7 +35,7 @@ _HASH_BY_SIGNATURE_OID = {
 
 
 def ca_text_length(pem: str | bytes) -> int:
-    """Characters the device counts for a CA value: harness.at.commands.ca_text_length, which
+    """Characters the device counts for a CA value: w24_harness.at.commands.ca_text_length, which
     also accepts bytes here (files are read as bytes)."""
     text = pem.decode("ascii", errors="replace") if isinstance(pem, bytes) else pem
     return commands.ca_text_length(text)

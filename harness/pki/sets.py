@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
-from harness.pki.keys import rsa_key
-from harness.pki.resign import resign
-from harness.profiles import DeviceProfile
+from w24_harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
+from w24_harness.pki.keys import rsa_key
+from w24_harness.pki.resign import resign
+from w24_harness.profiles import DeviceProfile
 
 GARBAGE_CA = (
     b"-----BEGIN CERTIFICATE-----\n"

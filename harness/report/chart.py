@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from harness.report.results import ScenarioResult
+from w24_harness.report.results import ScenarioResult
 
 LABEL_W = 270  # room for the case ids at 12 px
 PLOT_W = 520

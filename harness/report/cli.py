@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.report.compare import (
+from w24_harness.report.compare import (
     DEFAULT_MIN_HANDSHAKE_DELTA_MS,
     DEFAULT_THRESHOLD,
     compare,
@@ -20,7 +20,7 @@ from harness.report.compare import (
     format_table,
     write_json,
 )
-from harness.report.results import RunResults
+from w24_harness.report.results import RunResults
 
 EXIT_OK, EXIT_REGRESSED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -75,7 +75,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_html(args: argparse.Namespace) -> int:
-    from harness.report.html import comparison_section, write_html
+    from w24_harness.report.html import comparison_section, write_html
 
     try:
         run = RunResults.load(args.results)

@@ -7,10 +7,10 @@ import os
 from html import escape
 from pathlib import Path
 
-from harness.report.chart import throughput_chart
-from harness.report.compare import Comparison, presence_summary
-from harness.report.linerate import format_rate
-from harness.report.results import RunResults, ScenarioResult
+from w24_harness.report.chart import throughput_chart
+from w24_harness.report.compare import Comparison, presence_summary
+from w24_harness.report.linerate import format_rate
+from w24_harness.report.results import RunResults, ScenarioResult
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }

@@ -33,7 +33,7 @@ class StaticCert:
 class ServerConfig:
     cert: CertMaterial
     backend: str = "openssl"  # "openssl" (Python ssl) | "tlslite"
-    # Names from harness.profiles ("SSL3.0", "TLS1.0"), plus "TLS1.1"/"TLS1.2" for
+    # Names from w24_harness.profiles ("SSL3.0", "TLS1.0"), plus "TLS1.1"/"TLS1.2" for
     # modern-only servers in negative tests. The server accepts min(versions)..max(versions).
     versions: tuple[str, ...] = ("TLS1.0",)
     # IANA names; None = the W24 suites the backend can do.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from harness.profiles import SSL3, TLS1, W24_SUITES
+from w24_harness.profiles import SSL3, TLS1, W24_SUITES
 
 TLS11 = "TLS1.1"
 TLS12 = "TLS1.2"
@@ -77,7 +77,7 @@ def alert_from_openssl_reason(reason: str | None) -> str | None:
 
 
 # The W24 suites this harness serves with OpenSSL: TLS 1.0 with AES. This OpenSSL has no SSL 3.0,
-# RC4 or 3DES (see harness.servers.openssl_server); tlslite-ng serves those.
+# RC4 or 3DES (see w24_harness.servers.openssl_server); tlslite-ng serves those.
 _OPENSSL_SERVED = {"TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA"}
 
 

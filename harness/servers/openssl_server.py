@@ -12,7 +12,7 @@ import time
 import warnings
 from pathlib import Path
 
-from harness.profiles import SSL3, W24_SUITES
+from w24_harness.profiles import SSL3, W24_SUITES
 
 from .base import ServerConfig
 from .names import (

@@ -9,8 +9,8 @@ from tlslite.constants import AlertDescription, CipherSuite
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ApplicationData
 
-from harness.profiles import W24_SUITES
-from harness.sim import fastcipher
+from w24_harness.profiles import W24_SUITES
+from w24_harness.sim import fastcipher
 
 from .base import OVERSIZE_RECORD_BYTES, ConnectionReport, ServerConfig
 from .misbehave import TamperingSocket, hold_until_closed, read_first_record

@@ -8,9 +8,9 @@ import sys
 import threading
 from pathlib import Path
 
-from harness.profiles import PROFILES, get_profile
-from harness.sim.faults import Faults
-from harness.sim.server import Simulator, SimulatorConfig
+from w24_harness.profiles import PROFILES, get_profile
+from w24_harness.sim.faults import Faults
+from w24_harness.sim.server import Simulator, SimulatorConfig
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from harness.at import codes
-from harness.at.reader import BadInput, Command
-from harness.pki.fit import check_ca_fit
-from harness.profiles import DeviceProfile
-from harness.sim.faults import Faults
-from harness.sim.nvram import NVRam
-from harness.sim.sockets import SimSocket, SimSocketError, SocketTable
-from harness.sim.tls_engine import SecureChannel, SSLFailure
+from w24_harness.at import codes
+from w24_harness.at.reader import BadInput, Command
+from w24_harness.pki.fit import check_ca_fit
+from w24_harness.profiles import DeviceProfile
+from w24_harness.sim.faults import Faults
+from w24_harness.sim.nvram import NVRam
+from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
+from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
 
 CRLF = b"\r\n"
 _INTEGER = re.compile(r"-?[0-9]+")

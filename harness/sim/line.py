@@ -17,8 +17,8 @@ import tty
 from collections.abc import Callable
 from typing import Protocol
 
-from harness.at.reader import BadInput, Command, CommandReader
-from harness.sim.device import SimDevice
+from w24_harness.at.reader import BadInput, Command, CommandReader
+from w24_harness.sim.device import SimDevice
 
 CRLF = b"\r\n"
 # How long a command arriving behind another waits for it before getting I/BUSY. A module works

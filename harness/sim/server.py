@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from harness.profiles import DeviceProfile, get_profile
-from harness.sim.device import SimDevice
-from harness.sim.faults import Faults
-from harness.sim.line import LineSession, SocketLink, open_pty
-from harness.sim.nvram import NVRam
+from w24_harness.profiles import DeviceProfile, get_profile
+from w24_harness.sim.device import SimDevice
+from w24_harness.sim.faults import Faults
+from w24_harness.sim.line import LineSession, SocketLink, open_pty
+from w24_harness.sim.nvram import NVRam
 
 
 class LineLog:
@@ -137,7 +137,7 @@ class SimulatorProcess:
     """`w24 sim` as a child process: what the pytest plugin uses, so the device is a real peer."""
 
     def __init__(self, args: list[str], startup_timeout: float = 20.0) -> None:
-        cmd = [sys.executable, "-m", "harness.sim", *args]
+        cmd = [sys.executable, "-m", "w24_harness.sim", *args]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # stderr goes to a file: a pipe nobody drains could fill up and stall the simulator.
         self._stderr = tempfile.TemporaryFile(mode="w+")

@@ -11,8 +11,8 @@ import select
 import socket
 from dataclasses import dataclass, field
 
-from harness.at import codes
-from harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
+from w24_harness.at import codes
+from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
 
 
 class SimSocketError(Exception):

@@ -1,5 +1,5 @@
 """The tlslite-ng client behind the simulator's SecureChannel: the device's ClientHello (a 2008
-embedded client, see harness.sim.tls_engine), the mid-handshake certificate check, and reads fed
+embedded client, see w24_harness.sim.tls_engine), the mid-handshake certificate check, and reads fed
 one whole record at a time. Plus the suite and version tables both modules use.
 """
 
@@ -15,8 +15,8 @@ from tlslite.constants import AlertDescription, CipherSuite
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ClientHello, ServerHello
 
-from harness.profiles import SSL3, TLS1, DeviceProfile
-from harness.sim.verify import CertRejected
+from w24_harness.profiles import SSL3, TLS1, DeviceProfile
+from w24_harness.sim.verify import CertRejected
 
 # The W24 suites: IANA name -> (suite id, tlslite cipher name, tlslite MAC name).
 SUITES: dict[str, tuple[int, str, str]] = {

@@ -2,7 +2,7 @@
 
 AT+iSSL hands a connected TCP socket to `SecureChannel.handshake`; AT+iSSND calls `send`, and
 AT+iSRCV / AT+iSST call `pump`, which never blocks. Every failure is an `SSLFailure` carrying the
-module's result code (harness.at.codes) and a sentence saying what went wrong.
+module's result code (w24_harness.at.codes) and a sentence saying what went wrong.
 
 What the ClientHello looks like (a 2008 embedded client, not tlslite's modern default):
 - version `profile.hello_version`; exactly `profile.cipher_suites`, in profile order;
@@ -13,7 +13,7 @@ After the handshake, application data goes out one record per `send` (no 1/n-1 C
 that BEAST countermeasure dates from 2011). What remains of tlslite: it answers a post-handshake
 HelloRequest with a no_renegotiation warning, and returns close_notify for close_notify.
 
-The server certificate is checked by harness.sim.verify at the moment tlslite extracts the server
+The server certificate is checked by w24_harness.sim.verify at the moment tlslite extracts the server
 key, i.e. after ServerHelloDone and before ClientKeyExchange, and a rejection sends the fatal alert
 the check names (unknown_ca, bad_certificate, certificate_expired) as a real client does.
 
@@ -44,17 +44,17 @@ from typing import Any, NoReturn
 from tlslite.constants import AlertDescription, ContentType
 from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemoteAlert
 
-from harness.at import codes
-from harness.profiles import DeviceProfile
-from harness.sim import fastcipher
-from harness.sim.tls_client import (
+from w24_harness.at import codes
+from w24_harness.profiles import DeviceProfile
+from w24_harness.sim import fastcipher
+from w24_harness.sim.tls_client import (
     SUITES,
     W24Client,
     client_settings,
     suite_name,
     version_name,
 )
-from harness.sim.verify import verify_server_chain
+from w24_harness.sim.verify import verify_server_chain
 
 _MAC_BYTES = {"md5": 16, "sha": 20}
 CLOSE_TIMEOUT_S = 1.0  # best-effort close_notify on close()

@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
-from harness.profiles import DeviceProfile
+from w24_harness.profiles import DeviceProfile
 
 # RSA PKCS#1 v1.5 signature algorithms, by the hash names the profiles use.
 _RSA_PKCS1_HASHES: dict[x509.ObjectIdentifier, str] = {
