@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from w24_harness import runner as runner_module  # noqa: E402
 from w24_harness.device.w24 import W24  # noqa: E402
 from w24_harness.pki.sets import CertSets  # noqa: E402
-from w24_harness.profiles import SUITE_SHORT_NAMES, TLS1, W24_SUITES, get_profile  # noqa: E402
+from w24_harness.profiles import TLS1, W24_SUITES, get_profile  # noqa: E402
 from w24_harness.report.linerate import rates, transfer_size  # noqa: E402
 from w24_harness.runner import ScenarioRunner, ca_loaded  # noqa: E402
 from w24_harness.scenarios import SCENARIOS  # noqa: E402
@@ -48,6 +48,7 @@ from w24_harness.throughput import (  # noqa: E402
     run_transfer,
     server_config,
 )
+from w24_harness.tlsfacts import short_name  # noqa: E402
 
 PARTS = ("throughput", "overhead", "matrix")
 BAUDS = (0, 115200, 230400, 921600)
@@ -103,7 +104,7 @@ def _throughput_row(case: ThroughputCase, baud: int, size: int, t) -> list[str]:
         f"{r.throughput_bps / 1e6:.2f} MB/s" if not baud else f"{r.throughput_bps / 1e3:.1f} KB/s"
     )
     return [
-        case.direction, str(baud or "unthrottled"), SUITE_SHORT_NAMES[case.suite], str(size),
+        case.direction, str(baud or "unthrottled"), short_name(case.suite), str(size),
         f"{t.seconds:.3f}", rate,
         f"{r.line_ratio:.3f}" if r and r.line_ratio is not None else "-",
         f"{r.framing_ratio:.3f}" if r and r.framing_ratio is not None else "-",

@@ -10,27 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-# The five suites of spec §5.1, by IANA name, in the order the W24 offers them.
-W24_SUITES: tuple[str, ...] = (
-    "TLS_RSA_WITH_RC4_128_MD5",
-    "TLS_RSA_WITH_RC4_128_SHA",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
-    "TLS_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_RSA_WITH_AES_256_CBC_SHA",
-)
+from w24_harness.at.codes import ResultCode
+from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
 
-SSL3 = "SSL3.0"
-TLS1 = "TLS1.0"
-
-# Short names for test ids and tables.
-SUITE_SHORT_NAMES: dict[str, str] = {
-    "TLS_RSA_WITH_RC4_128_MD5": "rc4-md5",
-    "TLS_RSA_WITH_RC4_128_SHA": "rc4-sha",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "3des-sha",
-    "TLS_RSA_WITH_AES_128_CBC_SHA": "aes128-sha",
-    "TLS_RSA_WITH_AES_256_CBC_SHA": "aes256-sha",
-}
-VERSION_SHORT_NAMES: dict[str, str] = {SSL3: "ssl3", TLS1: "tls1"}
+SSL3 = ProtocolVersion.SSL3
+TLS1 = ProtocolVersion.TLS1
 
 
 @dataclass(frozen=True)
@@ -46,8 +30,8 @@ class DeviceProfile:
     ca_max_chars: int
     # Code for a CA value over ca_max_chars. The manuals say only "I/ERROR"; the firmware
     # family reports every CA rejection as 116 ("error parsing a new trusted CA").
-    ca_too_long_code: int = 116
-    protocols: tuple[str, ...] = (SSL3, TLS1)
+    ca_too_long_code: int = ResultCode.CA_PARSE_ERROR
+    protocols: tuple[ProtocolVersion, ...] = (SSL3, TLS1)
     cipher_suites: tuple[str, ...] = W24_SUITES
     # RSA key sizes accepted in a CA certificate (spec §12.2: 1024 or 2048).
     ca_key_bits: tuple[int, ...] = (1024, 2048)
@@ -65,7 +49,7 @@ class DeviceProfile:
     chain_building: bool = False
     # §11.12: the highest version the ClientHello offers; a server choosing SSL 3.0 is accepted
     # when SSL3.0 is in `protocols`.
-    hello_version: str = TLS1
+    hello_version: ProtocolVersion = TLS1
     max_ssnd_ssl: int = 2048
     # Largest plaintext in one incoming application-data record (226 above it).
     max_record_plaintext: int = 2048

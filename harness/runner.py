@@ -16,13 +16,14 @@ from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
 from w24_harness.scenarios import Expect, Scenario
 from w24_harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
+from w24_harness.vocab import Action, Stage
 
 
 @dataclass
 class Outcome:
     accepted: bool
     code: int | None = None
-    stage: str = ""
+    stage: Stage | None = None
     detail: str = ""
     handshake_ms: float | None = None
     bytes_sent: int = 0
@@ -42,7 +43,7 @@ class Outcome:
 
 
 class Rejected(Exception):
-    def __init__(self, stage: str, code: int | None, detail: str) -> None:
+    def __init__(self, stage: Stage, code: int | None, detail: str) -> None:
         super().__init__(detail)
         self.stage, self.code, self.detail = stage, code, detail
         self.handshake_ms: float | None = None  # set when the handshake itself succeeded
@@ -88,7 +89,7 @@ class ScenarioRunner:
 
     def run(self, scenario: Scenario) -> Outcome:
         try:
-            if scenario.action == "load_ca":
+            if scenario.action == Action.LOAD_CA:
                 return self._load_ca(scenario)
             return self._with_server(scenario)
         except Rejected as rej:
@@ -109,13 +110,13 @@ class ScenarioRunner:
                 after = self.device.get_ca().pem
                 if after != previous:
                     return Outcome(
-                        False, exc.code, "ca", "refused, but the previous CA was not kept intact"
+                        False, exc.code, Stage.CA, "refused, but the previous CA was not kept intact"
                     )
-                return Outcome(False, exc.code, "ca", "refused; previous CA intact")
+                return Outcome(False, exc.code, Stage.CA, "refused; previous CA intact")
             back = self.device.get_ca().pem.strip()
             sent = (certs.ca_pem or b"").decode().replace("\r\n", "\n").strip()
             if back != sent:
-                return Outcome(False, None, "ca", "accepted, but AT+iCA? reads back another PEM")
+                return Outcome(False, None, Stage.CA, "accepted, but AT+iCA? reads back another PEM")
             return Outcome(True, detail="loaded and read back")
         finally:
             restore_ca(self.device, previous)
@@ -142,7 +143,7 @@ class ScenarioRunner:
             try:
                 stack.enter_context(ca_loaded(self.device, certs.ca_pem))
             except DeviceError as exc:
-                raise Rejected("ca", exc.code, f"CA refused: {exc}") from exc
+                raise Rejected(Stage.CA, exc.code, f"CA refused: {exc}") from exc
             server = stack.enter_context(TLSServer(self._server_config(scenario, certs)))
             outcome = self._drive(scenario, server)
             outcome.server = _server_view(server)
@@ -154,11 +155,11 @@ class ScenarioRunner:
         try:
             self.device.start_ssl(handle)
         except DeviceError as exc:
-            raise Rejected("ssl", exc.code, str(exc)) from exc
+            raise Rejected(Stage.SSL, exc.code, str(exc)) from exc
         return handle, 1000 * (time.perf_counter() - started)
 
     def _drive(self, scenario: Scenario, server: TLSServer) -> Outcome:
-        if scenario.action == "ssl_bad_handle":
+        if scenario.action == Action.SSL_BAD_HANDLE:
             handle = self.device.open_tcp(self.host, server.port)
             self.device.close(handle)
             self._handshake_on(handle)
@@ -176,24 +177,24 @@ class ScenarioRunner:
     def _after_handshake(
         self, scenario: Scenario, server: TLSServer, handle: int, outcome: Outcome
     ) -> None:
-        if scenario.action == "second_ssl":
+        if scenario.action == Action.SECOND_SSL:
             second = self.device.open_tcp(self.host, server.port)
             self._handshake_on(second)
             outcome.detail = "a second SSL socket was accepted"
-        elif scenario.action == "ssnd_over":
+        elif scenario.action == Action.SSND_OVER:
             try:
                 self.device.send_raw(handle, payload(self.device.profile.max_ssnd_ssl + 1))
             except DeviceError as exc:
-                raise Rejected("send", exc.code, str(exc)) from exc
+                raise Rejected(Stage.SEND, exc.code, str(exc)) from exc
             outcome.detail = "an SSND over the SSL limit was accepted"
-        elif scenario.action == "exchange":
+        elif scenario.action == Action.EXCHANGE:
             self._exchange(scenario, server, handle, outcome)
 
     def _handshake_on(self, handle: int) -> None:
         try:
             self.device.start_ssl(handle)
         except DeviceError as exc:
-            raise Rejected("ssl", exc.code, str(exc)) from exc
+            raise Rejected(Stage.SSL, exc.code, str(exc)) from exc
 
     def _exchange(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
         if scenario.recv_size:
@@ -201,22 +202,22 @@ class ScenarioRunner:
             try:
                 got = self.device.receive(handle, len(want), timeout=self.data_timeout)
             except DeviceError as exc:
-                raise Rejected("data", exc.code, str(exc)) from exc
+                raise Rejected(Stage.DATA, exc.code, str(exc)) from exc
             out.bytes_received = len(got)
             if got != want:
-                raise Rejected("data", None, _diff(want, got))
+                raise Rejected(Stage.DATA, None, _diff(want, got))
         if scenario.send_size:
             data = payload(scenario.send_size, seed=11)
             try:
                 self.device.send(handle, data)
             except DeviceError as exc:
-                raise Rejected("send", exc.code, str(exc)) from exc
+                raise Rejected(Stage.SEND, exc.code, str(exc)) from exc
             out.bytes_sent = len(data)
             conn = server.wait_for_connection(1, timeout=5.0)
             if not _wait(lambda: conn.bytes_in >= len(data), self.data_timeout):
-                raise Rejected("send", None, f"server received {conn.bytes_in} of {len(data)}")
+                raise Rejected(Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)}")
             if conn.sha256_in != sha256_hex(data):
-                raise Rejected("send", None, "server received different bytes (SHA-256 differs)")
+                raise Rejected(Stage.SEND, None, "server received different bytes (SHA-256 differs)")
 
 
 def _diff(want: bytes, got: bytes) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from w24_harness.at.codes import DeviceError
 from w24_harness.device.w24 import W24
-from w24_harness.profiles import SUITE_SHORT_NAMES, VERSION_SHORT_NAMES, DeviceProfile
+from w24_harness.profiles import DeviceProfile
 from w24_harness.report.linerate import WireBytes, wire_bytes
 from w24_harness.servers import (
     CertMaterial,
@@ -25,25 +25,27 @@ from w24_harness.servers import (
     payload,
     sha256_hex,
 )
+from w24_harness.tlsfacts import ProtocolVersion, short_name
+from w24_harness.vocab import Backend, DataDirection
 
-RECEIVE, SEND = "receive", "send"
+RECEIVE, SEND = DataDirection.RECEIVE, DataDirection.SEND
 RECEIVE_SEED, SEND_SEED = 21, 22
 
 
 @dataclass(frozen=True)
 class ThroughputCase:
-    direction: str  # RECEIVE (server to device) or SEND (device to server)
-    version: str  # w24_harness.profiles.SSL3 / TLS1
+    direction: DataDirection
+    version: ProtocolVersion
     suite: str  # IANA name
 
     @property
     def id(self) -> str:
         way = "down" if self.direction == RECEIVE else "up"
-        short = f"{VERSION_SHORT_NAMES[self.version]}-{SUITE_SHORT_NAMES[self.suite]}"
+        short = f"{ProtocolVersion(self.version).short}-{short_name(self.suite)}"
         return f"throughput-{way}-{short}"
 
     @property
-    def backend(self) -> str:
+    def backend(self) -> Backend:
         return backend_for(self.version, self.suite)
 
     def describe(self, size: int) -> str:
@@ -51,7 +53,7 @@ class ThroughputCase:
         return f"{size} bytes {way}, {self.version}, {self.suite}, {self.backend} server"
 
 
-def cases_for(profile: DeviceProfile, directions: tuple[str, ...] = (RECEIVE, SEND)):
+def cases_for(profile: DeviceProfile, directions: tuple[DataDirection, ...] = (RECEIVE, SEND)):
     """Every direction x protocol x suite the profile supports, in a stable order."""
     return [
         ThroughputCase(direction, version, suite)

@@ -16,12 +16,13 @@ from pathlib import Path
 import serial
 
 from w24_harness.at.codes import LineDeadError
+from w24_harness.vocab import LineDirection
 
 
 @dataclass(frozen=True)
 class TranscriptEntry:
     t: float  # seconds since the transcript started
-    direction: str  # "tx" (host to device), "rx" (device to host), "note"
+    direction: LineDirection
     data: bytes
 
 
@@ -40,13 +41,13 @@ class Transcript:
         with self._lock:
             # Coalesce consecutive reads so a byte-by-byte stream stays readable.
             last = self._entries[-1] if self._entries else None
-            if last and last.direction == direction == "rx" and entry.t - last.t < 0.002:
-                self._entries[-1] = TranscriptEntry(last.t, "rx", last.data + entry.data)
+            if last and last.direction == direction == LineDirection.RX and entry.t - last.t < 0.002:
+                self._entries[-1] = TranscriptEntry(last.t, LineDirection.RX, last.data + entry.data)
             else:
                 self._entries.append(entry)
 
     def note(self, text: str) -> None:
-        self.record("note", text.encode("utf-8", "replace"))
+        self.record(LineDirection.NOTE, text.encode("utf-8", "replace"))
 
     def mark(self) -> int:
         with self._lock:
@@ -59,7 +60,7 @@ class Transcript:
     @staticmethod
     def render(entries: list[TranscriptEntry], max_bytes: int = 512) -> str:
         """One line per entry: time, direction arrow, bytes with control characters escaped."""
-        arrows = {"tx": "->", "rx": "<-", "note": "##"}
+        arrows = {LineDirection.TX: "->", LineDirection.RX: "<-", LineDirection.NOTE: "##"}
         lines = []
         for e in entries:
             if e.direction == "note":
@@ -122,7 +123,7 @@ class Transport:
             self._port.flush()
         except (serial.SerialException, OSError) as exc:
             raise LineDeadError(f"write to {self.url} failed: {exc}") from exc
-        self.transcript.record("tx", data)
+        self.transcript.record(LineDirection.TX, data)
 
     def read_some(self, timeout: float) -> bytes:
         """Wait up to `timeout` s for data, then return everything that has arrived."""
@@ -135,7 +136,7 @@ class Transport:
             data = first + self._port.read(65536)
         except (serial.SerialException, OSError) as exc:
             raise LineDeadError(f"read from {self.url} failed: {exc}") from exc
-        self.transcript.record("rx", data)
+        self.transcript.record(LineDirection.RX, data)
         return data
 
     def discard_input(self) -> bytes:

@@ -2,12 +2,13 @@
 
 import pytest
 
-from w24_harness.at.codes import CAFitError, DeviceError
+from w24_harness.at.codes import CAFitError, DeviceError, ResultCode
 from w24_harness.at.commands import ca_text_length
 from w24_harness.runner import ca_loaded
+from w24_harness.vocab import Family
 
 
-@pytest.mark.scenarios(lambda s, p: s.suite == "ca")
+@pytest.mark.scenarios(lambda s, p: s.suite == Family.CA)
 def test_ca_scenario(scenario, scenario_runner, check_scenario):
     check_scenario(scenario, scenario_runner.run(scenario))
 
@@ -68,7 +69,7 @@ def test_extra_ca_slots_match_profile(w24, pki, w24_profile):
         else:
             with pytest.raises(DeviceError) as err:
                 w24.get_ca(slot)
-            assert err.value.code == 53, f"{slot} should be an illegal command on this profile"
+            assert err.value.code == ResultCode.ILLEGAL_COMMAND, f"{slot} should be an illegal command on this profile"
 
 
 def test_every_loaded_ca_slot_is_trusted(w24, pki, loaded_ca, tls_server, w24_profile, w24_options):

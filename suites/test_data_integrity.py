@@ -2,7 +2,9 @@
 
 import pytest
 
-pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == "data")
+from w24_harness.vocab import Family
+
+pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == Family.DATA)
 
 
 def test_data_integrity(scenario, scenario_runner, check_scenario):

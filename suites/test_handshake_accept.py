@@ -3,7 +3,9 @@ and the certificate variations its profile accepts. Each runs a small exchange a
 
 import pytest
 
-pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == "handshake" and s.expected(p).accept)
+from w24_harness.vocab import Family
+
+pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == Family.HANDSHAKE and s.expected(p).accept)
 
 
 def test_handshake_accepted(scenario, scenario_runner, check_scenario):

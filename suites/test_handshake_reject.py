@@ -4,8 +4,10 @@ one-SSL-socket and 2048-byte SSND limits."""
 
 import pytest
 
+from w24_harness.vocab import Family
+
 pytestmark = pytest.mark.scenarios(
-    lambda s, p: s.suite == "handshake" and not s.expected(p).accept
+    lambda s, p: s.suite == Family.HANDSHAKE and not s.expected(p).accept
 )
 
 

@@ -23,6 +23,7 @@ from w24_harness.throughput import (
     run_transfer,
     server_config,
 )
+from w24_harness.vocab import Stage
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -74,7 +75,7 @@ def test_throughput(case: ThroughputCase, w24, pki, w24_options, loaded_ca, w24_
         actual=actual,
         passed=transfer.ok and fast_enough,
         code=transfer.code,
-        stage=("data" if case.direction == RECEIVE else "send") if transfer.error else "",
+        stage=(Stage.DATA if case.direction == RECEIVE else Stage.SEND) if transfer.error else "",
         handshake_ms=transfer.handshake_ms or None,
         bytes_received=transfer.moved if case.direction == RECEIVE else 0,
         bytes_sent=transfer.moved if case.direction != RECEIVE else 0,

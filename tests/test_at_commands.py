@@ -10,7 +10,7 @@ import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from w24_harness.at.codes import RESULT_CODES
+from w24_harness.at.codes import ResultCode
 from w24_harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
 from w24_harness.at.reader import BadInput, Command, CommandReader
 
@@ -230,7 +230,7 @@ def test_codes_in_the_table_are_known_result_codes() -> None:
     for _, expected in TABLE:
         for item in expected:
             if isinstance(item, BadInput):
-                assert item.code in RESULT_CODES
+                assert item.code in set(ResultCode)
 
 
 def test_overlong_line_reports_once_at_its_cr_and_its_tail_is_not_a_command() -> None:
@@ -453,7 +453,7 @@ def test_arbitrary_bytes_never_raise(noise: bytes, cuts: list[int], gaps: list[f
     for item in items:
         assert isinstance(item, Command | BadInput)
         if isinstance(item, BadInput):
-            assert item.code in RESULT_CODES
+            assert item.code in set(ResultCode)
             assert item.reason
         else:
             assert item.name == item.name.upper()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from w24_harness.at.codes import SSL_NEGOTIATION, SSL_NO_CA, DeviceError
+from w24_harness.at.codes import DeviceError, ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.pki import check_ca_fit
 from w24_harness.profiles import get_profile
@@ -35,7 +35,7 @@ from w24_harness.servers import ServerConfig, StaticCert, TLSServer
 from w24_harness.sim.server import Simulator
 
 pytestmark = pytest.mark.timeout(60)
-assert SSL_NEGOTIATION == 220  # the code the brief and the suites name for a refused handshake
+assert ResultCode.SSL_NEGOTIATION == 220  # the code the brief and the suites name for a refused handshake
 
 OPENSSL = "/usr/bin/openssl"
 W24_SCRIPT = Path(sys.executable).parent / "w24"
@@ -197,7 +197,7 @@ def serve_openssl_cert(
     return s_server(version, *options, *cert, cwd=pki.server_crt.parent)
 
 
-def expect_rejection(device: W24, port: int, code: int = SSL_NEGOTIATION) -> None:
+def expect_rejection(device: W24, port: int, code: int = ResultCode.SSL_NEGOTIATION) -> None:
     handle = device.open_tcp("127.0.0.1", port)
     with pytest.raises(DeviceError) as refused:
         device.start_ssl(handle)
@@ -328,7 +328,7 @@ def test_certificate_workflow_w24_certs_then_w24_ca_load(
 
     # Before the CA is loaded the module trusts nobody: the same server is refused (222).
     before = sim_open(url)
-    expect_rejection(before, server.port, SSL_NO_CA)
+    expect_rejection(before, server.port, ResultCode.SSL_NO_CA)
     before.close_port()  # the pty serves one host at a time: let `w24 ca load` have it
 
     loaded = w24_cli(f"ca load ca/ca.pem --port {url}", tmp_path)

@@ -31,9 +31,9 @@ from tlslite.api import HandshakeSettings, TLSConnection, X509CertChain, parsePE
 from tlslite.constants import AlertDescription
 from tlslite.errors import TLSRemoteAlert
 
-from w24_harness.at import codes
+from w24_harness import fastcipher
+from w24_harness.at.codes import ResultCode
 from w24_harness.profiles import SSL3, TLS1, W24, W24_SUITES
-from w24_harness.sim import fastcipher
 from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
 
 pytestmark = [
@@ -323,7 +323,7 @@ def test_openssl_server_with_wrong_ca_is_220_and_server_sees_unknown_ca() -> Non
         server = openssl_server(server_sock, ssl.TLSVersion.TLSv1, "AES128-SHA")
         with pytest.raises(SSLFailure) as caught:
             handshake(client, cas=[pki().other_ca_pem])
-        assert caught.value.code == codes.SSL_NEGOTIATION
+        assert caught.value.code == ResultCode.SSL_NEGOTIATION
         assert "not signed by a trusted CA: issuer CN=W24 Test CA" in caught.value.reason
         with pytest.raises(ssl.SSLError, match="(?i)unknown.ca"):
             server.result()
@@ -334,7 +334,7 @@ def test_no_ca_is_222_and_leaves_the_socket_untouched() -> None:
     with tcp_pair() as (client, server_sock):
         with pytest.raises(SSLFailure) as caught:
             SecureChannel.handshake(client, W24, [])
-        assert caught.value.code == codes.SSL_NO_CA
+        assert caught.value.code == ResultCode.SSL_NO_CA
         client.sendall(b"plain")  # still open, nothing sent before
         assert server_sock.recv(100) == b"plain"
 
@@ -352,7 +352,7 @@ def test_tlslite_server_sees_unknown_ca_before_any_key_exchange() -> None:
         server = tlslite_server(server_sock)
         with pytest.raises(SSLFailure) as caught:
             handshake(client, cas=[pki().other_ca_pem])
-        assert caught.value.code == codes.SSL_NEGOTIATION
+        assert caught.value.code == ResultCode.SSL_NEGOTIATION
         with pytest.raises(TLSRemoteAlert) as alert:
             server.result()
         assert alert.value.description == AlertDescription.unknown_ca
@@ -363,7 +363,7 @@ def test_hostname_mismatch_is_220_when_the_profile_checks_it() -> None:
         server = tlslite_server(server_sock)
         with pytest.raises(SSLFailure) as caught:
             handshake(client, W24.with_changes(check_hostname=True), server_hostname="else.test")
-        assert caught.value.code == codes.SSL_NEGOTIATION
+        assert caught.value.code == ResultCode.SSL_NEGOTIATION
         assert "SAN names localhost; the host is else.test" in caught.value.reason
         with pytest.raises(TLSRemoteAlert):
             server.result()
@@ -384,7 +384,7 @@ def test_client_hello_is_a_2008_hello_and_early_close_is_220() -> None:
         with pytest.raises(SSLFailure) as caught:
             handshake(client)
         server.result()
-    assert caught.value.code == codes.SSL_NEGOTIATION
+    assert caught.value.code == ResultCode.SSL_NEGOTIATION
     assert "closed the connection mid-handshake" in caught.value.reason
     hello = got["hello"]
     assert hello[0] == 22 and hello[5] == 1  # handshake record, ClientHello
@@ -423,7 +423,7 @@ def test_tls12_only_openssl_server_is_220() -> None:
             handshake(client)
         with pytest.raises(ssl.SSLError):
             server.result()
-    assert caught.value.code == codes.SSL_NEGOTIATION
+    assert caught.value.code == ResultCode.SSL_NEGOTIATION
     assert "protocol_version" in caught.value.reason
 
 
@@ -434,7 +434,7 @@ def test_no_common_suite_is_220() -> None:
             handshake(client, W24.with_changes(cipher_suites=(AES128,)))
         with pytest.raises(Exception):  # noqa: B017 - tlslite's own "no shared cipher" error
             server.result()
-    assert caught.value.code == codes.SSL_NEGOTIATION
+    assert caught.value.code == ResultCode.SSL_NEGOTIATION
     assert "handshake_failure" in caught.value.reason
 
 
@@ -451,7 +451,7 @@ def test_oversize_handshake_record_is_226_when_the_limit_covers_the_handshake() 
             handshake(client, small.with_changes(record_limit_in_handshake=True))
         with pytest.raises(TLSRemoteAlert):
             server.result()
-    assert caught.value.code == codes.SSL_RECORD_TOO_BIG  # the ~900-byte Certificate record
+    assert caught.value.code == ResultCode.SSL_RECORD_TOO_BIG  # the ~900-byte Certificate record
 
 
 def test_stalled_server_times_out_with_220() -> None:
@@ -460,7 +460,7 @@ def test_stalled_server_times_out_with_220() -> None:
         with pytest.raises(SSLFailure) as caught:
             handshake(client, timeout=0.3)
         elapsed = time.monotonic() - started
-    assert caught.value.code == codes.SSL_NEGOTIATION
+    assert caught.value.code == ResultCode.SSL_NEGOTIATION
     assert caught.value.reason.startswith("handshake timed out after 0.3 s")
     assert 0.3 <= elapsed < 2.0
 
@@ -486,16 +486,16 @@ def test_tampered_record_is_224_and_the_server_gets_bad_record_mac(suite: str) -
         conn.write(b"hello device")
         with pytest.raises(SSLFailure) as caught:
             receive(channel, 12)
-        assert caught.value.code == codes.SSL_DECODE_ERROR
+        assert caught.value.code == ResultCode.SSL_DECODE_ERROR
         with pytest.raises(TLSRemoteAlert) as alert:
             conn.read()
         assert alert.value.description == AlertDescription.bad_record_mac
         with pytest.raises(SSLFailure) as again:
             channel.pump(100)
-        assert again.value.code == codes.SSL_DECODE_ERROR
+        assert again.value.code == ResultCode.SSL_DECODE_ERROR
         with pytest.raises(SSLFailure) as send_failure:
             channel.send(b"x")
-        assert send_failure.value.code == codes.SOCKET_SEND_ERROR
+        assert send_failure.value.code == ResultCode.SOCKET_SEND_ERROR
 
 
 def test_send_is_one_record_without_the_1_n_minus_1_split() -> None:
@@ -520,7 +520,7 @@ def test_data_before_a_bad_record_is_delivered_first() -> None:
         assert channel.pump(4096) == b"good"
         with pytest.raises(SSLFailure) as caught:
             channel.pump(4096)
-        assert caught.value.code == codes.SSL_DECODE_ERROR
+        assert caught.value.code == ResultCode.SSL_DECODE_ERROR
 
 
 @pytest.mark.parametrize(
@@ -541,7 +541,7 @@ def test_oversize_record_is_226(suite: str, size: int, path: str) -> None:
         conn.write(os.urandom(size))
         with pytest.raises(SSLFailure) as caught:
             receive(channel, size)
-        assert caught.value.code == codes.SSL_RECORD_TOO_BIG
+        assert caught.value.code == ResultCode.SSL_RECORD_TOO_BIG
         assert path in caught.value.reason
         with pytest.raises(TLSRemoteAlert) as alert:
             conn.read()
@@ -566,7 +566,7 @@ def test_orderly_close_gives_data_then_peer_closed() -> None:
         assert channel.closed
         with pytest.raises(SSLFailure) as caught:
             channel.send(b"too late")
-        assert caught.value.code == codes.SOCKET_SEND_ERROR
+        assert caught.value.code == ResultCode.SOCKET_SEND_ERROR
 
 
 def test_tcp_eof_without_close_notify_gives_data_then_peer_closed() -> None:

@@ -1,107 +1,101 @@
 """The AT+i result-code table (spec §3 and §12.3) and the typed errors that carry a code.
 
 One place for every code: the driver raises from it, the simulator answers from it, and the
-scenario catalogue names its expectations with the constants below.
+scenario catalogue names its expectations with the members of ResultCode.
 """
 
 from __future__ import annotations
 
-# Named constants for the codes the harness itself produces or expects.
-ILLEGAL_DELIMITER = 41
-ILLEGAL_VALUE = 42
-NUMBER_EXPECTED = 44
-SYNTAX_ERROR = 51
-ILLEGAL_COMMAND = 53
-USER_ABORT = 56
-HOST_TIMEOUT = 69
-SERIAL_OVERFLOW = 111
-CA_PARSE_ERROR = 116
-SOCKET_NOT_EXIST = 200
-SOCKET_NOT_IN_USE = 202
-SOCKET_DOWN = 203
-NO_SOCKETS = 204
-SOCKET_CREATE_ERROR = 207
-SOCKET_SEND_ERROR = 208
-SSL_NEGOTIATION = 220
-SSL_ILLEGAL_HANDLE = 221
-SSL_NO_CA = 222
-SSL_DECODE_ERROR = 224
-SSL_NO_MORE_SOCKETS = 225
-SSL_RECORD_TOO_BIG = 226
-SSND_TOO_BIG = 227
-SSND_CHECKSUM = 228
+from enum import IntEnum
 
-RESULT_CODES: dict[int, str] = {
-    41: "Illegal delimiter",
-    42: "Illegal value",
-    43: "CR expected",
-    44: "Number expected",
-    45: "CR or ',' expected",
-    46: "DNS expected",
-    47: "':' or '~' expected",
-    48: "String expected",
-    49: "':' or '=' expected",
-    50: "Text expected",
-    51: "Syntax error",
-    52: "',' expected",
-    53: "Illegal command code",
-    54: "Error when setting parameter",
-    55: "Error when getting parameter value",
-    56: "User abort (+++)",
-    57: "Error when trying to establish PPP",
-    58: "Error when trying to establish SMTP",
-    59: "Error when trying to establish POP3",
-    60: "Single-session MIME body exceeds the maximum allowed",
-    61: "Internal memory failure",
-    62: "User aborted the system",
-    63: "~CTSH must be LOW to change to hardware flow control",
-    64: "User aborted last command using '---'",
-    65: "ID already exists",
-    66: "Reserved",
-    67: "Command ignored as irrelevant",
-    68: "Serial number already exists",
-    69: "Timeout on host communication",
-    86: "Writing to the nonvolatile parameter database failed",
-    100: "Error restoring default parameters",
-    111: "Serial data overflow",
-    112: "Illegal command when modem online",
-    116: "Error parsing a new trusted CA certificate",
-    117: "Error parsing a new private key",
-    200: "Socket does not exist",
-    201: "Socket empty on receive",
-    202: "Socket not in use",
-    203: "Socket down (closed by peer, or no ACK)",
-    204: "No available sockets",
-    206: "PPP open failed for socket",
-    207: "Error creating socket",
-    208: "Socket send error",
-    209: "Socket receive error",
-    210: "PPP down for socket",
-    212: "Socket flush error",
-    215: "No carrier error on socket operation",
-    216: "General exception",
-    217: "Out of memory",
-    218: "STCP local port already in use",
-    219: "SSL initialisation / internal CA certificate loading error",
-    220: "SSL3 negotiation error",
-    221: "Illegal SSL socket handle: must be an open and active TCP socket",
-    222: "Trusted CA certificate does not exist",
-    223: "Reserved",
-    224: "Decoding error on incoming SSL data",
-    225: "No additional SSL sockets available",
-    226: "Maximum SSL packet size (2 KB) exceeded",
-    227: "SSND stream larger than 2048 bytes",
-    228: "SSND checksum mismatch",
-    229: "SSL parameters are missing",
-    230: "Maximum packet size (4 GB) exceeded",
-}
 
+class ResultCode(IntEnum):
+    """Every result code of spec §3 and §12.3; `.meaning` is the manual's sentence for it."""
+
+    meaning: str
+
+    def __new__(cls, value: int, meaning: str) -> ResultCode:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    ILLEGAL_DELIMITER = 41, "Illegal delimiter"
+    ILLEGAL_VALUE = 42, "Illegal value"
+    CR_EXPECTED = 43, "CR expected"
+    NUMBER_EXPECTED = 44, "Number expected"
+    CR_OR_COMMA_EXPECTED = 45, "CR or ',' expected"
+    DNS_EXPECTED = 46, "DNS expected"
+    COLON_OR_TILDE_EXPECTED = 47, "':' or '~' expected"
+    STRING_EXPECTED = 48, "String expected"
+    COLON_OR_EQUALS_EXPECTED = 49, "':' or '=' expected"
+    TEXT_EXPECTED = 50, "Text expected"
+    SYNTAX_ERROR = 51, "Syntax error"
+    COMMA_EXPECTED = 52, "',' expected"
+    ILLEGAL_COMMAND = 53, "Illegal command code"
+    SET_PARAMETER_ERROR = 54, "Error when setting parameter"
+    GET_PARAMETER_ERROR = 55, "Error when getting parameter value"
+    USER_ABORT = 56, "User abort (+++)"
+    PPP_ERROR = 57, "Error when trying to establish PPP"
+    SMTP_ERROR = 58, "Error when trying to establish SMTP"
+    POP3_ERROR = 59, "Error when trying to establish POP3"
+    MIME_TOO_BIG = 60, "Single-session MIME body exceeds the maximum allowed"
+    INTERNAL_MEMORY_FAILURE = 61, "Internal memory failure"
+    USER_ABORTED_SYSTEM = 62, "User aborted the system"
+    CTSH_NOT_LOW = 63, "~CTSH must be LOW to change to hardware flow control"
+    USER_ABORTED_LAST_COMMAND = 64, "User aborted last command using '---'"
+    ID_EXISTS = 65, "ID already exists"
+    RESERVED_66 = 66, "Reserved"
+    COMMAND_IGNORED = 67, "Command ignored as irrelevant"
+    SERIAL_NUMBER_EXISTS = 68, "Serial number already exists"
+    HOST_TIMEOUT = 69, "Timeout on host communication"
+    NV_WRITE_FAILED = 86, "Writing to the nonvolatile parameter database failed"
+    RESTORE_DEFAULTS_ERROR = 100, "Error restoring default parameters"
+    SERIAL_OVERFLOW = 111, "Serial data overflow"
+    ILLEGAL_WHEN_ONLINE = 112, "Illegal command when modem online"
+    CA_PARSE_ERROR = 116, "Error parsing a new trusted CA certificate"
+    KEY_PARSE_ERROR = 117, "Error parsing a new private key"
+    SOCKET_NOT_EXIST = 200, "Socket does not exist"
+    SOCKET_EMPTY = 201, "Socket empty on receive"
+    SOCKET_NOT_IN_USE = 202, "Socket not in use"
+    SOCKET_DOWN = 203, "Socket down (closed by peer, or no ACK)"
+    NO_SOCKETS = 204, "No available sockets"
+    SOCKET_PPP_OPEN_FAILED = 206, "PPP open failed for socket"
+    SOCKET_CREATE_ERROR = 207, "Error creating socket"
+    SOCKET_SEND_ERROR = 208, "Socket send error"
+    SOCKET_RECEIVE_ERROR = 209, "Socket receive error"
+    SOCKET_PPP_DOWN = 210, "PPP down for socket"
+    SOCKET_FLUSH_ERROR = 212, "Socket flush error"
+    SOCKET_NO_CARRIER = 215, "No carrier error on socket operation"
+    GENERAL_EXCEPTION = 216, "General exception"
+    OUT_OF_MEMORY = 217, "Out of memory"
+    LOCAL_PORT_IN_USE = 218, "STCP local port already in use"
+    SSL_INIT_ERROR = 219, "SSL initialisation / internal CA certificate loading error"
+    SSL_NEGOTIATION = 220, "SSL3 negotiation error"
+    SSL_ILLEGAL_HANDLE = 221, "Illegal SSL socket handle: must be an open and active TCP socket"
+    SSL_NO_CA = 222, "Trusted CA certificate does not exist"
+    RESERVED_223 = 223, "Reserved"
+    SSL_DECODE_ERROR = 224, "Decoding error on incoming SSL data"
+    SSL_NO_MORE_SOCKETS = 225, "No additional SSL sockets available"
+    SSL_RECORD_TOO_BIG = 226, "Maximum SSL packet size (2 KB) exceeded"
+    SSND_TOO_BIG = 227, "SSND stream larger than 2048 bytes"
+    SSND_CHECKSUM = 228, "SSND checksum mismatch"
+    SSL_PARAMETERS_MISSING = 229, "SSL parameters are missing"
+    PACKET_TOO_BIG = 230, "Maximum packet size (4 GB) exceeded"
+
+
+# Socket and SSL ranges: which typed error a code raises.
+SSL_CODES = range(ResultCode.SSL_INIT_ERROR, ResultCode.SSL_PARAMETERS_MISSING + 1)
+SOCKET_CODES = range(ResultCode.SOCKET_NOT_EXIST, ResultCode.PACKET_TOO_BIG + 1)
 
 def describe(code: int | None) -> str:
     """Human meaning of a result code; socket status values may be passed negated."""
     if code is None:
         return "error (no code given)"
-    return RESULT_CODES.get(abs(code), f"unknown code {abs(code)}")
+    try:
+        return ResultCode(abs(code)).meaning
+    except ValueError:
+        return f"unknown code {abs(code)}"
 
 
 class W24Error(Exception):
@@ -155,10 +149,11 @@ class CAFitError(W24Error):
 
 def error_for(code: int | None, command: str = "", detail: str = "") -> DeviceError:
     """The typed DeviceError subclass that matches a code."""
-    if code == CA_PARSE_ERROR:
+    if code == ResultCode.CA_PARSE_ERROR:
         return CAError(code, command, detail)
-    if code is not None and 219 <= code <= 229 and code not in (227, 228):
+    ssnd = (ResultCode.SSND_TOO_BIG, ResultCode.SSND_CHECKSUM)
+    if code is not None and code in SSL_CODES and code not in ssnd:
         return SSLError(code, command, detail)
-    if code is not None and 200 <= code <= 230:
+    if code is not None and code in SOCKET_CODES:
         return SocketError(code, command, detail)
     return DeviceError(code, command, detail)

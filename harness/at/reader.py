@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from w24_harness.at import codes
+from w24_harness.at.codes import ResultCode
 from w24_harness.at.commands import CA_NAMES
 
 CR, LF, BS, TAB, DEL = 0x0D, 0x0A, 0x08, 0x09, 0x7F
@@ -146,7 +146,7 @@ class CommandReader:
         if self._ssnd is not None:
             ssnd = self._ssnd
             item = BadInput(
-                codes.HOST_TIMEOUT,
+                ResultCode.HOST_TIMEOUT,
                 f"SSND payload incomplete: got {ssnd.received} of {ssnd.size} bytes {after}",
                 ssnd.header,
             )
@@ -154,7 +154,7 @@ class CommandReader:
             assert self._ca is not None
             ca = self._ca
             item = BadInput(
-                codes.HOST_TIMEOUT,
+                ResultCode.HOST_TIMEOUT,
                 f"CA value incomplete: got {len(ca.lines)} lines ({ca.chars} characters), "
                 f"no -----END line {after}",
                 ca.first_line,
@@ -201,19 +201,19 @@ class CommandReader:
     def _command_line(self, line: bytes, overflow: bool, items: list[Item]) -> None:
         if overflow:
             reason = f"command line longer than {self._max_line} characters"
-            items.append(BadInput(codes.SERIAL_OVERFLOW, reason, line))
+            items.append(BadInput(ResultCode.SERIAL_OVERFLOW, reason, line))
             return
         if not line:
             return
         control = _control_byte(line)
         if control is not None:
             reason = f"control byte 0x{control:02X} in command line: {line.decode('ascii')!r}"
-            items.append(BadInput(codes.SYNTAX_ERROR, reason, line))
+            items.append(BadInput(ResultCode.SYNTAX_ERROR, reason, line))
             return
         text = line.decode("ascii")
         if text[:4].upper() != "AT+I":
             reason = f"line does not start with AT+i: {text!r}"
-            items.append(BadInput(codes.SYNTAX_ERROR, reason, line))
+            items.append(BadInput(ResultCode.SYNTAX_ERROR, reason, line))
             return
         rest = text[4:]
         stay_online = rest.startswith("!")
@@ -226,7 +226,7 @@ class CommandReader:
         if not name:
             if rest:
                 reason = f"illegal command code: {rest!r} is not a command name"
-                items.append(BadInput(codes.ILLEGAL_COMMAND, reason, line))
+                items.append(BadInput(ResultCode.ILLEGAL_COMMAND, reason, line))
             else:
                 items.append(Command("", "", "", stay_online=stay_online, line=line))
             return
@@ -252,19 +252,19 @@ class CommandReader:
     @staticmethod
     def _ssnd_header_error(op: str, args: str, line: bytes) -> BadInput:
         if op != ":":
-            return BadInput(49, f"':' or '=' expected after SSND: {line.decode('ascii')!r}", line)
+            return BadInput(ResultCode.COLON_OR_EQUALS_EXPECTED, f"':' or '=' expected after SSND: {line.decode('ascii')!r}", line)
         handle, comma, rest = args.partition(",")
         if not _DIGITS.fullmatch(handle):
             reason = f"socket handle {handle!r} is not a number"
-            return BadInput(codes.NUMBER_EXPECTED, reason, line)
+            return BadInput(ResultCode.NUMBER_EXPECTED, reason, line)
         if not comma:
-            return BadInput(52, f"',' expected after the socket handle in SSND: {args!r}", line)
+            return BadInput(ResultCode.COMMA_EXPECTED, f"',' expected after the socket handle in SSND: {args!r}", line)
         size, colon, _ = rest.partition(":")
         if not _DIGITS.fullmatch(size):
-            return BadInput(codes.NUMBER_EXPECTED, f"SSND size {size!r} is not a number", line)
+            return BadInput(ResultCode.NUMBER_EXPECTED, f"SSND size {size!r} is not a number", line)
         if not colon:
-            return BadInput(49, f"':' expected after the SSND size: {args!r}", line)
-        return BadInput(codes.SYNTAX_ERROR, f"malformed SSND header: {args!r}", line)
+            return BadInput(ResultCode.COLON_OR_EQUALS_EXPECTED, f"':' expected after the SSND size: {args!r}", line)
+        return BadInput(ResultCode.SYNTAX_ERROR, f"malformed SSND header: {args!r}", line)
 
     # ----------------------------------------------------------------- SSND payloads
 
@@ -318,7 +318,7 @@ class CommandReader:
                 f"SSND of {ssnd.size} bytes on socket {ssnd.handle} exceeds its "
                 f"{ssnd.limit}-byte limit"
             )
-            items.append(BadInput(codes.SSND_TOO_BIG, reason, ssnd.header))
+            items.append(BadInput(ResultCode.SSND_TOO_BIG, reason, ssnd.header))
         self._back_to_lines()
 
     # ----------------------------------------------------------------- CA values
@@ -326,7 +326,7 @@ class CommandReader:
     def _interrupt_ca(self, items: list[Item]) -> None:
         assert self._ca is not None
         reason = "CA value interrupted by a new command"
-        items.append(BadInput(codes.CA_PARSE_ERROR, reason, self._ca.first_line))
+        items.append(BadInput(ResultCode.CA_PARSE_ERROR, reason, self._ca.first_line))
         self._ca = None
         self._mode = _Mode.LINE
 
@@ -352,13 +352,13 @@ class CommandReader:
         assert ca is not None
         if ca.long_line:
             reason = f"CA value line longer than {self._max_line} characters"
-            items.append(BadInput(codes.SERIAL_OVERFLOW, reason, ca.first_line))
+            items.append(BadInput(ResultCode.SERIAL_OVERFLOW, reason, ca.first_line))
         elif ca.too_long:
             reason = f"CA value longer than {CA_VALUE_LIMIT} characters ({ca.chars})"
-            items.append(BadInput(codes.SERIAL_OVERFLOW, reason, ca.first_line))
+            items.append(BadInput(ResultCode.SERIAL_OVERFLOW, reason, ca.first_line))
         elif ca.control is not None:
             reason = f"control byte 0x{ca.control:02X} in CA value"
-            items.append(BadInput(codes.SYNTAX_ERROR, reason, ca.first_line))
+            items.append(BadInput(ResultCode.SYNTAX_ERROR, reason, ca.first_line))
         else:
             payload = b"".join(line + b"\n" for line in ca.lines)
             first = ca.first_line

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from w24_harness.vocab import LineDirection
+
 BITS_PER_BYTE = 10  # 8N1 framing
 # Pass floors, as a fraction of the framing-adjusted bound (--w24-min-line-efficiency overrides).
 SIMULATOR_FLOOR = 0.8  # the simulator paces its own line: it must come close to the bound
@@ -45,9 +47,9 @@ def wire_bytes(entries: Iterable[WireEntry]) -> WireBytes:
     """Bytes each way in transcript entries; notes are not on the wire."""
     tx = rx = 0
     for entry in entries:
-        if entry.direction == "tx":
+        if entry.direction == LineDirection.TX:
             tx += len(entry.data)
-        elif entry.direction == "rx":
+        elif entry.direction == LineDirection.RX:
             rx += len(entry.data)
     return WireBytes(tx, rx)
 

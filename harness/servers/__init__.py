@@ -14,7 +14,7 @@ from .base import (
     ServerConfig,
     StaticCert,
 )
-from .names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, OPENSSL_TO_IANA, backend_for
+from .names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, backend_for
 from .openssl_server import available_openssl_suites
 from .payload import payload, sha256_hex
 from .server import TLSServer
@@ -23,7 +23,6 @@ __all__ = [
     "IANA_TO_OPENSSL",
     "IANA_TO_TLSLITE",
     "MISBEHAVIOURS",
-    "OPENSSL_TO_IANA",
     "OVERSIZE_RECORD_BYTES",
     "CertMaterial",
     "ConnectionReport",

@@ -12,22 +12,23 @@ import time
 import warnings
 from pathlib import Path
 
-from w24_harness.profiles import SSL3, W24_SUITES
+from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
 
 from .base import ServerConfig
 from .names import (
     IANA_TO_OPENSSL,
-    OPENSSL_TO_IANA,
-    OPENSSL_VERSION_NAMES,
     alert_from_openssl_reason,
+    openssl_to_iana,
+    openssl_version,
     version_range,
 )
 from .session import ConnectionContext, Failure, plain_records, serve_application_data
 
-_TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
-    "TLS1.0": ssl.TLSVersion.TLSv1,
-    "TLS1.1": ssl.TLSVersion.TLSv1_1,
-    "TLS1.2": ssl.TLSVersion.TLSv1_2,
+_TLS_VERSIONS: dict[ProtocolVersion, ssl.TLSVersion] = {
+    ProtocolVersion.TLS1: ssl.TLSVersion.TLSv1,
+    ProtocolVersion.TLS11: ssl.TLSVersion.TLSv1_1,
+    ProtocolVersion.TLS12: ssl.TLSVersion.TLSv1_2,
+    ProtocolVersion.TLS13: ssl.TLSVersion.TLSv1_3,
 }
 # SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS. Python clears it, so OpenSSL would put an empty
 # application record before every CBC record in TLS 1.0 (the BEAST countermeasure). Servers
@@ -50,7 +51,7 @@ def build_context(config: ServerConfig) -> ssl.SSLContext:
             "the openssl backend only behaves"
         )
     low, high = version_range(config.versions)
-    if SSL3 in (low, high):
+    if ProtocolVersion.SSL3 in (low, high):
         raise ValueError("this OpenSSL has no SSL 3.0; use backend='tlslite' for SSL3.0")
     available = available_openssl_suites()
     if config.suites is None:
@@ -138,10 +139,10 @@ class OpenSSLBackend:
                 return
             report.handshake_s = time.perf_counter() - started
             report.handshake_ok = True
-            report.version = OPENSSL_VERSION_NAMES.get(sock.version() or "", sock.version())
+            report.version = openssl_version(sock.version() or "")
             cipher = sock.cipher()
             if cipher is not None:
-                report.cipher = OPENSSL_TO_IANA.get(cipher[0], cipher[0])
+                report.cipher = openssl_to_iana(cipher[0])
             sock.settimeout(config.idle_timeout_s)
             serve_application_data(channel, ctx, plain_records(config))
         finally:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 
 from tlslite.api import HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
-from tlslite.constants import AlertDescription, CipherSuite
+from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ApplicationData
 
-from w24_harness.profiles import W24_SUITES
-from w24_harness.sim import fastcipher
+from w24_harness import fastcipher
+from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
 from .base import OVERSIZE_RECORD_BYTES, ConnectionReport, ServerConfig
 from .misbehave import TamperingSocket, hold_until_closed, read_first_record
-from .names import IANA_TO_TLSLITE, VERSION_WIRE, WIRE_VERSION, version_range
+from .names import IANA_TO_TLSLITE, version_range
 from .payload import payload
 from .session import (
     ConnectionContext,
@@ -47,8 +47,8 @@ def build_settings(config: ServerConfig) -> HandshakeSettings:
             "(it selects ciphers and MACs independently)"
         )
     settings = HandshakeSettings()
-    settings.minVersion = VERSION_WIRE[low]
-    settings.maxVersion = VERSION_WIRE[high]
+    settings.minVersion = low.wire
+    settings.maxVersion = high.wire
     settings.cipherNames = ciphers
     settings.macNames = macs
     settings.keyExchangeNames = ["rsa"]
@@ -143,8 +143,8 @@ class TlsliteBackend:
                 return
             report.handshake_s = time.perf_counter() - started
             report.handshake_ok = True
-            report.version = WIRE_VERSION.get(tuple(conn.version), str(conn.version))
-            report.cipher = CipherSuite.ietfNames.get(conn.session.cipherSuite)
+            report.version = version_name(tuple(conn.version))
+            report.cipher = suite_name(conn.session.cipherSuite)
             ctx.raw.settimeout(config.idle_timeout_s)
             if tamper is not None:
                 tamper.arm()

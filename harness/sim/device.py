@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 
-from w24_harness.at import codes
+from w24_harness.at.codes import ResultCode
 from w24_harness.at.reader import BadInput, Command
 from w24_harness.pki.fit import check_ca_fit
 from w24_harness.profiles import DeviceProfile
@@ -22,6 +22,9 @@ from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
 from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
+
+# The SSL failures the wrong_code fault collapses into 220 (SSND limits stay as they are).
+SSL_FAILURE_CODES = range(ResultCode.SSL_INIT_ERROR, ResultCode.SSL_RECORD_TOO_BIG + 1)
 
 CRLF = b"\r\n"
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -39,7 +42,7 @@ def _int_arg(text: str, what: str) -> int:
     text = text.strip()
     # fullmatch, not lstrip("-").isdigit(): "--5" passed that test and then broke int().
     if not _INTEGER.fullmatch(text):
-        raise CommandFailed(codes.NUMBER_EXPECTED, f"{what}: number expected, got {text!r}")
+        raise CommandFailed(ResultCode.NUMBER_EXPECTED, f"{what}: number expected, got {text!r}")
     return int(text)
 
 
@@ -101,13 +104,13 @@ class SimDevice:
         handler = self._handlers.get(item.name)
         if handler is None:
             self._log(f"illegal command code {item.name!r}")
-            return self.error(codes.ILLEGAL_COMMAND)
+            return self.error(ResultCode.ILLEGAL_COMMAND)
         try:
             return handler(item)
         except CommandFailed as exc:
             code = exc.code
-            if self.faults.wrong_code and code is not None and 219 <= code <= 226:
-                code = codes.SSL_NEGOTIATION
+            if self.faults.wrong_code and code is not None and code in SSL_FAILURE_CODES:
+                code = ResultCode.SSL_NEGOTIATION
             self._log(f"{item.name} failed -> {code}: {exc.reason}")
             return self.error(code)
 
@@ -118,7 +121,7 @@ class SimDevice:
 
     def _ping(self, cmd: Command) -> bytes:
         if cmd.op or cmd.args:
-            raise CommandFailed(codes.SYNTAX_ERROR, "text after AT+i")
+            raise CommandFailed(ResultCode.SYNTAX_ERROR, "text after AT+i")
         return self.lines("I/OK")
 
     def _rp(self, cmd: Command) -> bytes:
@@ -137,12 +140,12 @@ class SimDevice:
             )
         if n == 8:
             return self.lines(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "I/OK")
-        raise CommandFailed(codes.ILLEGAL_VALUE, f"report RP{n} is not simulated")
+        raise CommandFailed(ResultCode.ILLEGAL_VALUE, f"report RP{n} is not simulated")
 
     def _status(self, handle: int) -> int:
         sock = self.table.slots.get(handle)
         if sock is None:
-            return -codes.SOCKET_NOT_EXIST
+            return -ResultCode.SOCKET_NOT_EXIST
         sock.pump(self.profile.rx_buffer_bytes)
         return sock.status()
 
@@ -153,7 +156,7 @@ class SimDevice:
         if cmd.op == "?":
             return self._ca_report(self._param(slot))
         if cmd.op not in ("=", "~"):
-            raise CommandFailed(codes.ILLEGAL_DELIMITER, f"{slot}: '=' or '?' expected")
+            raise CommandFailed(ResultCode.ILLEGAL_DELIMITER, f"{slot}: '=' or '?' expected")
         pem = cmd.payload.decode("latin-1")
         if not pem.strip():
             self._store(slot, "", temporary=cmd.op == "~")
@@ -161,11 +164,11 @@ class SimDevice:
         try:
             report = check_ca_fit(pem.encode("latin-1"), self.profile)
         except ValueError as exc:
-            raise CommandFailed(codes.CA_PARSE_ERROR, f"{slot}: not a certificate: {exc}") from exc
+            raise CommandFailed(ResultCode.CA_PARSE_ERROR, f"{slot}: not a certificate: {exc}") from exc
         if report.pem_chars > report.limit:
             raise CommandFailed(self.profile.ca_too_long_code, "; ".join(report.problems))
         if report.problems:
-            raise CommandFailed(codes.CA_PARSE_ERROR, "; ".join(report.problems))
+            raise CommandFailed(ResultCode.CA_PARSE_ERROR, "; ".join(report.problems))
         self._store(slot, pem, temporary=cmd.op == "~")
         return self.lines("I/OK")
 
@@ -195,7 +198,7 @@ class SimDevice:
 
     def _parse_handle(self, cmd: Command) -> int:
         if cmd.op != ":":
-            raise CommandFailed(47, f"{cmd.name}: ':' expected")
+            raise CommandFailed(ResultCode.COLON_OR_TILDE_EXPECTED, f"{cmd.name}: ':' expected")
         first = cmd.args.split(",", 1)[0]
         return _int_arg(first, f"{cmd.name} socket handle")
 
@@ -208,23 +211,23 @@ class SimDevice:
 
     def _stcp(self, cmd: Command) -> bytes:
         if cmd.op != ":":
-            raise CommandFailed(47, "STCP: ':' expected")
+            raise CommandFailed(ResultCode.COLON_OR_TILDE_EXPECTED, "STCP: ':' expected")
         parts = cmd.args.split(",")
         if len(parts) < 2:
-            raise CommandFailed(52, "STCP: ',' expected between host and port")
+            raise CommandFailed(ResultCode.COMMA_EXPECTED, "STCP: ',' expected between host and port")
         host = parts[0].strip()
         if not host:
-            raise CommandFailed(46, "STCP: host name or address expected")
+            raise CommandFailed(ResultCode.DNS_EXPECTED, "STCP: host name or address expected")
         port = _int_arg(parts[1], "STCP port")
         if not 0 < port <= 65535:
-            raise CommandFailed(codes.ILLEGAL_VALUE, f"STCP port {port} out of range")
+            raise CommandFailed(ResultCode.ILLEGAL_VALUE, f"STCP port {port} out of range")
         handle = self.table.free_handle()
         if handle is None:
-            raise CommandFailed(codes.NO_SOCKETS, "all sockets in use")
+            raise CommandFailed(ResultCode.NO_SOCKETS, "all sockets in use")
         try:
             sock = socket.create_connection((host, port), timeout=self.profile.connect_timeout_s)
         except OSError as exc:
-            raise CommandFailed(codes.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
+            raise CommandFailed(ResultCode.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.table.slots[handle] = SimSocket(handle, sock, host, port)
         self.online = True
@@ -235,16 +238,16 @@ class SimDevice:
         sock = self.table.slots.get(handle)
         if sock is None or sock.ssl or sock.error is not None:
             raise CommandFailed(
-                codes.SSL_ILLEGAL_HANDLE, f"socket {handle} is not an open, active TCP socket"
+                ResultCode.SSL_ILLEGAL_HANDLE, f"socket {handle} is not an open, active TCP socket"
             )
         if self.table.ssl_count() >= self.profile.ssl_socket_limit:
-            raise CommandFailed(codes.SSL_NO_MORE_SOCKETS, "an SSL socket is already active")
+            raise CommandFailed(ResultCode.SSL_NO_MORE_SOCKETS, "an SSL socket is already active")
         cas = [self._param(s).encode() for s in self.profile.ca_slots if self._param(s)]
         verify = not self.faults.accept_any_cert
         if not cas and self.faults.ignore_empty_ca:
             verify = False
         elif not cas:
-            raise CommandFailed(codes.SSL_NO_CA, "no trusted CA loaded")
+            raise CommandFailed(ResultCode.SSL_NO_CA, "no trusted CA loaded")
         started = time.monotonic()
         try:
             sock.channel = SecureChannel.handshake(
@@ -279,7 +282,7 @@ class SimDevice:
         parts = cmd.args.split(",")
         limit = _int_arg(parts[1], "SRCV max") if len(parts) > 1 else None
         if limit is not None and limit < 0:
-            raise CommandFailed(codes.ILLEGAL_VALUE, f"SRCV max {limit} is negative")
+            raise CommandFailed(ResultCode.ILLEGAL_VALUE, f"SRCV max {limit} is negative")
         sock.pump(self.profile.rx_buffer_bytes)
         if not sock.rx:
             if sock.error is not None:
@@ -297,7 +300,7 @@ class SimDevice:
     def _sst(self, cmd: Command) -> bytes:
         handle = self._parse_handle(cmd)
         if handle not in self.table.slots:
-            raise CommandFailed(codes.SOCKET_NOT_EXIST, f"socket {handle} is not open")
+            raise CommandFailed(ResultCode.SOCKET_NOT_EXIST, f"socket {handle} is not open")
         return self.lines(f"I/({self._status(handle)})")
 
     def _scs(self, cmd: Command) -> bytes:
@@ -334,7 +337,7 @@ class SimDevice:
         if cmd.op == "=?":
             return self.lines("3-9, 'a' or 'h'", "I/OK")
         if cmd.op != "=" or cmd.args.strip() not in BDRF_VALUES:
-            raise CommandFailed(codes.ILLEGAL_VALUE, f"BDRF value {cmd.args!r} not in 3-9, a, h")
+            raise CommandFailed(ResultCode.ILLEGAL_VALUE, f"BDRF value {cmd.args!r} not in 3-9, a, h")
         self.nvram.set("BDRF", cmd.args.strip())
         return self.lines("I/OK")
 
@@ -343,6 +346,6 @@ class SimDevice:
         if cmd.op == "?":
             return self.lines("1" if self.echo else "0", "I/OK")
         if cmd.op != "=" or cmd.args.strip() not in ("0", "1"):
-            raise CommandFailed(codes.ILLEGAL_VALUE, "ECHO takes 0 or 1")
+            raise CommandFailed(ResultCode.ILLEGAL_VALUE, "ECHO takes 0 or 1")
         self.echo = cmd.args.strip() == "1"
         return self.lines("I/OK")

@@ -17,8 +17,10 @@ import tty
 from collections.abc import Callable
 from typing import Protocol
 
+from w24_harness.at.codes import ResultCode
 from w24_harness.at.reader import BadInput, Command, CommandReader
 from w24_harness.sim.device import SimDevice
+from w24_harness.vocab import LineDirection
 
 CRLF = b"\r\n"
 # How long a command arriving behind another waits for it before getting I/BUSY. A module works
@@ -199,7 +201,7 @@ class LineSession:
                 if not self.link.write(piece, self.stop):
                     self._closed.set()
                     return
-            self._record("tx", data)
+            self._record(LineDirection.TX, data)
 
     def _worker(self) -> None:
         while True:
@@ -210,7 +212,7 @@ class LineSession:
                 reply = self.device.handle(item)
             except Exception as exc:  # the simulator must never wedge on a bug of its own
                 self.device._log(f"internal error on {item!r}: {exc!r}")
-                reply = self.device.error(216)
+                reply = self.device.error(ResultCode.GENERAL_EXCEPTION)
             with self._write_lock:
                 self._idle.set()
                 self.write(reply)
@@ -241,7 +243,7 @@ class LineSession:
                 now = time.monotonic()
                 if data:
                     self._rx_pacer.take(len(data), continuing=backlog)
-                    self._record("rx", data)
+                    self._record(LineDirection.RX, data)
                     items = self.reader.feed(data, now)
                 else:
                     items = self.reader.expire(now)

@@ -19,6 +19,7 @@ from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.line import LineSession, SocketLink, open_pty
 from w24_harness.sim.nvram import NVRam
+from w24_harness.vocab import LineDirection
 
 
 class LineLog:
@@ -39,7 +40,7 @@ class LineLog:
     def record(self, direction: str, data: bytes) -> None:
         shown = data[:512].decode("latin-1").encode("unicode_escape").decode("ascii")
         more = f"... ({len(data)} bytes)" if len(data) > 512 else ""
-        self._emit("<-" if direction == "rx" else "->", shown + more)
+        self._emit("<-" if direction == LineDirection.RX else "->", shown + more)
 
     def note(self, text: str) -> None:
         self._emit("##", text)

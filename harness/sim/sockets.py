@@ -11,7 +11,7 @@ import select
 import socket
 from dataclasses import dataclass, field
 
-from w24_harness.at import codes
+from w24_harness.at.codes import ResultCode
 from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
 
 
@@ -54,7 +54,7 @@ class SimSocket:
                 else:
                     chunk = self._recv_plain(room)
             except PeerClosed:
-                self.fail(codes.SOCKET_DOWN, "peer closed the connection")
+                self.fail(ResultCode.SOCKET_DOWN, "peer closed the connection")
                 return
             except SSLFailure as exc:
                 self.fail(exc.code, exc.reason)
@@ -86,11 +86,11 @@ class SimSocket:
             else:
                 self.sock.sendall(data)
         except SSLFailure as exc:
-            self.fail(codes.SOCKET_DOWN, exc.reason)
-            raise SimSocketError(codes.SOCKET_SEND_ERROR, exc.reason) from exc
+            self.fail(ResultCode.SOCKET_DOWN, exc.reason)
+            raise SimSocketError(ResultCode.SOCKET_SEND_ERROR, exc.reason) from exc
         except OSError as exc:
-            code = codes.SOCKET_DOWN if exc.errno in (errno.EPIPE, errno.ECONNRESET) else 208
-            self.fail(codes.SOCKET_DOWN, str(exc))
+            code = ResultCode.SOCKET_DOWN if exc.errno in (errno.EPIPE, errno.ECONNRESET) else ResultCode.SOCKET_SEND_ERROR
+            self.fail(ResultCode.SOCKET_DOWN, str(exc))
             raise SimSocketError(code, f"send on socket {self.handle} failed: {exc}") from exc
 
     def status(self) -> int:
@@ -120,7 +120,7 @@ class SocketTable:
     def get(self, handle: int) -> SimSocket:
         sock = self.slots.get(handle)
         if sock is None:
-            raise SimSocketError(codes.SOCKET_NOT_EXIST, f"socket {handle} is not open")
+            raise SimSocketError(ResultCode.SOCKET_NOT_EXIST, f"socket {handle} is not open")
         return sock
 
     def ssl_count(self) -> int:

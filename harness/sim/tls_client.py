@@ -11,46 +11,39 @@ from collections.abc import Callable
 from typing import Any
 
 from tlslite.api import HandshakeSettings, TLSConnection
-from tlslite.constants import AlertDescription, CipherSuite
+from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ClientHello, ServerHello
 
-from w24_harness.profiles import SSL3, TLS1, DeviceProfile
+from w24_harness.profiles import DeviceProfile
 from w24_harness.sim.verify import CertRejected
+from w24_harness.tlsfacts import SUITES, ProtocolVersion, suite_name, version_name
 
-# The W24 suites: IANA name -> (suite id, tlslite cipher name, tlslite MAC name).
-SUITES: dict[str, tuple[int, str, str]] = {
-    "TLS_RSA_WITH_RC4_128_MD5": (0x0004, "rc4", "md5"),
-    "TLS_RSA_WITH_RC4_128_SHA": (0x0005, "rc4", "sha"),
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": (0x000A, "3des", "sha"),
-    "TLS_RSA_WITH_AES_128_CBC_SHA": (0x002F, "aes128", "sha"),
-    "TLS_RSA_WITH_AES_256_CBC_SHA": (0x0035, "aes256", "sha"),
-}
-_SUITE_NAMES = {suite_id: name for name, (suite_id, _, _) in SUITES.items()}
-VERSIONS: dict[str, tuple[int, int]] = {SSL3: (3, 0), TLS1: (3, 1)}
-_VERSION_NAMES = {(3, 0): SSL3, (3, 1): TLS1, (3, 2): "TLS1.1", (3, 3): "TLS1.2", (3, 4): "TLS1.3"}
+# What the device's client can speak at all; a profile picks from these.
+CLIENT_VERSIONS: tuple[ProtocolVersion, ...] = (ProtocolVersion.SSL3, ProtocolVersion.TLS1)
 
 
-def version_name(version: tuple[int, int]) -> str:
-    return _VERSION_NAMES.get(version, f"version {version[0]}.{version[1]}")
-
-
-def suite_name(suite_id: int) -> str:
-    return _SUITE_NAMES.get(suite_id) or CipherSuite.ietfNames.get(suite_id, f"0x{suite_id:04X}")
+def tlslite_names(suite: str) -> tuple[str, str]:
+    names = SUITES[suite].tlslite
+    assert names is not None  # client_settings refused suites without tlslite names
+    return names
 
 
 def client_settings(profile: DeviceProfile) -> HandshakeSettings:
     """tlslite settings for the profile; the ClientHello is trimmed further by W24Client."""
-    unknown = [p for p in profile.protocols if p not in VERSIONS]
-    unknown += [s for s in profile.cipher_suites if s not in SUITES]
+    unknown = [str(p) for p in profile.protocols if p not in CLIENT_VERSIONS]
+    unknown += [s for s in profile.cipher_suites if s not in SUITES or not SUITES[s].tlslite]
+    if profile.hello_version not in CLIENT_VERSIONS:
+        unknown.append(str(profile.hello_version))
     if unknown:
         raise ValueError(f"profile {profile.name}: unsupported protocol or suite {unknown}")
     settings = HandshakeSettings()
-    versions = [VERSIONS[p] for p in profile.protocols] + [VERSIONS[profile.hello_version]]
-    settings.minVersion, settings.maxVersion = min(versions), VERSIONS[profile.hello_version]
-    settings.versions = sorted({v for v in VERSIONS.values() if v <= settings.maxVersion})[::-1]
-    settings.cipherNames = sorted({SUITES[s][1] for s in profile.cipher_suites})
-    settings.macNames = sorted({SUITES[s][2] for s in profile.cipher_suites})
+    hello = ProtocolVersion(profile.hello_version).wire
+    versions = [ProtocolVersion(p).wire for p in profile.protocols] + [hello]
+    settings.minVersion, settings.maxVersion = min(versions), hello
+    settings.versions = sorted({v.wire for v in CLIENT_VERSIONS if v.wire <= hello})[::-1]
+    settings.cipherNames = sorted({tlslite_names(s)[0] for s in profile.cipher_suites})
+    settings.macNames = sorted({tlslite_names(s)[1] for s in profile.cipher_suites})
     settings.keyExchangeNames = ["rsa"]
     settings.certificateTypes = ["x509"]
     settings.useExtendedMasterSecret = False
@@ -75,7 +68,7 @@ class W24Client(TLSConnection):
         self.feed: bytearray | None = None
         self.sock.recv = self._recv  # type: ignore[method-assign]
         self.profile = profile
-        self.offered = [SUITES[name][0] for name in profile.cipher_suites]
+        self.offered = [SUITES[name].code for name in profile.cipher_suites]
         self.check = check
         self.rejection: CertRejected | None = None
         self.server_hello: ServerHello | None = None

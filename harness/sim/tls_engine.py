@@ -44,17 +44,12 @@ from typing import Any, NoReturn
 from tlslite.constants import AlertDescription, ContentType
 from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemoteAlert
 
-from w24_harness.at import codes
+from w24_harness import fastcipher
+from w24_harness.at.codes import ResultCode, describe
 from w24_harness.profiles import DeviceProfile
-from w24_harness.sim import fastcipher
-from w24_harness.sim.tls_client import (
-    SUITES,
-    W24Client,
-    client_settings,
-    suite_name,
-    version_name,
-)
+from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
 from w24_harness.sim.verify import verify_server_chain
+from w24_harness.tlsfacts import suite_name, version_name
 
 _MAC_BYTES = {"md5": 16, "sha": 20}
 CLOSE_TIMEOUT_S = 1.0  # best-effort close_notify on close()
@@ -64,7 +59,7 @@ class SSLFailure(Exception):
     """A failure the device reports as I/ERROR(code)."""
 
     def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"{code:03d} ({codes.describe(code)}): {reason}")
+        super().__init__(f"{code:03d} ({describe(code)}): {reason}")
         self.code = code
         self.reason = reason
 
@@ -112,7 +107,7 @@ class SecureChannel:
         self.cipher = suite_name(conn.session.cipherSuite)
         self.server_cert_der = bytes(conn.session.serverCertChain.x509List[0].bytes)
         conn._recv_record_limit = profile.max_record_plaintext  # 226 after decryption
-        cipher, mac = SUITES[self.cipher][1:]
+        cipher, mac = tlslite_names(self.cipher)
         block = {"rc4": 0, "3des": 8}.get(cipher, 16)
         # Longest record a plaintext within the limit can make: MAC, explicit IV, 256 padding.
         self._max_wire = (
@@ -142,7 +137,7 @@ class SecureChannel:
         no certificate check, and an empty `trusted_cas` is allowed.
         """
         if verify and not trusted_cas:
-            raise SSLFailure(codes.SSL_NO_CA, "no trusted CA certificate is loaded")
+            raise SSLFailure(ResultCode.SSL_NO_CA, "no trusted CA certificate is loaded")
         fastcipher.install()
         limit = profile.handshake_timeout_s if timeout is None else timeout
 
@@ -161,17 +156,17 @@ class SecureChannel:
             finished = _drive(steps, sock, time.monotonic() + limit)
         except Exception as exc:  # every handshake failure is the module's 220 ...
             sock.close()
-            code = codes.SSL_NEGOTIATION
+            code = ResultCode.SSL_NEGOTIATION
             if (
                 isinstance(exc, TLSLocalAlert)
                 and exc.description == AlertDescription.record_overflow
             ):
-                code = codes.SSL_RECORD_TOO_BIG  # ... but an oversize handshake record
+                code = ResultCode.SSL_RECORD_TOO_BIG  # ... but an oversize handshake record
             raise SSLFailure(code, conn.failure_reason(exc)) from exc
         if finished is None:
             sock.close()
             raise SSLFailure(
-                codes.SSL_NEGOTIATION,
+                ResultCode.SSL_NEGOTIATION,
                 f"handshake timed out after {limit:.1f} s (last received: {conn.last_message})",
             )
         return cls(conn, sock, profile)
@@ -182,14 +177,14 @@ class SecureChannel:
 
     def send(self, data: bytes) -> None:
         if self._failure is not None or self._closed or self._conn.closed or self._peer_closed:
-            raise SSLFailure(codes.SOCKET_SEND_ERROR, "the SSL connection is closed")
+            raise SSLFailure(ResultCode.SOCKET_SEND_ERROR, "the SSL connection is closed")
         deadline = time.monotonic() + self._profile.handshake_timeout_s
         try:
             sent = _drive(self._conn.writeAsync(bytes(data)), self._sock, deadline)
         except (OSError, TLSError) as exc:
-            raise SSLFailure(codes.SOCKET_SEND_ERROR, f"send failed: {exc}") from exc
+            raise SSLFailure(ResultCode.SOCKET_SEND_ERROR, f"send failed: {exc}") from exc
         if sent is None:
-            raise SSLFailure(codes.SOCKET_SEND_ERROR, "send timed out: the server is not reading")
+            raise SSLFailure(ResultCode.SOCKET_SEND_ERROR, "send timed out: the server is not reading")
 
     def pump(self, max_bytes: int) -> bytes:
         if self._failure is not None:
@@ -230,7 +225,7 @@ class SecureChannel:
                 need += int.from_bytes(self._record[3:5], "big")
                 if self._record[0] == ContentType.application_data and need - 5 > self._max_wire:
                     self._fail(
-                        codes.SSL_RECORD_TOO_BIG,
+                        ResultCode.SSL_RECORD_TOO_BIG,
                         f"incoming record of {need - 5} bytes cannot hold <= "
                         f"{self._profile.max_record_plaintext} bytes of plaintext with "
                         f"{self.cipher}",
@@ -263,18 +258,18 @@ class SecureChannel:
                     steps.close()  # type: ignore[attr-defined]
                     return None
                 if not _wait(self._sock, True, deadline - time.monotonic()):
-                    self._fail(codes.SSL_DECODE_ERROR, "could not answer the server in time")
+                    self._fail(ResultCode.SSL_DECODE_ERROR, "could not answer the server in time")
         except TLSLocalAlert as exc:
             if exc.description == AlertDescription.record_overflow:
                 limit = self._profile.max_record_plaintext
                 self._fail(
-                    codes.SSL_RECORD_TOO_BIG,
+                    ResultCode.SSL_RECORD_TOO_BIG,
                     f"incoming record has more than {limit} bytes of plaintext",
                 )
-            self._fail(codes.SSL_DECODE_ERROR, f"undecodable incoming record: {exc}")
+            self._fail(ResultCode.SSL_DECODE_ERROR, f"undecodable incoming record: {exc}")
         except TLSRemoteAlert as exc:
             name = AlertDescription.toStr(exc.description)
-            self._fail(codes.SSL_DECODE_ERROR, f"server sent alert {name}")
+            self._fail(ResultCode.SSL_DECODE_ERROR, f"server sent alert {name}")
         except (TLSAbruptCloseError, OSError):
             self._peer_closed = True
         return b""

@@ -1,0 +1,98 @@
+"""The harness's typed vocabulary: every word that travels between layers or into a report.
+
+StrEnum where the value is written to JSON, a transcript or a test id, so a report reads the
+same words the code uses; comparing with a bare string still works, but nothing spells one out.
+Result codes live beside their meanings in `w24_harness.at.codes.ResultCode`; protocol versions
+and cipher suites with their wire facts in `w24_harness.tlsfacts`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """Where in a scenario the device showed a rejection."""
+
+    CA = "ca"  # AT+iCA= refused the value
+    CONNECT = "connect"  # AT+iSTCP could not open the socket
+    SSL = "ssl"  # AT+iSSL: the handshake failed
+    DATA = "data"  # AT+iSRCV reported an error after the handshake
+    SEND = "send"  # AT+iSSND refused or failed
+
+
+class Action(StrEnum):
+    """What the runner makes the device do in a scenario."""
+
+    HANDSHAKE = "handshake"  # AT+iSTCP, AT+iSSL, close
+    EXCHANGE = "exchange"  # handshake, then data both ways, checked by hash
+    SECOND_SSL = "second_ssl"  # a second SSL socket while one is active
+    SSND_OVER = "ssnd_over"  # one AT+iSSND over the profile's limit
+    SSL_BAD_HANDLE = "ssl_bad_handle"  # AT+iSSL on a handle that is no open TCP socket
+    LOAD_CA = "load_ca"  # AT+iCA= and read back only
+
+
+class Family(StrEnum):
+    """Which suite file runs a scenario (and the report's grouping)."""
+
+    HANDSHAKE = "handshake"
+    CA = "ca"
+    DATA = "data"
+
+
+class Backend(StrEnum):
+    """Which TLS stack plays the server."""
+
+    OPENSSL = "openssl"  # Python's ssl: real OpenSSL, TLS 1.0 with AES here
+    TLSLITE = "tlslite"  # tlslite-ng: SSL 3.0, RC4, 3DES, and every misbehaviour
+
+
+class Misbehaviour(StrEnum):
+    """What a misbehaving test server does wrong (w24_harness.servers.misbehave)."""
+
+    CLOSE_MID_HANDSHAKE = "close_mid_handshake"
+    STALL = "stall"
+    OVERSIZE_RECORD = "oversize_record"
+    TAMPER = "tamper"
+
+
+class DataDirection(StrEnum):
+    """Which way application data moves."""
+
+    RECEIVE = "receive"  # server to device (AT+iSRCV)
+    SEND = "send"  # device to server (AT+iSSND)
+
+
+class LineDirection(StrEnum):
+    """A serial transcript entry's direction."""
+
+    TX = "tx"  # host to device
+    RX = "rx"  # device to host
+    NOTE = "note"  # the harness's own annotation
+
+
+class ResultClass(StrEnum):
+    """How one scenario's actual outcome compares with its expectation."""
+
+    PASSED = "passed"  # conformance: the outcome is the expected one
+    FAILED = "failed"  # the outcome is not one the expectation allows
+    OBSERVED = "observed"  # characterization: an allowed outcome, recorded
+    DRIFT = "drift"  # characterization: allowed, but not what the profile holds
+    ERROR = "error"  # no outcome: the harness, the port or the device failed
+
+
+class Basis(StrEnum):
+    """What decides a scenario's expectation."""
+
+    W24_MANUAL = "w24-manual"  # the Motorola W24 manual, May 2008 (spec §1-§10)
+    ICHIP_FIRMWARE = "ichip-firmware"  # the later iChip firmware's documents (spec §12)
+    RFC = "rfc"  # an RFC (SSL 3.0: RFC 6101, TLS 1.0: RFC 2246, X.509: RFC 5280)
+    HARNESS = "harness"  # the harness's own assumption (never a firmware failure on its own)
+
+
+class Kind(StrEnum):
+    """What a scenario can conclude."""
+
+    CONFORMANCE = "conformance"  # pass or fail against a documented rule
+    ROBUSTNESS = "robustness"  # no hang, no wedge, a clean error
+    CHARACTERIZATION = "characterization"  # record which of the allowed outcomes it shows
