@@ -82,6 +82,8 @@ class RunResults:
     info: list[RunInfo]
     results: list[ScenarioResult]
     exit_status: int | None = None
+    # Why the run stopped before any test could run (an unusable port, a silent device).
+    aborted: str | None = None
 
     @property
     def passed(self) -> int:
@@ -95,6 +97,7 @@ class RunResults:
         return {
             "runs": [asdict(i) for i in self.info],
             "exit_status": self.exit_status,
+            "aborted": self.aborted,
             "summary": {"scenarios": len(self.results), "passed": self.passed,
                         "failed": self.failed},
             "results": [asdict(r) for r in self.results],
@@ -108,6 +111,7 @@ class RunResults:
             info=[_build(RunInfo, i) for i in data.get("runs", [])],
             results=[_build(ScenarioResult, r) for r in data.get("results", [])],
             exit_status=data.get("exit_status"),
+            aborted=data.get("aborted"),
         )
 
     @classmethod

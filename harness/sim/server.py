@@ -149,9 +149,9 @@ class SimulatorProcess:
         ready, _, _ = select.select([self.proc.stdout], [], [], startup_timeout)
         line = self.proc.stdout.readline().strip() if ready else ""
         if not line:
-            self.stop()
             self._stderr.seek(0)
-            err = self._stderr.read()
+            err = self._stderr.read()  # before stop(), which closes it
+            self.stop()
             raise RuntimeError(f"simulator did not start ({' '.join(cmd)}): {err.strip()}")
         self.url = line
 
