@@ -1,4 +1,4 @@
-"""The `w24` command: `w24 sim`, `w24 certs ...`, `w24 ca ...`, `w24 report ...`."""
+"""The `w24` command: `w24 test`, `w24 sim`, `w24 certs ...`, `w24 ca ...`, `w24 report ...`."""
 
 from __future__ import annotations
 
@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="w24", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
+    sub.add_parser(
+        "test", add_help=False,
+        help="run the device suites shipped with w24-harness (any further arguments go to "
+             "pytest, e.g. `w24 test --w24-port /dev/ttyUSB0 -k handshake`)",
+    )
+
     sim = sub.add_parser("sim", help="run the W24 simulator on a pty or TCP port")
     add_sim_arguments(sim)
 
@@ -117,7 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_suites(pytest_args: list[str]) -> int:
+    """`w24 test`: the installed device suites (w24_harness.suites), no checkout needed; the
+    plugin comes in through its `w24` entry point."""
+    import pytest
+
+    return int(pytest.main(["--pyargs", "w24_harness.suites", *pytest_args]))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["test"]:  # everything after it is pytest's, not argparse's
+        return run_suites(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "sim":
