@@ -34,7 +34,7 @@ class Transcript:
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
 
-    def record(self, direction: str, data: bytes) -> None:
+    def record(self, direction: LineDirection, data: bytes) -> None:
         if not data:
             return
         entry = TranscriptEntry(time.monotonic() - self._t0, direction, bytes(data))

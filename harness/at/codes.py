@@ -92,10 +92,8 @@ def describe(code: int | None) -> str:
     """Human meaning of a result code; socket status values may be passed negated."""
     if code is None:
         return "error (no code given)"
-    try:
-        return ResultCode(abs(code)).meaning
-    except ValueError:
-        return f"unknown code {abs(code)}"
+    known = ResultCode._value2member_map_.get(abs(code))
+    return known.meaning if isinstance(known, ResultCode) else f"unknown code {abs(code)}"
 
 
 class W24Error(Exception):

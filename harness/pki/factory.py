@@ -220,8 +220,15 @@ class CertAuthority:
             child.private_key_pem.bytes(),
             chain_pem=self.chain_for_children,
             cache_keys=self.cache_keys,
-            _key=child._private_key,
+            _key=_rsa(child._private_key),
         )
+
+
+def _rsa(key: object) -> rsa.RSAPrivateKey:
+    """trustme's key, which the cached RSA key type always makes RSA."""
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError(f"expected an RSA key from trustme, got {type(key).__name__}")
+    return key
 
 
 class CertFactory:
@@ -244,13 +251,14 @@ class CertFactory:
             organization_unit_name=name,
             key_type=self._key_type(f"ca:{name}", key_bits),  # type: ignore[arg-type]
         )
-        cert = resign(made._certificate, made._private_key, hash_name, not_after=LAST_UTC_NOT_AFTER)
+        key = _rsa(made._private_key)
+        cert = resign(made._certificate, key, hash_name, not_after=LAST_UTC_NOT_AFTER)
         authority = CertAuthority(
             name,
             _pem(cert),
             made.private_key_pem.bytes(),
             cache_keys=self.cache_keys,
-            _key=made._private_key,
+            _key=key,
         )
         self._cas[cache_key] = authority
         return authority

@@ -34,6 +34,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -174,7 +175,7 @@ def trustme_key_cache(bits: int = 2048) -> Iterator[None]:
     original = trustme.KeyType._generate_key
     counter = itertools.count()
 
-    def cached_generate_key(self: trustme.KeyType) -> object:
+    def cached_generate_key(self: trustme.KeyType) -> Any:
         if self is trustme.KeyType.RSA:
             return labelled_rsa_key(f"trustme#{next(counter)}", bits)
         return original(self)

@@ -29,8 +29,10 @@ TARGET_SECONDS = 1.5  # a throttled transfer is sized to take about this long at
 class WireEntry(Protocol):
     """What the arithmetic needs of a transcript entry (w24_harness.transport.TranscriptEntry)."""
 
-    direction: str
-    data: bytes
+    @property
+    def direction(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 @dataclass(frozen=True)

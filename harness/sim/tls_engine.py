@@ -194,7 +194,9 @@ class SecureChannel:
             while len(out) < max_bytes and not self._peer_closed and not self._conn.closed:
                 if not self._assemble():
                     break
-                self._conn.feed += self._record
+                feed = self._conn.feed
+                assert feed is not None  # set by the constructor; None only before it
+                feed += self._record
                 self._record = bytearray()
                 data = self._read_record()
                 if data is not None:
