@@ -5,7 +5,7 @@ import pytest
 from w24_harness.at.codes import CAFitError, DeviceError, ResultCode
 from w24_harness.at.commands import ca_text_length
 from w24_harness.runner import ca_loaded
-from w24_harness.vocab import Family
+from w24_harness.vocab import Family, LineDirection
 
 
 @pytest.mark.scenarios(lambda s, p: s.suite == Family.CA)
@@ -41,7 +41,7 @@ def test_driver_refuses_oversized_ca_before_sending(w24, pki, w24_profile):
     message = str(err.value)
     assert str(w24_profile.ca_max_chars) in message
     assert str(ca_text_length(pem.decode())) in message
-    assert not [e for e in w24.transcript.since(mark) if e.direction == "tx"], "nothing sent"
+    assert not [e for e in w24.transcript.since(mark) if e.direction == LineDirection.TX], "nothing sent"
 
 
 def test_ca_survives_reset(w24, pki, loaded_ca):

@@ -17,6 +17,7 @@ from w24_harness.at.codes import (
     DeviceError,
     DeviceTimeout,
     ProtocolError,
+    ResultCode,
     error_for,
 )
 from w24_harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
@@ -298,7 +299,7 @@ class W24:
             try:
                 chunk = self.receive_once(handle, n - len(got))
             except DeviceError as exc:
-                if exc.code == 203:
+                if exc.code == ResultCode.SOCKET_DOWN:
                     break
                 raise
             got += chunk

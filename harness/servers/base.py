@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from w24_harness.vocab import Backend
+
 MISBEHAVIOURS: tuple[str, ...] = ("tamper", "close_mid_handshake", "stall", "oversize_record")
-BACKENDS: tuple[str, ...] = ("openssl", "tlslite")
+BACKENDS: tuple[Backend, ...] = tuple(Backend)
 # Plaintext of the one record the "oversize_record" misbehaviour sends: twice the W24's 2 KB.
 OVERSIZE_RECORD_BYTES = 4096
 
@@ -32,7 +34,7 @@ class StaticCert:
 @dataclass
 class ServerConfig:
     cert: CertMaterial
-    backend: str = "openssl"  # "openssl" (Python ssl) | "tlslite"
+    backend: Backend = Backend.OPENSSL
     # Names from w24_harness.profiles ("SSL3.0", "TLS1.0"), plus "TLS1.1"/"TLS1.2" for
     # modern-only servers in negative tests. The server accepts min(versions)..max(versions).
     versions: tuple[str, ...] = ("TLS1.0",)

@@ -8,21 +8,23 @@ import threading
 from types import TracebackType
 from typing import Protocol
 
+from w24_harness.vocab import Backend
+
 from .base import ConnectionReport, ServerConfig
 from .session import ConnectionContext
 
 JOIN_TIMEOUT_S = 5.0
 
 
-class Backend(Protocol):
+class ConnectionHandler(Protocol):
     def handle(self, ctx: ConnectionContext) -> None:
         """Run one connection to its end, keeping ctx.report current."""
 
 
-def make_backend(config: ServerConfig) -> Backend:
+def make_backend(config: ServerConfig) -> ConnectionHandler:
     """Validate `config` for its backend and build the backend (ValueError if unsupported)."""
     config.validate_common()
-    if config.backend == "openssl":
+    if config.backend == Backend.OPENSSL:
         from .openssl_server import OpenSSLBackend
 
         return OpenSSLBackend(config)
