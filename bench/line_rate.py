@@ -99,7 +99,7 @@ def bench_throughput(sets: CertSets, all_suites: bool, unthrottled_bytes: int) -
 
 
 def _throughput_row(case: ThroughputCase, baud: int, size: int, t) -> list[str]:
-    r = rates(size, t.seconds, t.wire, baud or None) if t.seconds else None
+    r = rates(size, t.seconds, t.minimal, baud or None) if t.seconds else None
     rate = "" if r is None else (
         f"{r.throughput_bps / 1e6:.2f} MB/s" if not baud else f"{r.throughput_bps / 1e3:.1f} KB/s"
     )

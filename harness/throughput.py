@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from w24_harness.at.codes import DeviceError
 from w24_harness.device.w24 import W24
 from w24_harness.profiles import DeviceProfile
-from w24_harness.report.linerate import WireBytes, wire_bytes
+from w24_harness.report.linerate import WireBytes, minimal_wire, wire_bytes
 from w24_harness.servers import (
     CertMaterial,
     ServerConfig,
@@ -71,7 +71,8 @@ class Transfer:
     payload_bytes: int
     handshake_ms: float = 0.0
     seconds: float = 0.0
-    wire: WireBytes = WireBytes(0, 0)
+    wire: WireBytes = WireBytes(0, 0)  # what crossed the line during the transfer
+    minimal: WireBytes = WireBytes(0, 0)  # the least the protocol needs: the bound's basis
     commands: int = 0  # SRCV polls or SSND chunks
     moved: int = 0  # bytes that arrived (device for receive, server for send)
     intact: bool = False
@@ -119,6 +120,11 @@ def run_transfer(
             out.error, out.code = f"handshake failed: {exc}", exc.code
             return out
         out.handshake_ms = 1000 * (time.perf_counter() - started)
+        # Per reply: the device's receive buffer; per SSND: the driver's chunk, within the
+        # profile's SSL limit. Neither depends on how fast this device delivers.
+        unit = (device.profile.rx_buffer_bytes if case.direction == RECEIVE
+                else min(device.ssnd_chunk, device.profile.max_ssnd_ssl))
+        out.minimal = minimal_wire(case.direction, size, unit, handle)
         if case.direction == RECEIVE:
             _receive(device, handle, out, timeout)
         else:

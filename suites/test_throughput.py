@@ -60,7 +60,7 @@ def test_throughput(case: ThroughputCase, w24, pki, w24_options, loaded_ca, w24_
     with TLSServer(server_config(case, certs.server, size, w24_options.bind)) as server:
         transfer = run_transfer(w24, server, case, size, host=w24_options.host)
         conn = server.connections[0] if server.connections else None
-    measured = rates(size, transfer.seconds, transfer.wire, baud) if transfer.ok else None
+    measured = rates(size, transfer.seconds, transfer.minimal, baud) if transfer.ok else None
     ratio = measured.framing_ratio if measured is not None else None
     fast_enough = floor is None or (ratio is not None and ratio >= floor)
     if not transfer.ok:

@@ -18,6 +18,7 @@ from w24_harness.report.linerate import (
     default_floor,
     effective_baud,
     framing_bound,
+    minimal_wire,
     line_rate,
     rates,
     transfer_size,
@@ -25,6 +26,7 @@ from w24_harness.report.linerate import (
 )
 from w24_harness.runner import ca_loaded
 from w24_harness.servers import TLSServer
+from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import Simulator, SimulatorConfig
 from w24_harness.throughput import RECEIVE, SEND, ThroughputCase, run_transfer, server_config
 from w24_harness.transport import Transcript
@@ -128,6 +130,45 @@ def test_paced_transfer_comes_close_to_the_bound_and_never_beats_it(direction: s
         finally:
             device.close_port()
     assert transfer.ok, transfer.error
-    measured = rates(size, transfer.seconds, transfer.wire, 57600)
-    assert transfer.wire.total > size  # framing was counted
+    measured = rates(size, transfer.seconds, transfer.minimal, 57600)
+    assert transfer.wire.total > transfer.minimal.total > size  # framing was counted
     assert SIMULATOR_FLOOR <= measured.framing_ratio <= 1.005
+
+
+def test_minimal_wire_counts_the_protocol_bytes_exactly() -> None:
+    # 17280 bytes in replies of at most 16384: AT+iSRCV:0,17280\r -> I/16384:..., then
+    # AT+iSRCV:0,896\r -> I/896:...
+    assert minimal_wire(RECEIVE, 17280, 16384) == WireBytes(tx=17 + 15, rx=8 + 16384 + 6 + 896)
+    # Two SSND of 2048 (AT+iSSND%:0,2048: is 17 bytes), each answered I/OK\r\n.
+    assert minimal_wire(SEND, 4096, 2048) == WireBytes(tx=2 * (17 + 2048), rx=2 * 6)
+    assert minimal_wire(SEND, 1, 2048, handle=3) == WireBytes(tx=14 + 1, rx=6)
+    assert minimal_wire(RECEIVE, 0, 16384) == WireBytes(0, 0)
+    with pytest.raises(ValueError):
+        minimal_wire(RECEIVE, 10, 0)
+
+
+@pytest.mark.timeout(60)
+def test_slow_firmware_is_judged_against_the_protocol_not_its_own_polls() -> None:
+    """A simulator that delivers SSL data at a third of the line rate makes the host poll
+    idly; the bound from the minimal framing puts it far under the floor, where the bound from
+    the bytes this run put on the line would have flattered it."""
+    profile = get_profile("w24")
+    certs = CertSets(profile).get("valid")
+    case = ThroughputCase(RECEIVE, TLS1, "TLS_RSA_WITH_AES_128_CBC_SHA")
+    size = transfer_size(115200, seconds=1.0)
+    config = SimulatorConfig(profile=profile, baud=115200, faults=Faults(slow_delivery=True))
+    with Simulator(config) as sim:
+        device = W24.open(sim.start_pty(), baud=115200, profile=profile)
+        try:
+            device.resync()
+            with ca_loaded(device, certs.ca_pem):
+                with TLSServer(server_config(case, certs.server, size, "127.0.0.1")) as server:
+                    transfer = run_transfer(device, server, case, size)
+        finally:
+            device.close_port()
+    assert transfer.ok, transfer.error
+    honest = rates(size, transfer.seconds, transfer.minimal, 115200)
+    flattering = rates(size, transfer.seconds, transfer.wire, 115200)
+    assert honest.framing_ratio < 0.4 < HARDWARE_FLOOR < SIMULATOR_FLOOR
+    assert honest.line_ratio < 0.4
+    assert flattering.framing_ratio > honest.framing_ratio  # what the old bound reported

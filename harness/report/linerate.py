@@ -3,10 +3,17 @@
 A UART at `baud` carries baud/10 bytes a second (8N1: start bit, 8 data bits, stop bit). The
 host cannot use all of that for payload: it waits for each command's reply before it sends the
 next one, so the line carries the host's bytes (tx) and the device's bytes (rx) in turn, and
-both include framing (command text, echo, `I/<n>:` headers, `I/OK`). The framing-adjusted bound
-is what a perfect device and host could reach with the exact bytes that crossed the line:
+both include framing (command text, `I/<n>:` headers, `I/OK`). The framing-adjusted bound is
+what a perfect device and host could reach with the least framing the protocol needs to move
+the payload, `minimal_wire()`:
 
-    bound = payload_bytes / (tx_wire_bytes + rx_wire_bytes) * baud / 10
+    bound = payload_bytes / (minimal tx bytes + minimal rx bytes) * baud / 10
+
+The bound never counts the bytes this run happened to put on the line: a slow firmware makes
+the host poll more often, and each idle `AT+iSRCV` -> `I/0` would otherwise count as framing,
+shrink the bound, and flatter the very firmware the floor exists to catch. The echo is left out
+too: a host may switch it off (`AT+iE0`), and on a full-duplex line it overlaps the command.
+`wire_bytes()` still measures what did cross the line, for the report.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from w24_harness.vocab import LineDirection
+from w24_harness.at.commands import encode, encode_ssnd
+from w24_harness.vocab import DataDirection, LineDirection
 
 BITS_PER_BYTE = 10  # 8N1 framing
 # Pass floors, as a fraction of the framing-adjusted bound (--w24-min-line-efficiency overrides).
@@ -56,6 +64,35 @@ def wire_bytes(entries: Iterable[WireEntry]) -> WireBytes:
     return WireBytes(tx, rx)
 
 
+OK_REPLY = b"I/OK\r\n"
+
+
+def minimal_wire(
+    direction: DataDirection, payload_bytes: int, unit: int, handle: int = 0
+) -> WireBytes:
+    """The fewest bytes the AT+i protocol puts on the line to move `payload_bytes`.
+
+    Receive: one `AT+iSRCV:<hn>,<remaining>` per reply, each reply `I/<n>:` + n bytes with n at
+    most `unit` (the largest reply the device gives: its receive buffer). Send: one
+    `AT+iSSND%:<hn>,<n>:` + n bytes per chunk of at most `unit` (the driver's SSND size), each
+    answered `I/OK`.
+    """
+    if unit <= 0:
+        raise ValueError(f"unit must be positive, got {unit}")
+    tx = rx = 0
+    left = payload_bytes
+    while left > 0:
+        n = min(left, unit)
+        if direction == DataDirection.RECEIVE:
+            tx += len(encode(f"SRCV:{handle},{left}"))
+            rx += len(f"I/{n}:") + n
+        else:
+            tx += len(encode_ssnd(handle, bytes(n)))
+            rx += len(OK_REPLY)
+        left -= n
+    return WireBytes(tx, rx)
+
+
 def line_rate(baud: int | None) -> float | None:
     """Bytes per second the line carries; None when the rate is unknown (unthrottled)."""
     if not baud or baud <= 0:
@@ -64,7 +101,8 @@ def line_rate(baud: int | None) -> float | None:
 
 
 def framing_bound(payload_bytes: int, wire: WireBytes, baud: int | None) -> float | None:
-    """Highest payload bytes/s reachable with this much framing, host waiting for each reply."""
+    """Highest payload bytes/s reachable with this much framing (pass `minimal_wire()`), the
+    host waiting for each reply."""
     rate = line_rate(baud)
     if rate is None or wire.total <= 0:
         return None
@@ -81,6 +119,7 @@ class Rates:
 
 
 def rates(payload_bytes: int, seconds: float, wire: WireBytes, baud: int | None) -> Rates:
+    """Measured rates; `wire` is the framing the bound allows for: `minimal_wire()`."""
     if seconds <= 0:
         raise ValueError(f"transfer time must be positive, got {seconds}")
     bps = payload_bytes / seconds

@@ -23,6 +23,7 @@ from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
 from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
 
+SLOW_DELIVERY_DEFAULT_BAUD = 115200  # slow_delivery on an unthrottled line
 # The SSL failures the wrong_code fault collapses into 220 (SSND limits stay as they are).
 SSL_FAILURE_CODES = range(ResultCode.SSL_INIT_ERROR, ResultCode.SSL_RECORD_TOO_BIG + 1)
 
@@ -60,6 +61,9 @@ class SimDevice:
         self.nvram = nvram or NVRam()
         self.faults = faults or Faults()
         self.echo = profile.echo_default
+        # The emulated line's baud (0 = unthrottled); only the slow_delivery fault reads it.
+        self.line_baud = 0
+        self._slow_started: dict[int, tuple[float, int]] = {}  # handle -> (start, delivered)
         self.table = SocketTable(profile.socket_count)
         self.online = False
         self.session_values: dict[str, str] = {}
@@ -231,6 +235,7 @@ class SimDevice:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.table.slots[handle] = SimSocket(handle, sock, host, port)
         self.online = True
+        self._slow_started.pop(handle, None)  # a new connection on a reused handle
         return self.lines(f"I/{handle}")
 
     def _ssl(self, cmd: Command) -> bytes:
@@ -289,6 +294,8 @@ class SimDevice:
                 raise CommandFailed(sock.error, sock.error_reason)
             return self.lines("I/0")
         n = len(sock.rx) if limit is None else min(limit, len(sock.rx))
+        if self.faults.slow_delivery and sock.ssl:
+            n = self._slow_allowance(handle, n)
         if n == 0:  # max 0: nothing is returned, in the empty-buffer form (no ':')
             return self.lines("I/0")
         data = bytes(sock.rx[:n])
@@ -296,6 +303,15 @@ class SimDevice:
         if self.faults.corrupt_rx and sock.ssl and data:
             data = bytes([data[0] ^ 0x01]) + data[1:]
         return f"I/{n}:".encode() + data
+
+    def _slow_allowance(self, handle: int, n: int) -> int:
+        """slow_delivery: what a third of the line rate allows since the first SRCV."""
+        rate = (self.line_baud or SLOW_DELIVERY_DEFAULT_BAUD) / 10 / 3
+        now = time.monotonic()
+        started, delivered = self._slow_started.setdefault(handle, (now, 0))
+        allowed = max(0, min(n, int(rate * (now - started)) - delivered))
+        self._slow_started[handle] = (started, delivered + allowed)
+        return allowed
 
     def _sst(self, cmd: Command) -> bytes:
         handle = self._parse_handle(cmd)

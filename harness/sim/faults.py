@@ -19,6 +19,9 @@ class Faults:
     wrong_code: bool = False
     # Flip one bit in every SRCV payload of an SSL socket.
     corrupt_rx: bool = False
+    # Deliver SSL data to the host at a third of the line rate (answering I/0 meanwhile): the
+    # firmware that the throughput floor exists to catch.
+    slow_delivery: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

@@ -68,6 +68,7 @@ class Simulator:
             profile = profile.with_changes(echo_default=self.config.echo)
         nvram = NVRam(self.config.state)
         self.device = SimDevice(profile, nvram, self.config.faults, self.log.note)
+        self.device.line_baud = self.config.baud
         self.stop_event = threading.Event()
         self.url = ""
         self._threads: list[threading.Thread] = []
