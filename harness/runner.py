@@ -18,6 +18,14 @@ from w24_harness.scenarios import Expect, Scenario
 from w24_harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
 
 
+# Every action the runner implements (see Scenario.action). A scenario naming another is refused
+# before the device is touched: falling through to a plain handshake would report a verdict for a
+# case that never ran.
+ACTIONS = frozenset(
+    {"handshake", "exchange", "second_ssl", "ssnd_over", "ssl_bad_handle", "load_ca"}
+)
+
+
 @dataclass
 class Outcome:
     accepted: bool
@@ -87,6 +95,11 @@ class ScenarioRunner:
     data_timeout: float = 30.0
 
     def run(self, scenario: Scenario) -> Outcome:
+        if scenario.action not in ACTIONS:
+            raise ValueError(
+                f"scenario {scenario.id}: unknown action {scenario.action!r}; "
+                f"known: {sorted(ACTIONS)}"
+            )
         try:
             if scenario.action == "load_ca":
                 return self._load_ca(scenario)

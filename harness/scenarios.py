@@ -215,11 +215,12 @@ def get(scenario_id: str) -> Scenario:
     raise KeyError(f"no scenario {scenario_id!r}")
 
 
-def _check_unique() -> None:
-    ids = [s.id for s in SCENARIOS]
+def check_unique(scenarios: list[Scenario]) -> None:
+    """Raise ValueError naming every scenario id used more than once."""
+    ids = [s.id for s in scenarios]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
-        raise AssertionError(f"duplicate scenario ids: {sorted(dupes)}")
+        raise ValueError(f"duplicate scenario ids: {sorted(dupes)}")
 
 
-_check_unique()
+check_unique(SCENARIOS)
