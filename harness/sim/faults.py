@@ -19,6 +19,9 @@ class Faults:
     wrong_code: bool = False
     # Flip one bit in every SRCV payload of an SSL socket.
     corrupt_rx: bool = False
+    # The SSND handler crashes (an exception of the simulator's own) after the bytes went out:
+    # the wire shows I/ERROR(216), and the harness must report a simulator internal error.
+    internal_error: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

@@ -209,8 +209,7 @@ class LineSession:
             try:
                 reply = self.device.handle(item)
             except Exception as exc:  # the simulator must never wedge on a bug of its own
-                self.device._log(f"internal error on {item!r}: {exc!r}")
-                reply = self.device.error(216)
+                reply = self.device.internal_error(item, exc)
             with self._write_lock:
                 self._idle.set()
                 self.write(reply)
