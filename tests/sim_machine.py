@@ -280,6 +280,17 @@ class SimMachine(RuleBasedStateMachine):
         OUTCOMES[f"{command} -> {outcome}"] += 1  # which states the run reached
         return replies
 
+    def _await_down(self, handle: int) -> None:
+        deadline = time.monotonic() + REPLY_TIMEOUT_S
+        while True:
+            (reply,) = self._ask(f"AT+iSCS:{handle}\r".encode())
+            if reply.values == (-codes.SOCKET_DOWN,):
+                self.socks[handle].down = True
+                return
+            assert reply.values == (0,), reply
+            assert time.monotonic() < deadline, f"socket {handle}: the hang-up never showed"
+            time.sleep(0.002)
+
     def _handle(self, data) -> int:
         """Mostly a socket that is open, sometimes any handle (closed, or out of range)."""
         # (Hypothesis leans to small integers: "3" is the rare branch, not "0".)
@@ -366,6 +377,12 @@ class SimMachine(RuleBasedStateMachine):
         self._start_ssl(self._handle(data), chase)
 
     def _start_ssl(self, handle: int, chase: bool) -> None:
+        model = self.socks.get(handle)
+        if model is not None and model.peer == "closer" and not model.down:
+            # Whether AT+iSSL meets the hang-up (221) or the handshake does (220, socket
+            # dropped) would depend on timing, and the socket table must not: wait until the
+            # simulator has seen it (SCS pumps the socket).
+            self._await_down(handle)
         # chase: a ping right behind AT+iSSL, i.e. during the handshake: I/BUSY, or served after.
         wire = f"AT+iSSL:{handle}\r".encode() + (b"AT+i\r" if chase else b"")
         replies = self._ask(wire, 2 if chase else 1, SSL_TIMEOUT_S)
@@ -383,16 +400,11 @@ class SimMachine(RuleBasedStateMachine):
         if model is None or model.ssl:
             assert _err(reply) == codes.SSL_ILLEGAL_HANDLE, (handle, reply)
             return
-        if any(m.ssl for m in self.socks.values()):
-            code = _err(reply)
-            if model.peer == "closer" and code == codes.SSL_ILLEGAL_HANDLE:
-                model.down = True  # the hang-up was seen first
-                return
-            assert code == codes.SSL_NO_MORE_SOCKETS, reply
+        if model.peer == "closer":
+            assert _err(reply) == codes.SSL_ILLEGAL_HANDLE, reply  # a socket that is down
             return
-        if reply.kind is ReplyKind.ERROR and reply.code == codes.SSL_ILLEGAL_HANDLE:
-            assert model.peer == "closer", reply  # only a socket already down is refused so
-            model.down = True
+        if any(m.ssl for m in self.socks.values()):
+            assert _err(reply) == codes.SSL_NO_MORE_SOCKETS, reply
             return
         if not self.ca:
             assert _err(reply) == codes.SSL_NO_CA, reply
