@@ -18,6 +18,11 @@ from w24_harness.scenarios import Expect, Scenario
 from w24_harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
 from w24_harness.vocab import Action, Stage
 
+# Every action the runner implements (see Scenario.action). A scenario naming another is refused
+# before the device is touched: falling through to a plain handshake would report a verdict for a
+# case that never ran.
+ACTIONS: frozenset[Action] = frozenset(Action)
+
 
 @dataclass
 class Outcome:
@@ -88,6 +93,11 @@ class ScenarioRunner:
     data_timeout: float = 30.0
 
     def run(self, scenario: Scenario) -> Outcome:
+        if scenario.action not in ACTIONS:
+            raise ValueError(
+                f"scenario {scenario.id}: unknown action {scenario.action!r}; "
+                f"known: {sorted(ACTIONS)}"
+            )
         try:
             if scenario.action == Action.LOAD_CA:
                 return self._load_ca(scenario)

@@ -177,8 +177,11 @@ def test_interpreter_fuzz_never_raises(pieces: list[tuple[bytes, float]], profil
             now += pause
             for item in reader.feed(data, now) + reader.expire(now + 0.001):
                 _check_reply(device.handle(item), item)
+                # handle() answers 216 to a crashed handler: the crash must still fail the fuzz.
+                assert device.internal_errors == 0, device.last_internal_error
         for item in reader.feed(b"\r", now) + reader.expire(now + 60):
             _check_reply(device.handle(item), item)
+        assert device.internal_errors == 0, device.last_internal_error
     finally:
         device.shutdown()
 

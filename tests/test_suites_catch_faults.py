@@ -14,7 +14,7 @@ import pytest
 
 from w24_harness.profiles import get_profile
 from w24_harness.scenarios import SCENARIOS, reject
-from w24_harness.throughput import RECEIVE, cases_for
+from w24_harness.throughput import RECEIVE, SEND, cases_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
@@ -35,6 +35,10 @@ def _receives_data(s) -> bool:
     return s.expected(W24).accept and s.action == "exchange" and s.recv_size > 0
 
 
+def _sends_data(s) -> bool:
+    return s.expected(W24).accept and s.action == "exchange" and s.send_size > 0
+
+
 # Which scenarios each fault must break, derived from the catalogue (not listed by hand), so a
 # new scenario is covered automatically. On the w24 profile:
 EXPECTED_FAILURES: dict[str, set[str]] = {
@@ -48,6 +52,8 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "wrong_code": _ids(_expects_code(221, 222, 224, 225, 226)),
     # ... and every throughput case that receives (suites/test_throughput.py).
     "corrupt_rx": _ids(_receives_data) | {c.id for c in cases_for(W24, (RECEIVE,))},
+    # The SSND handler crashes: every scenario and throughput case that sends from the device.
+    "internal_error": _ids(_sends_data) | {c.id for c in cases_for(W24, (SEND,))},
 }
 
 
@@ -81,6 +87,15 @@ def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
     assert "serial transcript: " in output
     transcript = next(r["transcript"] for r in data["results"] if r["id"] == some)
     assert Path(transcript).is_file() and "AT+iSSL" in Path(transcript).read_text()
+    # Simulator internal errors are reported apart from the verdicts, and only for that fault.
+    errors = data["simulator_internal_errors"]
+    if fault == "internal_error":
+        assert "simulator internal error: " in output
+        failed_nodes = {r["nodeid"] for r in data["results"] if not r["passed"]}
+        assert failed_nodes <= {e["nodeid"] for e in errors}
+        assert all("the SSND handler crashed" in e["error"] for e in errors)
+    else:
+        assert errors == [] and "simulator internal error" not in output
 
 
 def test_faults_are_all_covered():

@@ -280,3 +280,55 @@ def test_trustme_pki_ecdsa_leaf_and_rsa_sha256_chain() -> None:
     ec_der = x509.load_pem_x509_certificate(ec_leaf.cert_chain_pems[0].bytes()).public_bytes(DER)
     with pytest.raises(CertRejected, match="not RSA"):
         verify_server_chain([ec_der], [ec_ca.cert_pem.bytes()], MODERN)
+
+
+# -- the signature check itself (without it, any certificate naming a loaded CA would pass) ---
+
+
+def flip_signature_bit(cert: x509.Certificate, bit: int = 0) -> bytes:
+    """The certificate's DER with one bit of its signature value flipped (TBS untouched)."""
+    asn = asn1_x509.Certificate.load(cert.public_bytes(DER))
+    signature = bytearray(asn["signature_value"].native)
+    signature[len(signature) // 2] ^= 1 << bit
+    asn["signature_value"] = bytes(signature)
+    return asn.dump(force=True)
+
+
+@pytest.mark.parametrize("bit", [0, 7])
+def test_leaf_with_one_signature_bit_flipped_is_rejected(bit: int) -> None:
+    certs = pki()
+    tampered = flip_signature_bit(certs["leaf"].cert, bit)
+    assert x509.load_der_x509_certificate(tampered).issuer == certs["ca"].name  # still parses
+    verify_server_chain([certs["leaf"].der], [certs["ca"].pem], W24, now=NOW)  # the original
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain([tampered], [certs["ca"].pem], W24, now=NOW)
+    assert caught.value.alert == "bad_certificate"
+    assert "does not verify with the key of the trusted CA CN=W24 Test CA" in caught.value.reason
+
+
+def test_leaf_from_an_impostor_ca_is_rejected() -> None:
+    # The impostor CA has the loaded CA's subject name but its own key; its leaf names the
+    # trusted CA as issuer, so only the signature tells them apart.
+    certs = pki()
+    impostor = certs["twin_ca"]
+    assert impostor.name == certs["ca"].name
+    leaf = issue("device.example", key(1024, "leaf"), impostor, dns=("device.example",))
+    verify_server_chain([leaf.der], [impostor.pem], W24, now=NOW)  # fine by its own CA
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain([leaf.der], [certs["ca"].pem], W24, now=NOW)
+    assert caught.value.alert == "bad_certificate"
+    assert "does not verify" in caught.value.reason
+
+
+def test_intermediate_with_a_flipped_signature_bit_is_rejected() -> None:
+    # Chain building (modern): both links are checked, the CA's signature on the intermediate
+    # and the intermediate's on the leaf.
+    certs = pki()
+    good = [certs["leaf_inter"].der, certs["inter"].der]
+    verify_server_chain(good, [certs["ca"].pem], MODERN, now=NOW)
+    for chain in (
+        [certs["leaf_inter"].der, flip_signature_bit(certs["inter"].cert)],
+        [flip_signature_bit(certs["leaf_inter"].cert), certs["inter"].der],
+    ):
+        with pytest.raises(CertRejected, match="does not verify"):
+            verify_server_chain(chain, [certs["ca"].pem], MODERN, now=NOW)

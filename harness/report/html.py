@@ -119,6 +119,23 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
     )
 
 
+def internal_errors_section(run: RunResults) -> str:
+    """Simulator internal errors: bugs of the simulator's own, apart from the firmware verdicts."""
+    if not run.internal_errors:
+        return ""
+    items = "".join(
+        f"<li><b>{escape(e.nodeid)}</b> ({escape(e.phase)}): {e.count} error(s)"
+        f"<pre>{escape(e.error)}</pre></li>"
+        for e in run.internal_errors
+    )
+    return (
+        '<section><h2 class="bad">Simulator internal error</h2><p>The simulator raised an '
+        "exception of its own (it answered I/ERROR(216) on the wire) during these tests. "
+        "This is a bug in the simulator, not a firmware verdict.</p>"
+        f"<ul>{items}</ul></section>"
+    )
+
+
 def comparison_section(cmp: Comparison) -> str:
     """The baseline comparison, for the top of the report (above the matrix)."""
     n = len(cmp.regressions)

@@ -55,6 +55,18 @@ class RunInfo:
     faults: list[str] = field(default_factory=list)
 
 
+@dataclass
+class SimInternalError:
+    """The simulator had internal errors during a test: a bug of the simulator's, reported
+    apart from every firmware verdict (w24_harness.sim.status)."""
+
+    nodeid: str
+    count: int  # internal errors during this test (phase)
+    error: str  # the latest one: command, exception, traceback
+    phase: str = "call"  # "call" (the test body) or "teardown" (the fixture's clean-up)
+    worker: str = "main"
+
+
 class ResultLog:
     """Append-only JSON-lines file for one process."""
 
@@ -76,6 +88,9 @@ class ResultLog:
     def result(self, result: ScenarioResult) -> None:
         self._append("result", result)
 
+    def internal_error(self, record: SimInternalError) -> None:
+        self._append("internal_error", record)
+
 
 @dataclass
 class RunResults:
@@ -84,6 +99,7 @@ class RunResults:
     exit_status: int | None = None
     # Why the run stopped before any test could run (an unusable port, a silent device).
     aborted: str | None = None
+    internal_errors: list[SimInternalError] = field(default_factory=list)
 
     @property
     def passed(self) -> int:
@@ -99,8 +115,10 @@ class RunResults:
             "exit_status": self.exit_status,
             "aborted": self.aborted,
             "summary": {"scenarios": len(self.results), "passed": self.passed,
-                        "failed": self.failed},
+                        "failed": self.failed,
+                        "simulator_internal_errors": len(self.internal_errors)},
             "results": [asdict(r) for r in self.results],
+            "simulator_internal_errors": [asdict(e) for e in self.internal_errors],
         }
 
     @classmethod
@@ -112,6 +130,9 @@ class RunResults:
             results=[_build(ScenarioResult, r) for r in data.get("results", [])],
             exit_status=data.get("exit_status"),
             aborted=data.get("aborted"),
+            internal_errors=[
+                _build(SimInternalError, e) for e in data.get("simulator_internal_errors", [])
+            ],
         )
 
     @classmethod
@@ -133,6 +154,7 @@ def merge_parts(report_dir: Path) -> RunResults:
     """Read every part file; a truncated last line (a killed worker) is skipped, not fatal."""
     infos: list[RunInfo] = []
     results: list[ScenarioResult] = []
+    errors: list[SimInternalError] = []
     for part in sorted((report_dir / PARTS_DIR).glob("*.jsonl")):
         for line in part.read_text(encoding="utf-8").splitlines():
             try:
@@ -144,8 +166,11 @@ def merge_parts(report_dir: Path) -> RunResults:
                 infos.append(_build(RunInfo, record))
             elif kind == "result":
                 results.append(_build(ScenarioResult, record))
+            elif kind == "internal_error":
+                errors.append(_build(SimInternalError, record))
     results.sort(key=lambda r: r.nodeid)
-    return RunResults(infos, results)
+    errors.sort(key=lambda e: e.nodeid)
+    return RunResults(infos, results, internal_errors=errors)
 
 
 def write_results(report_dir: Path, run: RunResults) -> Path:

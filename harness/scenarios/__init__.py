@@ -28,7 +28,7 @@ __all__ = [
     "Scenario",
     "accept_unless",
     "always",
-    "duplicate_ids",
+    "check_unique",
     "get",
     "reject",
     "render_table",
@@ -55,10 +55,11 @@ def get(scenario_id: str) -> Scenario:
     raise KeyError(f"no scenario {scenario_id!r}")
 
 
-def duplicate_ids(scenarios: list[Scenario]) -> list[str]:
-    """Ids that more than one scenario uses (a registry must have none)."""
-    return sorted(i for i, n in Counter(s.id for s in scenarios).items() if n > 1)
+def check_unique(scenarios: list[Scenario]) -> None:
+    """Raise ValueError naming every scenario id used more than once."""
+    dupes = sorted(i for i, n in Counter(s.id for s in scenarios).items() if n > 1)
+    if dupes:
+        raise ValueError(f"duplicate scenario ids: {dupes}")
 
 
-if duplicate_ids(SCENARIOS):
-    raise AssertionError(f"duplicate scenario ids: {duplicate_ids(SCENARIOS)}")
+check_unique(SCENARIOS)

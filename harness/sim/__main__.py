@@ -12,6 +12,8 @@ from w24_harness.profiles import PROFILES, get_profile
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import Simulator, SimulatorConfig
 
+INTERNAL_ERROR_EXIT = 3  # `w24 sim` exit status after a simulator internal error
+
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
@@ -21,6 +23,8 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baud", type=int, default=0, help="emulated line rate; 0 = unthrottled")
     parser.add_argument("--state", type=Path, help="JSON file keeping nonvolatile parameters")
     parser.add_argument("--log", type=Path, help="append the serial transcript to this file")
+    parser.add_argument("--status", type=Path,
+                        help="keep the count of simulator internal errors in this JSON file")
     parser.add_argument("--no-echo", action="store_true", help="start with command echo off")
     parser.add_argument(
         "--fault",
@@ -43,6 +47,7 @@ def run_sim(args: argparse.Namespace) -> int:
             faults=Faults.from_names(args.fault),
             echo=False if args.no_echo else None,
             log=args.log,
+            status=args.status,
         )
         sim = Simulator(config)
     except (ValueError, OSError) as exc:
@@ -79,6 +84,12 @@ def run_sim(args: argparse.Namespace) -> int:
     while not done.wait(0.5):
         pass
     sim.stop()
+    errors = sim.device.internal_errors
+    if errors:
+        # The self-check: a simulator that had a bug of its own does not exit cleanly.
+        print(f"w24 sim: {errors} simulator internal error(s); tracebacks in the log",
+              file=sys.stderr, flush=True)
+        return INTERNAL_ERROR_EXIT
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -68,6 +69,10 @@ class SimDevice:
         self.online = False
         self.session_values: dict[str, str] = {}
         self._log = log or (lambda _msg: None)
+        # Exceptions of the simulator's own (not CommandFailed): counted, never silent.
+        self.internal_errors = 0
+        self.last_internal_error = ""
+        self.on_internal_error: Callable[[], None] = lambda: None
         self._handlers: dict[str, Callable[[Command], bytes]] = {
             "": self._ping,
             "RP": self._rp,
@@ -117,6 +122,17 @@ class SimDevice:
                 code = ResultCode.SSL_NEGOTIATION
             self._log(f"{item.name} failed -> {code}: {exc.reason}")
             return self.error(code)
+        except Exception as exc:  # a bug of the simulator's: answer as a module would, and tell
+            return self.internal_error(item, exc)
+
+    def internal_error(self, item: Command | BadInput, exc: BaseException) -> bytes:
+        """Log and count an exception of the simulator's own; the reply a module would give."""
+        self.internal_errors += 1
+        trace = "".join(traceback.format_exception(exc))
+        self.last_internal_error = f"internal error on {item.line!r}: {exc!r}\n{trace}"
+        self._log(self.last_internal_error)
+        self.on_internal_error()
+        return self.error(ResultCode.GENERAL_EXCEPTION)
 
     def shutdown(self) -> None:
         self.table.close_all()
@@ -280,6 +296,8 @@ class SimDevice:
             sock.send(cmd.payload)
         except SimSocketError as exc:
             raise CommandFailed(exc.code, exc.reason) from exc
+        if self.faults.internal_error:
+            raise RuntimeError("self-test fault internal_error: the SSND handler crashed")
         return self.lines("I/OK")
 
     def _srcv(self, cmd: Command) -> bytes:

@@ -22,6 +22,9 @@ class Faults:
     # Deliver SSL data to the host at a third of the line rate (answering I/0 meanwhile): the
     # firmware that the throughput floor exists to catch.
     slow_delivery: bool = False
+    # The SSND handler crashes (an exception of the simulator's own) after the bytes went out:
+    # the wire shows I/ERROR(216), and the harness must report a simulator internal error.
+    internal_error: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

@@ -17,7 +17,6 @@ import tty
 from collections.abc import Callable
 from typing import Protocol
 
-from w24_harness.at.codes import ResultCode
 from w24_harness.at.reader import BadInput, Command, CommandReader
 from w24_harness.sim.device import SimDevice
 from w24_harness.vocab import LineDirection
@@ -211,8 +210,7 @@ class LineSession:
             try:
                 reply = self.device.handle(item)
             except Exception as exc:  # the simulator must never wedge on a bug of its own
-                self.device._log(f"internal error on {item!r}: {exc!r}")
-                reply = self.device.error(ResultCode.GENERAL_EXCEPTION)
+                reply = self.device.internal_error(item, exc)
             with self._write_lock:
                 self._idle.set()
                 self.write(reply)

@@ -19,6 +19,7 @@ from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.line import LineSession, SocketLink, open_pty
 from w24_harness.sim.nvram import NVRam
+from w24_harness.sim.status import SimStatus
 from w24_harness.vocab import LineDirection
 
 
@@ -54,6 +55,7 @@ class SimulatorConfig:
     faults: Faults = field(default_factory=Faults)
     echo: bool | None = None
     log: Path | None = None
+    status: Path | None = None  # where the internal-error count goes (w24_harness.sim.status)
 
 
 class Simulator:
@@ -69,10 +71,20 @@ class Simulator:
         nvram = NVRam(self.config.state)
         self.device = SimDevice(profile, nvram, self.config.faults, self.log.note)
         self.device.line_baud = self.config.baud
+        self.device.on_internal_error = self._save_status
+        self._save_status()
         self.stop_event = threading.Event()
         self.url = ""
         self._threads: list[threading.Thread] = []
         self._closers: list = []
+
+    @property
+    def status(self) -> SimStatus:
+        return SimStatus(self.device.internal_errors, self.device.last_internal_error)
+
+    def _save_status(self) -> None:
+        if self.config.status is not None:
+            self.status.save(self.config.status)
 
     def _session(self, link) -> None:
         LineSession(
@@ -138,8 +150,13 @@ class Simulator:
 class SimulatorProcess:
     """`w24 sim` as a child process: what the pytest plugin uses, so the device is a real peer."""
 
-    def __init__(self, args: list[str], startup_timeout: float = 20.0) -> None:
-        cmd = [sys.executable, "-m", "w24_harness.sim", *args]
+    def __init__(
+        self, args: list[str], startup_timeout: float = 20.0, status: Path | None = None
+    ) -> None:
+        self.status_path = status
+        self.returncode: int | None = None
+        status_args = ["--status", str(status)] if status is not None else []
+        cmd = [sys.executable, "-m", "w24_harness.sim", *args, *status_args]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # stderr goes to a file: a pipe nobody drains could fill up and stall the simulator.
         self._stderr = tempfile.TemporaryFile(mode="w+")
@@ -156,7 +173,12 @@ class SimulatorProcess:
             raise RuntimeError(f"simulator did not start ({' '.join(cmd)}): {err.strip()}")
         self.url = line
 
-    def stop(self) -> None:
+    def status(self) -> SimStatus:
+        """Its internal errors so far (none known without a status file)."""
+        return SimStatus.load(self.status_path) if self.status_path else SimStatus()
+
+    def stop(self) -> int | None:
+        """Stop it; its exit status (3: it had internal errors, see `w24 sim`)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -164,9 +186,11 @@ class SimulatorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        self.returncode = self.proc.returncode
         if self.proc.stdout:
             self.proc.stdout.close()
         self._stderr.close()
+        return self.returncode
 
     def __enter__(self) -> SimulatorProcess:
         return self

@@ -1,0 +1,248 @@
+"""Mutation score of the verdict-critical modules, with cosmic-ray (pip install cosmic-ray).
+
+    .venv/bin/python bench/mutation.py                     # every target below
+    .venv/bin/python bench/mutation.py --only verify linerate
+    .venv/bin/python bench/mutation.py --count             # how many mutants, nothing run
+    .venv/bin/python bench/mutation.py --survivors-of DIR  # re-run only earlier survivors
+
+cosmic-ray mutates the file in place, one mutant at a time, and runs the target's FAST tests
+(pytest -x, without the w24 plugin); the editable install (harness/ is the package w24_harness
+through package-dir) then imports the mutant as it is. So: nothing else may run tests in this
+checkout meanwhile. Byte code is not cached (PYTHONPYCACHEPREFIX to an empty directory), or a
+mutant of the same size written within the same second could be shadowed by a stale .pyc.
+
+Scope: the modules where a wrong line changes a verdict. For the simulator's device module and
+the driver only the functions holding limits are mutated (the rest is I/O plumbing the suites
+cover). Operators that only produce noise are left out: decorator removal, `==` -> `is`, and
+arithmetic turned into bit operations or powers. Prints the score per module and every survivor
+(line, operator, diff); the session databases stay in --work for later inspection
+(`cosmic-ray dump`, `cr-report`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    module: str  # path from the repository root
+    tests: tuple[str, ...]
+    functions: tuple[str, ...] | None = None  # None: the whole module
+
+
+TARGETS = [
+    Target("verify", "harness/sim/verify.py", ("tests/test_verify.py",)),
+    Target("replies", "harness/at/replies.py", ("tests/test_at_replies.py",)),
+    Target("scenarios", "harness/scenarios.py", ("tests/test_scenarios.py",)),
+    Target("linerate", "harness/report/linerate.py", ("tests/test_throughput_math.py",)),
+    Target("compare", "harness/report/compare.py",
+           ("tests/test_report_compare.py", "tests/test_report_compare_runs.py")),
+    Target("device-limits", "harness/sim/device.py", ("tests/test_sim_commands.py",),
+           ("_int_arg", "ssnd_limit", "handle", "_ca", "_stcp", "_ssl", "_srcv")),
+    Target("driver-limits", "harness/device/w24.py", ("tests/test_driver.py",),
+           ("set_ca", "send", "__post_init__")),
+]
+
+# Operators whose mutants are noise here (see the module docstring).
+EXCLUDED_OPERATORS = re.compile(
+    r"core/RemoveDecorator"
+    r"|core/ReplaceComparisonOperator_\w+_(Is|IsNot)$"
+    r"|core/ReplaceBinaryOperator_\w+_(Pow|RShift|LShift|BitOr|BitAnd|BitXor)$"
+)
+
+
+def _function_lines(module: Path, names: tuple[str, ...]) -> set[int]:
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    missing = set(names) - {
+        n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    if missing:
+        raise SystemExit(f"{module}: no function(s) {sorted(missing)}")
+    return lines
+
+
+def _test_command(target: Target) -> str:
+    tests = " ".join(target.tests)
+    return (
+        f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:w24 -p no:xdist "
+        f"-o addopts= {tests}"
+    )
+
+
+def _config(target: Target, timeout: float) -> str:
+    return (
+        "[cosmic-ray]\n"
+        f'module-path = "{target.module}"\n'
+        f"timeout = {timeout}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{_test_command(target)}"\n'
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+    )
+
+
+def _skip(db: WorkDB, job_ids: list[str], why: str) -> None:
+    if job_ids:
+        db.set_multiple_results(
+            job_ids, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=why)
+        )
+
+
+def _prepare(target: Target, work: Path, timeout: float, keep: set[tuple] | None) -> Path:
+    """A cosmic-ray session for `target` with the out-of-scope mutants marked skipped."""
+    config = work / f"{target.name}.toml"
+    session = work / f"{target.name}.sqlite"
+    config.write_text(_config(target, timeout), encoding="utf-8")
+    session.unlink(missing_ok=True)
+    subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=ROOT, check=True)
+    lines = _function_lines(ROOT / target.module, target.functions) if target.functions else None
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        out_of_scope, noise, not_survivor = [], [], []
+        for item in db.work_items:
+            spec = item.mutations[0]
+            if EXCLUDED_OPERATORS.search(spec.operator_name):
+                noise.append(item.job_id)
+            elif lines is not None and spec.start_pos[0] not in lines:
+                out_of_scope.append(item.job_id)
+            elif keep is not None and _key(spec) not in keep:
+                not_survivor.append(item.job_id)
+        _skip(db, noise, "operator excluded")
+        _skip(db, out_of_scope, "outside the functions in scope")
+        _skip(db, not_survivor, "killed in the earlier run")
+    return session
+
+
+def _key(spec) -> tuple:
+    return (str(spec.module_path), spec.operator_name, spec.occurrence)
+
+
+def _survivor_keys(session: Path) -> set[tuple]:
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        return {
+            _key(item.mutations[0])
+            for item, result in db.completed_work_items
+            if result.test_outcome == TestOutcome.SURVIVED
+        }
+
+
+def _summarise(target: Target, session: Path, earlier_killed: int = 0) -> tuple[int, int]:
+    killed = survived = incompetent = 0
+    survivors = []
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.test_outcome == TestOutcome.SURVIVED:
+                survived += 1
+                survivors.append((item.mutations[0], result))
+            elif result.test_outcome == TestOutcome.INCOMPETENT:
+                incompetent += 1
+            else:
+                killed += 1
+    killed_all = killed + incompetent + earlier_killed
+    total = killed_all + survived
+    score = 100.0 * killed_all / total if total else 100.0
+    extra = f" (+{earlier_killed} killed in the earlier run)" if earlier_killed else ""
+    print(f"\n== {target.name} ({target.module}): {score:.1f} %  killed {killed_all} of {total}"
+          f"{extra}; {incompetent} of them incompetent (the mutant does not even import)")
+    for spec, result in sorted(survivors, key=lambda s: s[0].start_pos):
+        print(f"  SURVIVED line {spec.start_pos[0]}: {spec.operator_name} #{spec.occurrence}")
+        diff = [ln for ln in (result.diff or "").splitlines() if ln[:1] in "+-"]
+        for line in diff:
+            if not line.startswith(("+++", "---")):
+                print(f"      {line}")
+    return killed_all, total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="target names: " +
+                        ", ".join(t.name for t in TARGETS))
+    parser.add_argument("--work", type=Path, default=None,
+                        help="where session databases go (default: a new temporary directory)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="per mutant test run, s")
+    parser.add_argument("--count", action="store_true", help="count the mutants in scope only")
+    parser.add_argument("--survivors-of", type=Path, default=None,
+                        help="--work directory of an earlier run: re-run only its survivors")
+    args = parser.parse_args(argv)
+    known = {t.name: t for t in TARGETS}
+    unknown = set(args.only or []) - set(known)
+    if unknown:
+        parser.error(f"unknown target(s) {sorted(unknown)}; known: {sorted(known)}")
+    targets = [known[n] for n in args.only] if args.only else TARGETS
+    work = args.work or Path(tempfile.mkdtemp(prefix="w24-mutation-"))
+    work.mkdir(parents=True, exist_ok=True)
+    # No byte code from before (or from another mutant) may stand in for the mutant.
+    os.environ["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="w24-mutation-pyc-")
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    print(f"sessions in {work}")
+    results = []
+    for target in targets:
+        keep = None
+        earlier_killed = 0
+        if args.survivors_of is not None:
+            earlier = args.survivors_of / f"{target.name}.sqlite"
+            keep = _survivor_keys(earlier)
+            earlier_killed = _summarise_counts(earlier)[0]
+        session = _prepare(target, work, args.timeout, keep)
+        with use_db(str(session), WorkDB.Mode.open) as db:
+            pending = sum(1 for _ in db.pending_work_items)
+        if args.count:
+            print(f"{target.name}: {pending} mutants in scope")
+            continue
+        baseline = subprocess.run(_test_command(target).split(), cwd=ROOT, capture_output=True,
+                                  text=True, timeout=args.timeout)
+        if baseline.returncode != 0:
+            print(f"{target.name}: the tests fail without any mutant:\n{baseline.stdout[-2000:]}")
+            return 2
+        started = time.monotonic()
+        print(f"{target.name}: {pending} mutants ...", flush=True)
+        subprocess.run(["cosmic-ray", "exec", str(work / f"{target.name}.toml"), str(session)],
+                       cwd=ROOT, check=True)
+        print(f"{target.name}: {time.monotonic() - started:.0f} s", flush=True)
+        results.append((target, _summarise(target, session, earlier_killed)))
+    if results:
+        print("\n== score per module")
+        for target, (killed, total) in results:
+            score = 100.0 * killed / total if total else 100.0
+            print(f"  {target.name:14s} {score:5.1f} %  ({killed}/{total})")
+    return 0
+
+
+def _summarise_counts(session: Path) -> tuple[int, int]:
+    """(killed, survived) of an earlier session."""
+    killed = survived = 0
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for _item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.test_outcome == TestOutcome.SURVIVED:
+                survived += 1
+            else:
+                killed += 1
+    return killed, survived
+
+
+if __name__ == "__main__":
+    sys.exit(main())
