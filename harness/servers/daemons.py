@@ -1,0 +1,414 @@
+"""Real TLS daemons as the field runs them: nginx, stunnel, gnutls-serv, vsftpd, openssl s_server.
+
+Each is started from a config written into a fresh directory, with certificates from our PKI (or
+an administrator's own), in the foreground so it is stopped by its process id. Daemons listen on
+loopback; the device reaches them through a RecordRelay (w24_harness.servers.wire) bound to the
+harness's address. gnutls-serv has no listen-address option (it binds every interface), so it
+runs in a private network namespace holding only its own loopback, and is reached from there.
+
+Cipher and protocol settings are the daemon's own configuration language, written the way an
+administrator would, fitted to what the device offers: TLS 1.0 (or SSL 3.0) and the W24 suites,
+with OpenSSL's security level 0 (OpenSSL 3 refuses SHA-1 and TLS 1.0 above it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from w24_harness.profiles import SSL3, TLS1
+from w24_harness.servers.names import IANA_TO_OPENSSL
+from w24_harness.servers.plain import BannerEchoService
+
+CLONE_NEWNET = 0x40000000  # <sched.h>
+TCP_LISTEN = "0A"  # socket state in /proc/net/tcp
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+FTP_BANNER = "w24 field-interop FTPS ready"
+
+
+class DaemonKind(StrEnum):
+    NGINX = "nginx"
+    STUNNEL = "stunnel"
+    GNUTLS = "gnutls-serv"
+    VSFTPD = "vsftpd"
+    S_SERVER = "s_server"
+
+
+class App(StrEnum):
+    """What the daemon does once the TLS session is up."""
+
+    HTTP_ECHO = "https GET of a file, POST echoed back (nginx echo module)"
+    BANNER_ECHO = "banner line, then every byte echoed (plain service behind stunnel)"
+    ECHO = "every byte echoed"
+    FTP_BANNER = "FTP 220 banner over implicit TLS, QUIT answered 221"
+    STATUS_PAGE = "GET / answered with the s_server status page (-www)"
+
+
+@dataclass(frozen=True)
+class DaemonSpec:
+    kind: DaemonKind
+    package: str  # the Debian package that provides it
+    command: str
+    app: App
+    library: str  # the TLS library it links (what decides which suites it can offer)
+    private_netns: bool = False
+
+    def missing(self) -> str | None:
+        """Why this daemon cannot run here (None: it can)."""
+        if shutil.which(self.command) is None:
+            return f"{self.command} is not installed (apt-get install {self.package})"
+        if self.private_netns:
+            if os.geteuid() != 0:
+                return (f"{self.command} binds every interface; running it in a private "
+                        "network namespace needs root")
+            if shutil.which("unshare") is None or shutil.which("ip") is None:
+                return f"{self.command} needs unshare and ip (apt-get install util-linux iproute2)"
+        return None
+
+
+SPECS: dict[DaemonKind, DaemonSpec] = {
+    s.kind: s
+    for s in (
+        DaemonSpec(DaemonKind.NGINX, "nginx-light", "nginx", App.HTTP_ECHO, "OpenSSL"),
+        DaemonSpec(DaemonKind.STUNNEL, "stunnel4", "stunnel4", App.BANNER_ECHO, "OpenSSL"),
+        DaemonSpec(DaemonKind.GNUTLS, "gnutls-bin", "gnutls-serv", App.ECHO, "GnuTLS",
+                   private_netns=True),
+        DaemonSpec(DaemonKind.VSFTPD, "vsftpd", "vsftpd", App.FTP_BANNER, "OpenSSL"),
+        DaemonSpec(DaemonKind.S_SERVER, "openssl", "openssl", App.STATUS_PAGE, "OpenSSL"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    version: str  # TLS1 or SSL3: the one version the daemon is configured to speak
+    suites: tuple[str, ...]  # IANA names, in the administrator's order of preference
+
+    def openssl_ciphers(self) -> str:
+        return ":".join(IANA_TO_OPENSSL[s] for s in self.suites) + ":@SECLEVEL=0"
+
+    def gnutls_priority(self) -> str:
+        # GnuTLS priorities name ciphers and MACs separately; the suites wanted are exactly
+        # the RSA-kx combinations of these (all five W24 suites are such combinations).
+        ciphers = {
+            "TLS_RSA_WITH_RC4_128_MD5": ("ARCFOUR-128", "MD5"),
+            "TLS_RSA_WITH_RC4_128_SHA": ("ARCFOUR-128", "SHA1"),
+            "TLS_RSA_WITH_3DES_EDE_CBC_SHA": ("3DES-CBC", "SHA1"),
+            "TLS_RSA_WITH_AES_128_CBC_SHA": ("AES-128-CBC", "SHA1"),
+            "TLS_RSA_WITH_AES_256_CBC_SHA": ("AES-256-CBC", "SHA1"),
+        }
+        parts = [ciphers[s] for s in self.suites]
+        bulk = dict.fromkeys(c for c, _ in parts)
+        macs = dict.fromkeys(m for _, m in parts)
+        version = {TLS1: "VERS-TLS1.0", SSL3: "VERS-SSL3.0"}[self.version]
+        items = ["NONE", f"+{version}", "+RSA", *(f"+{c}" for c in bulk),
+                 *(f"+{m}" for m in macs), "+COMP-NULL", "+SIGN-ALL", "+CTYPE-X509"]
+        return ":".join(items)
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    """What the daemon presents: certificate (with any chain after it) and key, as PEM."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+
+class DaemonError(Exception):
+    """The daemon did not start or did not listen; the message holds its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _listening(pid: int, port: int) -> bool:
+    """Is `port` in LISTEN state in the network namespace of `pid` (/proc/<pid>/net/tcp*)?"""
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) > 3 and cols[3] == TCP_LISTEN and int(cols[1].rsplit(":", 1)[1],
+                                                                   16) == port:
+                return True
+    return False
+
+
+def connect_in_netns(pid: int, port: int, timeout: float = 5.0) -> socket.socket:
+    """A TCP connection to 127.0.0.1:port inside the network namespace of `pid`.
+
+    setns() moves only the calling thread, so a short-lived thread enters the namespace and
+    opens the socket; the socket stays in that namespace when used from any other thread.
+    """
+    result: queue.Queue[socket.socket | BaseException] = queue.Queue()
+
+    def run() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns into the namespace of pid {pid}: "
+                                       f"{os.strerror(err)}")
+            finally:
+                os.close(fd)
+            result.put(socket.create_connection(("127.0.0.1", port), timeout=timeout))
+        except BaseException as exc:  # handed to the caller's thread
+            result.put(exc)
+
+    thread = threading.Thread(target=run, name="netns-connect", daemon=True)
+    thread.start()
+    got = result.get(timeout=timeout + 5)
+    if isinstance(got, BaseException):
+        raise got
+    got.settimeout(None)
+    return got
+
+
+@dataclass
+class _Context:
+    workdir: Path
+    port: int
+    cert: Path
+    key: Path
+    tls: TLSSettings
+    backend_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the daemon
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.workdir / "daemon.log"
+
+
+def _nginx(ctx: _Context) -> list[str]:
+    www = ctx.workdir / "www"
+    www.mkdir(exist_ok=True)
+    tmp = ctx.workdir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    echo = ECHO_MODULE.is_file()
+    protocols = {TLS1: "TLSv1", SSL3: "SSLv3"}[ctx.tls.version]
+    conf = f"""
+{f"load_module {ECHO_MODULE};" if echo else ""}
+daemon off;
+master_process off;
+pid {ctx.workdir}/nginx.pid;
+error_log {ctx.log} info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {ctx.workdir}/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{ctx.port} ssl;
+        ssl_certificate {ctx.cert};
+        ssl_certificate_key {ctx.key};
+        ssl_protocols {protocols};
+        ssl_ciphers {ctx.tls.openssl_ciphers()};
+        root {www};
+        {"location = /echo { echo_read_request_body; echo_request_body; }" if echo else ""}
+    }}
+}}
+"""
+    path = ctx.workdir / "nginx.conf"
+    path.write_text(conf)
+    return ["nginx", "-p", str(ctx.workdir), "-c", str(path), "-e", str(ctx.log)]
+
+
+def _stunnel(ctx: _Context) -> list[str]:
+    version = {TLS1: "TLSv1", SSL3: "SSLv3"}[ctx.tls.version]
+    conf = f"""foreground = yes
+pid =
+debug = info
+output = {ctx.log}
+[w24]
+accept = 127.0.0.1:{ctx.port}
+connect = 127.0.0.1:{ctx.backend_port}
+cert = {ctx.cert}
+key = {ctx.key}
+sslVersionMin = {version}
+sslVersionMax = {version}
+ciphers = {ctx.tls.openssl_ciphers()}
+securityLevel = 0
+"""
+    path = ctx.workdir / "stunnel.conf"
+    path.write_text(conf)
+    return ["stunnel4", str(path)]
+
+
+def _gnutls(ctx: _Context) -> list[str]:
+    serv = ["gnutls-serv", "--echo", "--crlf", "-p", str(ctx.port), "--x509certfile",
+            str(ctx.cert), "--x509keyfile", str(ctx.key), "--priority", ctx.tls.gnutls_priority()]
+    # `unshare --net` execs the shell in a fresh namespace whose loopback starts down.
+    return ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *serv]
+
+
+def _vsftpd(ctx: _Context) -> list[str]:
+    empty = ctx.workdir / "empty"
+    empty.mkdir(mode=0o755, exist_ok=True)
+    ssl3, tls1 = ("YES", "NO") if ctx.tls.version == SSL3 else ("NO", "YES")
+    conf = f"""listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port={ctx.port}
+background=NO
+anonymous_enable=NO
+local_enable=YES
+pam_service_name=vsftpd
+secure_chroot_dir={empty}
+seccomp_sandbox=NO
+ftpd_banner={FTP_BANNER}
+ssl_enable=YES
+implicit_ssl=YES
+rsa_cert_file={ctx.cert}
+rsa_private_key_file={ctx.key}
+ssl_sslv2=NO
+ssl_sslv3={ssl3}
+ssl_tlsv1={tls1}
+ssl_ciphers={ctx.tls.openssl_ciphers()}
+require_ssl_reuse=NO
+debug_ssl=YES
+log_ftp_protocol=YES
+xferlog_enable=YES
+xferlog_std_format=NO
+vsftpd_log_file={ctx.log}
+"""
+    path = ctx.workdir / "vsftpd.conf"
+    path.write_text(conf)
+    os.chmod(path, 0o600)  # vsftpd refuses a config others can write
+    # vsftpd loads the certificate before it applies ssl_ciphers, so the @SECLEVEL=0 there
+    # comes too late for a SHA-1 or MD5 signed certificate: the administrator's fix is the
+    # system default security level, here in a private OpenSSL config.
+    ctx.env["OPENSSL_CONF"] = str(_openssl_conf_seclevel0(ctx.workdir))
+    return ["vsftpd", str(path)]
+
+
+def _openssl_conf_seclevel0(workdir: Path) -> Path:
+    path = workdir / "openssl.cnf"
+    path.write_text(
+        "openssl_conf = openssl_init\n[openssl_init]\nssl_conf = ssl_sect\n"
+        "[ssl_sect]\nsystem_default = system_default_sect\n"
+        "[system_default_sect]\nCipherString = DEFAULT:@SECLEVEL=0\n"
+    )
+    return path
+
+
+def _s_server(ctx: _Context) -> list[str]:
+    version = {TLS1: "-tls1", SSL3: "-ssl3"}[ctx.tls.version]
+    return ["openssl", "s_server", "-accept", f"127.0.0.1:{ctx.port}", "-cert", str(ctx.cert),
+            "-key", str(ctx.key), version, "-cipher", ctx.tls.openssl_ciphers(), "-www"]
+
+
+_BUILDERS: dict[DaemonKind, Callable[[_Context], list[str]]] = {
+    DaemonKind.NGINX: _nginx,
+    DaemonKind.STUNNEL: _stunnel,
+    DaemonKind.GNUTLS: _gnutls,
+    DaemonKind.VSFTPD: _vsftpd,
+    DaemonKind.S_SERVER: _s_server,
+}
+
+
+class Daemon:
+    """One daemon process. Use as a context manager; the config lives in `workdir`."""
+
+    def __init__(self, spec: DaemonSpec, workdir: Path, files: ServerFiles, tls: TLSSettings,
+                 startup_timeout: float = 10.0) -> None:
+        self.spec = spec
+        self.tls = tls
+        self.workdir = workdir
+        self.startup_timeout = startup_timeout
+        workdir.mkdir(parents=True, exist_ok=True)
+        cert, key = workdir / "server.crt", workdir / "server.key"
+        cert.write_bytes(files.cert_pem)
+        key.write_bytes(files.key_pem)
+        os.chmod(key, 0o600)
+        self.backend = BannerEchoService() if spec.app is App.BANNER_ECHO else None
+        self.ctx = _Context(workdir, free_port(), cert, key, tls,
+                            backend_port=self.backend.port if self.backend else 0)
+        self.argv = _BUILDERS[spec.kind](self.ctx)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._out = workdir / "stdout.log"
+
+    @property
+    def port(self) -> int:
+        return self.ctx.port
+
+    def start(self) -> Daemon:
+        with self._out.open("wb") as out:
+            # Its own process group: stop() ends the daemon's children (vsftpd forks per
+            # connection) with it, and nothing else.
+            # stdin too: vsftpd writes its "500 OOPS" start-up errors to descriptor 0.
+            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=out,
+                                         env={**os.environ, **self.ctx.env},
+                                         start_new_session=True)
+        deadline = time.monotonic() + self.startup_timeout
+        while not _listening(self.proc.pid, self.port):
+            if self.proc.poll() is not None:
+                log = self.log_text()
+                self.stop()
+                raise DaemonError(f"{self.spec.command} exited with {self.proc.returncode} "
+                                  f"before listening: {log.strip()[-600:]}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise DaemonError(f"{self.spec.command} not listening on port {self.port} "
+                                  f"after {self.startup_timeout} s")
+            time.sleep(0.02)
+        return self
+
+    def connect(self) -> socket.socket:
+        """A plain TCP connection to the daemon (what the relay forwards to)."""
+        assert self.proc is not None, "start() first"
+        if self.spec.private_netns:
+            return connect_in_netns(self.proc.pid, self.port)
+        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def log_text(self) -> str:
+        """The daemon's log so far (its log file, then what it printed)."""
+        parts = [p.read_text(errors="replace") for p in (self.ctx.log, self._out) if p.exists()]
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            try:  # children left in the group (a vsftpd session process)
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.backend is not None:
+            self.backend.stop()
+
+    def __enter__(self) -> Daemon:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
