@@ -365,10 +365,9 @@ class Daemon:
         deadline = time.monotonic() + self.startup_timeout
         while not _listening(self.proc.pid, self.port):
             if self.proc.poll() is not None:
-                log = self.log_text()
                 self.stop()
                 raise DaemonError(f"{self.spec.command} exited with {self.proc.returncode} "
-                                  f"before listening: {log.strip()[-600:]}")
+                                  f"before listening: {self.last_lines()}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise DaemonError(f"{self.spec.command} not listening on port {self.port} "
@@ -383,10 +382,26 @@ class Daemon:
             return connect_in_netns(self.proc.pid, self.port)
         return socket.create_connection(("127.0.0.1", self.port), timeout=5)
 
-    def log_text(self) -> str:
-        """The daemon's log so far (its log file, then what it printed)."""
-        parts = [p.read_text(errors="replace") for p in (self.ctx.log, self._out) if p.exists()]
+    def _logs(self) -> tuple[Path, Path]:
+        return (self.ctx.log, self._out)  # its log file, then what it printed
+
+    def log_mark(self) -> tuple[int, ...]:
+        """Where the logs end now: log_text(since=mark) is what was logged after it."""
+        return tuple(p.stat().st_size if p.exists() else 0 for p in self._logs())
+
+    def log_text(self, since: tuple[int, ...] | None = None) -> str:
+        """The daemon's log, all of it or what came after a log_mark()."""
+        parts = []
+        for i, path in enumerate(self._logs()):
+            if path.exists():
+                with path.open("rb") as fh:
+                    fh.seek(since[i] if since else 0)
+                    parts.append(fh.read().decode(errors="replace"))
         return "\n".join(parts)
+
+    def last_lines(self, count: int = 3) -> str:
+        lines = [ln.strip() for ln in self.log_text().splitlines() if ln.strip()]
+        return " | ".join(lines[-count:])
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-from tlslite.constants import CipherSuite
+from tlslite.constants import AlertDescription, AlertLevel, CipherSuite
 from w24_harness.servers.names import WIRE_VERSION
 
 RECORD_HEADER = 5
@@ -83,6 +83,7 @@ class Record:
     length: int
     encrypted: bool
     at: float  # seconds since the connection was accepted
+    alert: str = ""  # a plaintext alert's "level description" (encrypted ones are unreadable)
 
 
 @dataclass
@@ -124,8 +125,12 @@ class WireLog:
                 return
             body = bytes(d.buffer[RECORD_HEADER : RECORD_HEADER + length])
             del d.buffer[: RECORD_HEADER + length]
+            alert = ""
+            if ctype == ContentType.ALERT and not d.encrypted and length == 2:
+                alert = (f"{AlertLevel.toStr(body[0])} "
+                         f"{AlertDescription.toStr(body[1])}")
             self.records.append(Record(side, ctype, version_name(major, minor), length,
-                                       d.encrypted, time.monotonic() - self.started))
+                                       d.encrypted, time.monotonic() - self.started, alert))
             if ctype == ContentType.CHANGE_CIPHER_SPEC:
                 d.encrypted = True
             elif ctype == ContentType.HANDSHAKE and not d.encrypted:
@@ -183,6 +188,9 @@ class WireLog:
         mine = [r for r in self.records if r.side is side]
         return bool(mine) and mine[-1].content_type == ContentType.ALERT and mine[-1].encrypted
 
+    def plain_alerts(self, side: Side) -> list[str]:
+        return [r.alert for r in self.records if r.side is side and r.alert]
+
     def small_records(self, side: Side) -> int:
         """Application-data records small enough to be an empty fragment or the 1 of a 1/n-1
         split (CBC: the minimum size; a stream cipher: 0 or 1 byte of plaintext), each followed
@@ -222,6 +230,7 @@ class WireLog:
                                                                      ContentType.APPLICATION_DATA)]
             out[f"{side}_split"] = self.split_kind(side)
             out[f"{side}_close_alert"] = self.close_alert(side)
+            out[f"{side}_alerts"] = self.plain_alerts(side)
         first = self.first_close()
         out["first_to_close"] = str(first) if first else ""
         if self.upstream_error:
@@ -246,6 +255,9 @@ class WireLog:
             "device close_notify: " + ("yes" if self.close_alert(Side.DEVICE) else "no"),
             f"first to close: {self.first_close() or '?'}",
         ]
+        for side in Side:
+            if self.plain_alerts(side):
+                parts.append(f"{side} alert: {', '.join(self.plain_alerts(side))}")
         return "; ".join(parts)
 
 
