@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
-from tlslite.constants import AlertDescription, AlertLevel, CipherSuite
+from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, HandshakeType
 from w24_harness.servers.names import WIRE_VERSION
 
 RECORD_HEADER = 5
@@ -33,11 +33,6 @@ class ContentType(IntEnum):
 
 HANDSHAKE = ContentType.HANDSHAKE
 _CONTENT_TYPES = frozenset(int(t) for t in ContentType)
-
-
-class HandshakeType(IntEnum):
-    CLIENT_HELLO = 1
-    SERVER_HELLO = 2
 
 
 class Side(StrEnum):
@@ -91,6 +86,7 @@ class _Direction:
     side: Side
     buffer: bytearray = field(default_factory=bytearray)
     handshake: bytearray = field(default_factory=bytearray)  # plaintext handshake stream
+    messages: list[str] = field(default_factory=list)  # plaintext handshake message types
     encrypted: bool = False
     eof_at: float | None = None
 
@@ -138,36 +134,32 @@ class WireLog:
                 self._hello(d)
 
     def _hello(self, d: _Direction) -> None:
-        """Read the ClientHello / ServerHello out of the plaintext handshake stream."""
+        """Take each whole plaintext handshake message off the stream: note its type, and read
+        the version and suites out of the ClientHello / ServerHello."""
         hs = d.handshake
-        if len(hs) < HANDSHAKE_HEADER:
-            return
-        length = int.from_bytes(hs[1:4], "big")
-        if len(hs) < HANDSHAKE_HEADER + length:
-            return
-        body = bytes(hs[HANDSHAKE_HEADER : HANDSHAKE_HEADER + length])
-        kind = hs[0]
-        try:
-            if kind == HandshakeType.CLIENT_HELLO and not self.client_version:
-                self.client_version = version_name(body[0], body[1])
-                at = 2 + 32 + 1 + body[34]
-                count = int.from_bytes(body[at : at + 2], "big")
-                self.offered = [
-                    suite_name(int.from_bytes(body[i : i + 2], "big"))
-                    for i in range(at + 2, at + 2 + count, 2)
-                ]
-            elif kind == HandshakeType.SERVER_HELLO and not self.server_version:
-                self.server_version = version_name(body[0], body[1])
-                at = 2 + 32 + 1 + body[34]
-                self.server_suite = suite_name(int.from_bytes(body[at : at + 2], "big"))
-        except IndexError:
-            self.unparsed = f"a truncated hello (handshake type {kind})"
-        # Later messages are not needed: keep only counting records.
-        if self.client_version and self.server_version:
-            d.handshake = bytearray()
-        else:
+        while len(hs) >= HANDSHAKE_HEADER:
+            length = int.from_bytes(hs[1:4], "big")
+            if len(hs) < HANDSHAKE_HEADER + length:
+                return
+            kind = hs[0]
+            body = bytes(hs[HANDSHAKE_HEADER : HANDSHAKE_HEADER + length])
             del hs[: HANDSHAKE_HEADER + length]
-            self._hello(d)
+            d.messages.append(HandshakeType.toStr(kind))
+            try:
+                if kind == HandshakeType.client_hello and not self.client_version:
+                    self.client_version = version_name(body[0], body[1])
+                    at = 2 + 32 + 1 + body[34]
+                    count = int.from_bytes(body[at : at + 2], "big")
+                    self.offered = [
+                        suite_name(int.from_bytes(body[i : i + 2], "big"))
+                        for i in range(at + 2, at + 2 + count, 2)
+                    ]
+                elif kind == HandshakeType.server_hello and not self.server_version:
+                    self.server_version = version_name(body[0], body[1])
+                    at = 2 + 32 + 1 + body[34]
+                    self.server_suite = suite_name(int.from_bytes(body[at : at + 2], "big"))
+            except IndexError:
+                self.unparsed = f"a truncated {HandshakeType.toStr(kind)}"
 
     def eof(self, side: Side) -> None:
         d = self._dirs.setdefault(side, _Direction(side))
@@ -187,6 +179,10 @@ class WireLog:
         """The side's last record is an encrypted alert: close_notify, at a clean close."""
         mine = [r for r in self.records if r.side is side]
         return bool(mine) and mine[-1].content_type == ContentType.ALERT and mine[-1].encrypted
+
+    def handshake_messages(self, side: Side) -> list[str]:
+        d = self._dirs.get(side)
+        return list(d.messages) if d else []
 
     def plain_alerts(self, side: Side) -> list[str]:
         return [r.alert for r in self.records if r.side is side and r.alert]
@@ -231,6 +227,7 @@ class WireLog:
             out[f"{side}_split"] = self.split_kind(side)
             out[f"{side}_close_alert"] = self.close_alert(side)
             out[f"{side}_alerts"] = self.plain_alerts(side)
+            out[f"{side}_handshake_messages"] = self.handshake_messages(side)
         first = self.first_close()
         out["first_to_close"] = str(first) if first else ""
         if self.upstream_error:
@@ -248,6 +245,7 @@ class WireLog:
         parts = [
             f"wire: {self.server_version} {self.server_suite.removeprefix('TLS_RSA_WITH_')}",
             f"server hs records {[r.length for r in self.sent(Side.SERVER, HANDSHAKE)]}",
+            f"server hs messages {self.handshake_messages(Side.SERVER)}",
             f"server data records {[r.length for r in srv][:8]}"
             + ("..." if len(srv) > 8 else ""),
             f"split: {self.split_kind(Side.SERVER)}",
