@@ -11,6 +11,7 @@ exchange, AT+iSCLS. It returns the runner's Outcome, so the result fields match 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,7 +21,7 @@ from w24_harness.at.codes import SOCKET_DOWN, DeviceError, DeviceTimeout
 from w24_harness.device.w24 import W24
 from w24_harness.runner import Outcome
 from w24_harness.servers import IANA_TO_TLSLITE, payload
-from w24_harness.servers.daemons import FTP_BANNER, App, Daemon
+from w24_harness.servers.daemons import ECHO_MODULE, FTP_BANNER, App, Daemon
 from w24_harness.servers.names import VERSION_WIRE
 from w24_harness.servers.plain import BANNER
 
@@ -129,64 +130,93 @@ def _http_body(response: bytes) -> tuple[bytes, bytes]:
     return head, body
 
 
-def exchange(device: W24, handle: int, daemon: Daemon) -> Exchange:
-    """The daemon's application exchange, data checked both ways where it can be."""
-    app = daemon.spec.app
-    out = Exchange()
+def _echo_line() -> bytes:
     # One line of text: gnutls-serv's echo treats what it read as a C string (a NUL byte ends
     # it) and answers once the data read so far ends in "\n".
-    data = payload(ECHO_BYTES, seed=13).hex().encode()[: ECHO_BYTES - 1] + b"\n"
-    if app is App.ECHO:
-        _send(device, handle, data)
-        got = _receive(device, handle, len(data))
-        _check_echo(data, got, "echo")
-        out.detail = f"{len(data)} bytes echoed, SHA-256 equal"
-    elif app is App.BANNER_ECHO:
-        banner = _receive(device, handle, len(BANNER))
-        if banner != BANNER:
-            raise Failed(Stage.DATA, f"banner {banner!r}, expected {BANNER!r}")
-        _send(device, handle, data)
-        got = _receive(device, handle, len(data))
-        _check_echo(data, got, "echo")
-        backend = daemon.backend
-        assert backend is not None
-        behind = backend.connections[-1] if backend.connections else None
-        if behind is None or behind.sha256_in != hashlib.sha256(data).hexdigest():
-            raise Failed(Stage.SEND, "the plain service behind stunnel received other bytes")
-        out.detail = f"banner, then {len(data)} bytes echoed; SHA-256 equal at both ends"
-        got = banner + got
-    elif app is App.HTTP_ECHO:
-        (daemon.workdir / "www" / "payload.bin").write_bytes(data)
-        _send(device, handle, b"POST /echo HTTP/1.0\r\nHost: localhost\r\n"
-                              b"Content-Length: %d\r\n\r\n" % len(data) + data)
-        got = read_until_closed(device, handle)
-        head, body = _http_body(got)
-        if not head.startswith(b"HTTP/1.1 200"):
-            raise Failed(Stage.DATA, f"nginx answered {head.splitlines()[0]!r}")
-        _check_echo(data, body, "POST /echo")
-        out.detail = f"POST of {len(data)} bytes echoed by nginx, SHA-256 equal"
-    elif app is App.FTP_BANNER:
-        got = _receive(device, handle, len(f"220 {FTP_BANNER}\r\n"))
-        if got != f"220 {FTP_BANNER}\r\n".encode():
-            raise Failed(Stage.DATA, f"FTP banner {got!r}")
-        data = b"QUIT\r\n"
-        _send(device, handle, data)
-        reply = read_until_closed(device, handle)
-        if not reply.startswith(b"221"):
-            raise Failed(Stage.DATA, f"QUIT answered {reply!r}, expected 221")
-        out.detail = f"FTP banner {got.strip()!r}, QUIT answered {reply.strip()!r}"
-        got += reply
-    else:  # App.STATUS_PAGE
-        data = b"GET / HTTP/1.0\r\n\r\n"
-        _send(device, handle, data)
-        got = read_until_closed(device, handle)
-        head, body = _http_body(got)
-        if not head.startswith(b"HTTP/1.0 200") or b"Cipher is" not in body:
-            raise Failed(Stage.DATA, f"status page {got[:80]!r}")
-        line = next((ln for ln in body.splitlines() if b"Cipher is" in ln), b"")
-        out.detail = f"status page of {len(body)} bytes: {line.decode(errors='replace').strip()}"
-    out.sent, out.received = len(data), len(got)
-    return out
+    return payload(ECHO_BYTES, seed=13).hex().encode()[: ECHO_BYTES - 1] + b"\n"
+
+
+def _echo(device: W24, handle: int, daemon: Daemon) -> Exchange:
+    data = _echo_line()
+    _send(device, handle, data)
+    got = _receive(device, handle, len(data))
+    _check_echo(data, got, "echo")
+    return Exchange(len(data), len(got), f"{len(data)} bytes echoed, SHA-256 equal")
+
+
+def _banner_echo(device: W24, handle: int, daemon: Daemon) -> Exchange:
+    banner = _receive(device, handle, len(BANNER))
+    if banner != BANNER:
+        raise Failed(Stage.DATA, f"banner {banner!r}, expected {BANNER!r}")
+    data = _echo_line()
+    _send(device, handle, data)
+    got = _receive(device, handle, len(data))
+    _check_echo(data, got, "echo")
+    backend = daemon.backend
+    behind = backend.connections[-1] if backend and backend.connections else None
+    if behind is None or behind.sha256_in != hashlib.sha256(data).hexdigest():
+        raise Failed(Stage.SEND, "the plain service behind stunnel received other bytes")
+    return Exchange(len(data), len(banner) + len(got),
+                    f"banner, then {len(data)} bytes echoed; SHA-256 equal at both ends")
+
+
+def _http(device: W24, handle: int, daemon: Daemon) -> Exchange:
+    """POST echoed back by the echo module (both ways); without the module, GET of a file."""
+    data = _echo_line()
+    if ECHO_MODULE.is_file():
+        request = (b"POST /echo HTTP/1.0\r\nHost: localhost\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        what = f"POST of {len(data)} bytes echoed by nginx"
+    else:
+        (daemon.workdir / "www" / "payload.txt").write_bytes(data)
+        request = b"GET /payload.txt HTTP/1.0\r\nHost: localhost\r\n\r\n"
+        what = f"GET of a {len(data)}-byte file (no echo module: one way only)"
+    _send(device, handle, request)
+    got = read_until_closed(device, handle)
+    head, body = _http_body(got)
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise Failed(Stage.DATA, f"nginx answered {head.splitlines()[0]!r}")
+    _check_echo(data, body, what)
+    return Exchange(len(request), len(got), f"{what}, SHA-256 equal")
+
+
+def _ftp_banner(device: W24, handle: int, daemon: Daemon) -> Exchange:
+    want = f"220 {FTP_BANNER}\r\n".encode()
+    got = _receive(device, handle, len(want))
+    if got != want:
+        raise Failed(Stage.DATA, f"FTP banner {got!r}, expected {want!r}")
+    _send(device, handle, b"QUIT\r\n")
+    reply = read_until_closed(device, handle)
+    if not reply.startswith(b"221"):
+        raise Failed(Stage.DATA, f"QUIT answered {reply!r}, expected 221")
+    return Exchange(len(b"QUIT\r\n"), len(got) + len(reply),
+                    f"FTP banner {got.strip()!r}, QUIT answered {reply.strip()!r}")
+
+
+def _status_page(device: W24, handle: int, daemon: Daemon) -> Exchange:
+    request = b"GET / HTTP/1.0\r\n\r\n"
+    _send(device, handle, request)
+    got = read_until_closed(device, handle)
+    head, body = _http_body(got)
+    if not head.startswith(b"HTTP/1.0 200") or b"Cipher is" not in body:
+        raise Failed(Stage.DATA, f"status page {got[:80]!r}")
+    line = next((ln for ln in body.splitlines() if b"Cipher is" in ln), b"")
+    return Exchange(len(request), len(got),
+                    f"status page of {len(body)} bytes: {line.decode(errors='replace').strip()}")
+
+
+_EXCHANGES: dict[App, Callable[[W24, int, Daemon], Exchange]] = {
+    App.ECHO: _echo,
+    App.BANNER_ECHO: _banner_echo,
+    App.HTTP_ECHO: _http,
+    App.FTP_BANNER: _ftp_banner,
+    App.STATUS_PAGE: _status_page,
+}
+
+
+def exchange(device: W24, handle: int, daemon: Daemon) -> Exchange:
+    """The daemon's application exchange, data checked both ways where it can be."""
+    return _EXCHANGES[daemon.spec.app](device, handle, daemon)
 
 
 def attempt(device: W24, host: str, port: int, daemon: Daemon, *, data: bool = True) -> Outcome:
