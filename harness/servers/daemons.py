@@ -35,6 +35,7 @@ CLONE_NEWNET = 0x40000000  # <sched.h>
 TCP_LISTEN = "0A"  # socket state in /proc/net/tcp
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 FTP_BANNER = "w24 field-interop FTPS ready"
+_ERROR_WORDS = ("error", "emerg", "oops", "fail", "invalid", "unknown")
 
 
 class DaemonKind(StrEnum):
@@ -400,8 +401,11 @@ class Daemon:
         return "\n".join(parts)
 
     def last_lines(self, count: int = 3) -> str:
+        """The log lines that say why, for an error message: the last ones naming an error,
+        else the last lines."""
         lines = [ln.strip() for ln in self.log_text().splitlines() if ln.strip()]
-        return " | ".join(lines[-count:])
+        errors = [ln for ln in lines if any(w in ln.lower() for w in _ERROR_WORDS)]
+        return " | ".join((errors or lines)[-count:])
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
