@@ -64,11 +64,14 @@ class DaemonSpec:
     app: App
     library: str  # the TLS library it links (what decides which suites it can offer)
     private_netns: bool = False
+    needs_root: str = ""  # why it must run as root, if it must
 
     def missing(self) -> str | None:
         """Why this daemon cannot run here (None: it can)."""
         if shutil.which(self.command) is None:
             return f"{self.command} is not installed (apt-get install {self.package})"
+        if self.needs_root and os.geteuid() != 0:
+            return f"{self.command} must run as root: {self.needs_root}"
         if self.private_netns:
             if os.geteuid() != 0:
                 return (f"{self.command} binds every interface; running it in a private "
@@ -85,7 +88,8 @@ SPECS: dict[DaemonKind, DaemonSpec] = {
         DaemonSpec(DaemonKind.STUNNEL, "stunnel4", "stunnel4", App.BANNER_ECHO, "OpenSSL"),
         DaemonSpec(DaemonKind.GNUTLS, "gnutls-bin", "gnutls-serv", App.ECHO, "GnuTLS",
                    private_netns=True),
-        DaemonSpec(DaemonKind.VSFTPD, "vsftpd", "vsftpd", App.FTP_BANNER, "OpenSSL"),
+        DaemonSpec(DaemonKind.VSFTPD, "vsftpd", "vsftpd", App.FTP_BANNER, "OpenSSL",
+                   needs_root="it chroots each session and drops privileges"),
         DaemonSpec(DaemonKind.S_SERVER, "openssl", "openssl", App.STATUS_PAGE, "OpenSSL"),
     )
 }
