@@ -11,6 +11,7 @@ exchange, AT+iSCLS. It returns the runner's Outcome, so the result fields match 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -223,17 +224,19 @@ def attempt(device: W24, host: str, port: int, daemon: Daemon, *, data: bool = T
     """One session from the device to the daemon (through the relay at host:port)."""
     handle = device.open_tcp(host, port)
     try:
+        started = time.perf_counter()
         try:
             device.start_ssl(handle)
         except DeviceError as exc:
             return Outcome(False, exc.code, Stage.SSL, str(exc))
+        ms = 1000 * (time.perf_counter() - started)
         if not data:
-            return Outcome(True, detail="handshake accepted")
+            return Outcome(True, detail="handshake accepted", handshake_ms=ms)
         try:
             done = exchange(device, handle, daemon)
         except Failed as exc:
-            return Outcome(False, exc.code, exc.stage, exc.detail)
-        return Outcome(True, detail=done.detail, bytes_sent=done.sent,
+            return Outcome(False, exc.code, exc.stage, exc.detail, handshake_ms=ms)
+        return Outcome(True, detail=done.detail, handshake_ms=ms, bytes_sent=done.sent,
                        bytes_received=done.received)
     finally:
         device.close_quietly(handle)

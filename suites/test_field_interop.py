@@ -118,6 +118,7 @@ def _record(w24_record, w24_options, *, row: str, description: str, expect: Expe
     w24_record(
         id=row, description=description, expected=str(expect), actual=str(outcome),
         passed=passed, code=outcome.code, expected_code=expect.code, stage=outcome.stage,
+        handshake_ms=outcome.handshake_ms,
         bytes_sent=outcome.bytes_sent, bytes_received=outcome.bytes_received, detail=detail,
         server=server,
     )
