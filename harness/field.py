@@ -22,7 +22,8 @@ from w24_harness.at.codes import SOCKET_DOWN, DeviceError, DeviceTimeout
 from w24_harness.device.w24 import W24
 from w24_harness.runner import Outcome
 from w24_harness.servers import IANA_TO_TLSLITE, payload
-from w24_harness.servers.daemons import ECHO_MODULE, FTP_BANNER, App, Daemon
+from w24_harness.servers.daemon_configs import ECHO_MODULE, FTP_BANNER
+from w24_harness.servers.daemons import App, Daemon
 from w24_harness.servers.names import VERSION_WIRE
 from w24_harness.servers.plain import BANNER
 
