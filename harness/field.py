@@ -19,7 +19,7 @@ from enum import StrEnum
 from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.errors import TLSError
 
-from w24_harness.at.codes import SOCKET_DOWN, DeviceError, DeviceTimeout
+from w24_harness.at.codes import DeviceError, DeviceTimeout, ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.runner import Outcome
 from w24_harness.servers import IANA_TO_TLSLITE, payload
@@ -93,7 +93,7 @@ def read_until_closed(device: W24, handle: int, limit: int = READ_LIMIT,
         except DeviceTimeout:
             break
         except DeviceError as exc:
-            if exc.code == SOCKET_DOWN:
+            if exc.code == ResultCode.SOCKET_DOWN:
                 break
             raise
         if not chunk:

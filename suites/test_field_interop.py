@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from w24_harness.at.codes import SSL_NEGOTIATION
+from w24_harness.at.codes import ResultCode
 from w24_harness.field import Stage, attempt, probe
 from w24_harness.pki.factory import hash_for_profile
 from w24_harness.pki.fit import check_ca_fit
@@ -127,7 +127,7 @@ def _record(w24_record, w24_options, *, row: str, description: str, expect: Expe
 
 def _suite_expect(profile: DeviceProfile, version: str, suite: str) -> Expect:
     supported = version in profile.protocols and suite in profile.cipher_suites
-    return ACCEPT if supported else reject(SSL_NEGOTIATION)
+    return ACCEPT if supported else reject(ResultCode.SSL_NEGOTIATION)
 
 
 def _wire_agrees(wire: WireLog | None, version: str, suite: str) -> str:
@@ -196,7 +196,7 @@ def _new_log_lines(daemon: Daemon, mark: tuple[int, ...], timeout: float = 2.0) 
 @pytest.mark.parametrize("kind", KINDS)
 def test_wrong_ca_refused(kind, field_daemon, server_files, pki, w24, w24_options, w24_record):
     field = field_daemon(kind, server_files, TLSSettings(TLS1, W24_SUITES))
-    expect = reject(SSL_NEGOTIATION, Stage.SSL)
+    expect = reject(ResultCode.SSL_NEGOTIATION, Stage.SSL)
     before = field.daemon.log_mark()
     with ca_loaded(w24, pki.get("wrong_ca").ca_pem):
         outcome = attempt(w24, w24_options.host, field.relay.port, field.daemon, data=False)
@@ -287,7 +287,7 @@ def test_admin_self_signed(kind, loaded, field_daemon, admin_cert, w24, w24_sess
     finally:
         restore_ca(w24_session.device, previous)
     wire = field.wire()
-    expect = ACCEPT if loaded == "own" else reject(SSL_NEGOTIATION, Stage.SSL)
+    expect = ACCEPT if loaded == "own" else reject(ResultCode.SSL_NEGOTIATION, Stage.SSL)
     whose = "its own" if loaded == "own" else f"{other_kind}'s"
     _record(w24_record, w24_options, row=f"field-{kind}-admin-{loaded}-cert",
             description=f"{kind} with its administrator's self-signed certificate; "
