@@ -19,6 +19,12 @@ class Faults:
     wrong_code: bool = False
     # Flip one bit in every SRCV payload of an SSL socket.
     corrupt_rx: bool = False
+    # Trust a server certificate whose issuer NAME matches a loaded CA, without checking its
+    # signature (an impostor CA of the same name, a broken or forged signature all pass).
+    trust_by_name: bool = False
+    # Check PKCS#1 v1.5 signatures like the parsers of CVE-2006-4339 / CVE-2014-1568: BER
+    # lengths, DigestInfo parameters unread, bytes after the digest ignored.
+    lenient_pkcs1: bool = False
 
     @classmethod
     def names(cls) -> list[str]:
