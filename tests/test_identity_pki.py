@@ -165,6 +165,10 @@ def _openssl_verify(tmp_path: Path, name: str) -> subprocess.CompletedProcess[st
         ("e3_bleichenbacher", False),
         ("e3_ber_long_length", False),
         ("e3_digest_params", False),
+        ("e3_padding_not_ff", False),
+        ("e3_digest_algorithm_mismatch", False),
+        ("signature_first_byte_flipped", False),
+        ("signature_last_byte_flipped", False),
         ("leaf_and_root", True),
         ("v1_ca", True),
         ("self_signed_ca", True),
@@ -246,3 +250,22 @@ def test_characterized_extensions_are_present() -> None:
     assert not usage.key_cert_sign
     critical = [e for e in leaf("leaf_unknown_critical").extensions if e.critical]
     assert any(isinstance(e.value, x509.UnrecognizedExtension) for e in critical)
+
+
+def test_padding_not_ff_keeps_a_correct_digest_info() -> None:
+    forged, e3 = leaf("e3_padding_not_ff"), ca("e3_padding_not_ff")
+    info = DIGEST_INFO_PREFIX["sha1"] + hashlib.sha1(forged.tbs_certificate_bytes).digest()
+    block = block_of(forged, e3)
+    assert block.endswith(b"\x00" + info)
+    padding_bytes = block[2 : -len(info) - 1]
+    assert b"\xff" not in padding_bytes and b"\x00" not in padding_bytes
+    assert not strictly_verifies(forged, e3)
+
+
+def test_digest_algorithm_mismatch_signs_an_md5_digest_info_in_a_sha1_certificate() -> None:
+    forged, e3 = leaf("e3_digest_algorithm_mismatch"), ca("e3_digest_algorithm_mismatch")
+    assert forged.signature_hash_algorithm is not None
+    assert forged.signature_hash_algorithm.name == "sha1"
+    md5_info = DIGEST_INFO_PREFIX["md5"] + hashlib.md5(forged.tbs_certificate_bytes).digest()
+    assert block_of(forged, e3).endswith(b"\x00" + md5_info)
+    assert not strictly_verifies(forged, e3)

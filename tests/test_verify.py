@@ -304,6 +304,7 @@ def _chain(set_name: str) -> tuple[list[bytes], list[bytes]]:
 
 TRUST_BY_NAME = Faults(trust_by_name=True)
 LENIENT_PKCS1 = Faults(lenient_pkcs1=True)
+LEAF_SEARCH = Faults(leaf_search=True)
 NO_FAULT = Faults()
 # (id, certificate set, profile, faults, expected alert or None, reason fragment)
 # fmt: off
@@ -337,12 +338,28 @@ IDENTITY_TABLE = [
      "does not verify"),
     ("DigestInfo parameters pass lenient PKCS#1", "e3_digest_params", W24, LENIENT_PKCS1, ACCEPT,
      ""),
+    ("padding not 0xFF", "e3_padding_not_ff", W24, NO_FAULT, "bad_certificate",
+     "does not verify"),
+    ("padding not 0xFF passes lenient PKCS#1", "e3_padding_not_ff", W24, LENIENT_PKCS1, ACCEPT,
+     ""),
+    ("MD5 DigestInfo in a sha1WithRSA leaf", "e3_digest_algorithm_mismatch", W24, NO_FAULT,
+     "bad_certificate", "does not verify"),
+    ("MD5 DigestInfo passes lenient PKCS#1", "e3_digest_algorithm_mismatch", W24, LENIENT_PKCS1,
+     ACCEPT, ""),
+    ("first signature byte flipped", "signature_first_byte_flipped", W24, NO_FAULT,
+     "bad_certificate", "does not verify"),
+    ("last signature byte flipped", "signature_last_byte_flipped", W24, NO_FAULT,
+     "bad_certificate", "does not verify"),
+    ("last byte flipped, lenient PKCS#1", "signature_last_byte_flipped", W24, LENIENT_PKCS1,
+     "bad_certificate", "does not verify"),
     ("leaf + root sent", "leaf_and_root", W24, NO_FAULT, ACCEPT, ""),
     ("leaf + root sent, modern", "leaf_and_root", MODERN, NO_FAULT, ACCEPT, ""),
     ("untrusted certificate first", "wrong_order", W24, NO_FAULT, "unknown_ca",
      "not signed by a trusted CA: issuer OU=unrelated CA"),
     ("untrusted certificate first, modern", "wrong_order", MODERN, NO_FAULT, "unknown_ca",
      "not signed by a trusted CA"),
+    ("untrusted certificate first passes leaf search", "wrong_order", W24, LEAF_SEARCH, ACCEPT,
+     ""),
     ("no signature in the certificate", "garbage_no_signature", W24, NO_FAULT, "bad_certificate",
      "not a valid X.509 certificate"),
     ("junk signature field", "garbage_junk_tail", W24, NO_FAULT, "bad_certificate",
@@ -383,3 +400,18 @@ def test_trust_by_name_still_needs_the_name() -> None:
     certs = pki()
     with pytest.raises(CertRejected, match="not signed by a trusted CA"):
         verify_server_chain([certs["leaf_other"].der], [certs["ca"].pem], W24, faults=TRUST_BY_NAME)
+
+
+def test_leaf_search_passes_a_lone_intermediate_and_still_needs_a_trusted_certificate() -> None:
+    """With the fault, the intermediate a w24 must refuse (it builds no chains) stands for the
+    server's certificate; a list where nothing is trusted still fails."""
+    certs = pki()
+    chain = [certs["leaf_inter"].der, certs["inter"].der]
+    with pytest.raises(CertRejected, match="does not build chains"):
+        verify_server_chain(chain, [certs["ca"].pem], W24, now=NOW)
+    verify_server_chain(chain, [certs["ca"].pem], W24, now=NOW, faults=LEAF_SEARCH)
+    with pytest.raises(CertRejected, match="not signed by a trusted CA"):
+        verify_server_chain(
+            [certs["leaf_other"].der, certs["leaf_inter"].der], [certs["ca"].pem], W24,
+            now=NOW, faults=LEAF_SEARCH,
+        )

@@ -330,6 +330,26 @@ def digest_params_signature(
     return _raw_sign(_pad(info, key.key_size // 8), key)
 
 
+def non_ff_padding_signature(
+    cert: x509.Certificate, key: rsa.RSAPrivateKey, hash_name: str
+) -> bytes:
+    """A signature whose padding bytes are not 0xFF (a parser that skips to the first 00)."""
+    info = DIGEST_INFO_PREFIX[hash_name] + _digest(cert, hash_name)
+    filler = bytes(i % 254 + 1 for i in range(key.key_size // 8 - 3 - len(info)))  # 01..FE
+    return _raw_sign(b"\x00\x01" + filler + b"\x00" + info, key)
+
+
+def digest_algorithm_mismatch_signature(
+    cert: x509.Certificate, key: rsa.RSAPrivateKey, hash_name: str
+) -> bytes:
+    """A signature over an MD5 DigestInfo of the TBS in a certificate that says `hash_name`
+    (a verifier that believes the DigestInfo's OID over the certificate's algorithm)."""
+    if hash_name == "md5":
+        raise ValueError("the mismatch needs a certificate hash other than MD5")
+    info = DIGEST_INFO_PREFIX["md5"] + _digest(cert, "md5")
+    return _raw_sign(_pad(info, key.key_size // 8), key)
+
+
 @cache
 def e3_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     """One RSA key with public exponent 3 per process (cryptography generates e = 3 keys)."""
@@ -405,6 +425,14 @@ class IdentitySets:
     def _set_signature_bit_flipped(self):
         return self._root_set("signature_bit_flipped", flip_signature_bit(self._root_leaf()))
 
+    def _set_signature_first_byte_flipped(self):
+        leaf = flip_signature_bit(self._root_leaf(), 0)
+        return self._root_set("signature_first_byte_flipped", leaf)
+
+    def _set_signature_last_byte_flipped(self):
+        leaf = flip_signature_bit(self._root_leaf(), -1)
+        return self._root_set("signature_last_byte_flipped", leaf)
+
     def _set_tbs_modified(self):
         return self._root_set("tbs_modified", with_modified_tbs(self._root_leaf()))
 
@@ -437,6 +465,17 @@ class IdentitySets:
     def _set_e3_ber_long_length(self):
         return self._e3_set(
             "e3_ber_long_length", lambda leaf, key: ber_long_length_signature(leaf, key, self.hash)
+        )
+
+    def _set_e3_padding_not_ff(self):
+        return self._e3_set(
+            "e3_padding_not_ff", lambda leaf, key: non_ff_padding_signature(leaf, key, self.hash)
+        )
+
+    def _set_e3_digest_algorithm_mismatch(self):
+        return self._e3_set(
+            "e3_digest_algorithm_mismatch",
+            lambda leaf, key: digest_algorithm_mismatch_signature(leaf, key, self.hash),
         )
 
     def _set_e3_digest_params(self):
@@ -549,10 +588,12 @@ __all__ = [
     "bleichenbacher_2006",
     "ca_certificate",
     "der_to_pem",
+    "digest_algorithm_mismatch_signature",
     "digest_params_signature",
     "e3_key",
     "flip_signature_bit",
     "leaf_certificate",
+    "non_ff_padding_signature",
     "v1_certificate",
     "with_modified_tbs",
     "with_signature",

@@ -70,8 +70,18 @@ SIGNATURE_CHECK: list[Scenario] = [
     ),
     _signature(
         "leaf-signature-bit-flipped",
-        "leaf signed by the loaded CA, one signature bit flipped",
+        "leaf signed by the loaded CA, one bit flipped in the middle of the signature",
         "signature_bit_flipped",
+    ),
+    _signature(
+        "leaf-signature-first-byte-flipped",
+        "leaf signed by the loaded CA, the low bit of the signature's first byte flipped",
+        "signature_first_byte_flipped",
+    ),
+    _signature(
+        "leaf-signature-last-byte-flipped",
+        "leaf signed by the loaded CA, the low bit of the signature's last byte flipped",
+        "signature_last_byte_flipped",
     ),
     _signature(
         "leaf-tbs-modified",
@@ -99,6 +109,18 @@ PKCS1_FORGERIES: list[Scenario] = [
         "pkcs1-e3-digestinfo-params",
         "e=3 CA; leaf signature over a DigestInfo with garbage for the NULL parameters",
         "e3_digest_params",
+        _under_e3_ca,
+    ),
+    _signature(
+        "pkcs1-e3-padding-not-ff",
+        "e=3 CA; leaf signature whose PKCS#1 padding bytes are not 0xFF",
+        "e3_padding_not_ff",
+        _under_e3_ca,
+    ),
+    _signature(
+        "pkcs1-e3-digest-algorithm-mismatch",
+        "e=3 CA; sha1WithRSA leaf whose signature holds an MD5 DigestInfo of the TBS",
+        "e3_digest_algorithm_mismatch",
         _under_e3_ca,
     ),
 ]
@@ -207,10 +229,14 @@ SCENARIOS: list[Scenario] = [
     ),
 ]
 
-# Which scenarios each certificate-check fault breaks on a profile that loads e=3 CAs: trusting
-# by name passes every leaf whose issuer name is the loaded CA's; a lenient PKCS#1 parser
-# passes the forgeries.
+# Which scenarios each certificate-check fault breaks on a profile that loads e=3 CAs and
+# builds no chains (w24): trusting by name passes every leaf whose issuer name is the loaded
+# CA's; a lenient PKCS#1 parser passes the forgeries.
 FAULT_DEPENDENCIES: dict[str, frozenset[str]] = {
     "trust_by_name": frozenset(s.id for s in SIGNATURE_CHECK + PKCS1_FORGERIES),
     "lenient_pkcs1": frozenset(s.id for s in PKCS1_FORGERIES),
+    # The server's certificate is the first of its list: a client that searches the list
+    # passes the wrong order, and also the lone intermediate of `intermediate-sent` (handshake
+    # family), which the loaded root did sign.
+    "leaf_search": frozenset({"chain-wrong-order", "intermediate-sent"}),
 }

@@ -25,6 +25,9 @@ class Faults:
     # Check PKCS#1 v1.5 signatures like the parsers of CVE-2006-4339 / CVE-2014-1568: BER
     # lengths, DigestInfo parameters unread, bytes after the digest ignored.
     lenient_pkcs1: bool = False
+    # Take any certificate of the server's list that a loaded CA signed as the server's, not
+    # only the first (a wrongly ordered chain, or a lone intermediate, then passes).
+    leaf_search: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

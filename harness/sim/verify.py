@@ -21,15 +21,16 @@ not know is refused. A CA without CA:TRUE never gets here: AT+iCA= refuses it
 Names never suffice: a stored CA whose subject matches the leaf's issuer is only a candidate; the
 leaf's signature must verify with that CA's key (an impostor CA of the same name fails), and the
 verification is cryptography's (OpenSSL's), which compares the whole PKCS#1 v1.5 block, so the
-e=3 forgeries of 2006 and BERserk fail too. The self-test faults `trust_by_name` and
-`lenient_pkcs1` (w24_harness.sim.faults) break exactly these two points.
+e=3 forgeries of 2006 and BERserk fail too. The server's certificate is the first of the list
+(RFC 2246 §7.4.2). The self-test faults `trust_by_name`, `lenient_pkcs1` and `leaf_search`
+(w24_harness.sim.faults) break exactly these three points.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -86,11 +87,15 @@ def verify_server_chain(
 ) -> None:
     """Raise CertRejected unless the chain passes the profile's certificate check.
 
-    `faults`: the simulator's self-test faults; only trust_by_name and lenient_pkcs1 act here.
+    `faults`: the simulator's self-test faults; trust_by_name, lenient_pkcs1 and leaf_search act
+    here.
     """
     faults = faults or Faults()
     if not chain_der:
         raise CertRejected("server sent no certificate", "bad_certificate")
+    if faults.leaf_search and len(chain_der) > 1:
+        _search_leaf(chain_der, trusted_cas, profile, hostname, now, faults)
+        return
     leaf = _Cert(_load_der(chain_der[0], "server certificate"), "server certificate")
     _check_key(leaf, profile)
     if profile.reject_unknown_critical:
@@ -102,6 +107,31 @@ def verify_server_chain(
             _check_dates(item, moment)
     if profile.check_hostname and hostname:
         _check_hostname(leaf.cert, hostname)
+
+
+def _search_leaf(
+    chain_der: list[bytes],
+    trusted_cas: list[bytes],
+    profile: DeviceProfile,
+    hostname: str | None,
+    now: datetime | None,
+    faults: Faults,
+) -> None:
+    """The `leaf_search` fault: any certificate of the list that passes stands for the server's
+    (RFC 2246 §7.4.2 puts the server's own first; the key exchange still uses the first)."""
+    single = replace(faults, leaf_search=False)
+    failure: CertRejected | None = None
+    for index, der in enumerate(chain_der):
+        rest = chain_der[:index] + chain_der[index + 1 :]
+        try:
+            verify_server_chain(
+                [der, *rest], trusted_cas, profile, hostname=hostname, now=now, faults=single
+            )
+            return
+        except CertRejected as exc:
+            failure = failure or exc
+    assert failure is not None
+    raise failure
 
 
 def _load_der(der: bytes, role: str) -> x509.Certificate:
@@ -284,30 +314,54 @@ def _ber_item(data: bytes, offset: int) -> tuple[int, int, int]:
 def _lenient_pkcs1_verifies(cert: x509.Certificate, key: rsa.RSAPublicKey, hash_name: str) -> bool:
     """The `lenient_pkcs1` fault: PKCS#1 v1.5 checked the way pre-2006 parsers did it.
 
-    Recovers the block with the public key, skips 00 01 FF.. 00, reads the DigestInfo as BER
-    (long-form lengths welcome), skips the whole AlgorithmIdentifier (parameters unread), takes
-    the OCTET STRING as the digest and ignores whatever follows it.
+    Recovers the block with the public key, checks 00 01, skips any non-zero padding bytes to
+    the first 00, reads the DigestInfo as BER (long-form lengths welcome), takes the hash from
+    the DigestInfo's OID (not from the certificate's algorithm), leaves the parameters unread,
+    takes the OCTET STRING as the digest and ignores whatever follows it.
     """
     numbers = key.public_numbers()
     k = (numbers.n.bit_length() + 7) // 8
     block = pow(int.from_bytes(cert.signature, "big"), numbers.e, numbers.n).to_bytes(k, "big")
-    if block[:2] != b"\x00\x01":
+    if block[:2] != b"\x00\x01" or b"\x00" not in block[2:]:
         return False
-    start = 2
-    while start < k and block[start] == 0xFF:
-        start += 1
-    if start >= k or block[start] != 0x00:
-        return False
+    start = block.index(b"\x00", 2)
     try:
         tag, inner, _end = _ber_item(block, start + 1)
-        _alg_tag, _alg_start, alg_end = _ber_item(block, inner)
+        _alg_tag, alg_start, alg_end = _ber_item(block, inner)
+        oid_tag, oid_start, oid_end = _ber_item(block, alg_start)
         digest_tag, digest_start, digest_end = _ber_item(block, alg_end)
+        if oid_tag == 0x06:
+            oid = x509.ObjectIdentifier(_dotted(block[oid_start:oid_end]))
+            hash_name = _DIGEST_OIDS.get(oid, hash_name)
     except (IndexError, ValueError):
         return False
     if tag != 0x30 or digest_tag != 0x04:
         return False
     wanted = hashlib.new(hash_name, cert.tbs_certificate_bytes).digest()
     return block[digest_start:digest_end] == wanted
+
+
+# Hash algorithm OIDs of a DigestInfo (RFC 8017 appendix A.2.4).
+_DIGEST_OIDS: dict[x509.ObjectIdentifier, str] = {
+    x509.ObjectIdentifier("1.2.840.113549.2.5"): "md5",
+    x509.ObjectIdentifier("1.3.14.3.2.26"): "sha1",
+    x509.ObjectIdentifier("2.16.840.1.101.3.4.2.1"): "sha256",
+}
+
+
+def _dotted(body: bytes) -> str:
+    """The dotted form of a DER OBJECT IDENTIFIER's contents (X.690 §8.19)."""
+    if not body:
+        return "0.0"
+    arcs, value = [], 0
+    for byte in body:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    first = arcs[0] if arcs else 0
+    head = [min(first // 40, 2), first - 40 * min(first // 40, 2)]
+    return ".".join(str(a) for a in head + arcs[1:])
 
 
 def _check_dates(item: _Cert, moment: datetime) -> None:
