@@ -21,7 +21,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING
 
 from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
@@ -40,6 +42,12 @@ from w24_harness.pki.factory import (
 )
 from w24_harness.pki.keys import labelled_rsa_key
 from w24_harness.pki.resign import resign
+
+if TYPE_CHECKING:
+    from w24_harness.pki.sets import CertSet
+
+# Makes a leaf's signature from the leaf and the CA's private key.
+Forge = Callable[[x509.Certificate, rsa.RSAPrivateKey], bytes]
 
 # A private-enterprise arc no verifier knows (RFC 5280 §4.2: an unknown critical extension).
 UNKNOWN_EXTENSION_OID = x509.ObjectIdentifier("1.3.6.1.4.1.55555.1.1")
@@ -356,7 +364,7 @@ def e3_key(bits: int = 2048) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=3, key_size=bits)
 
 
-def _certset(name: str, ca_pem: bytes, server: IssuedCert):
+def _certset(name: str, ca_pem: bytes, server: IssuedCert) -> CertSet:
     # CertSet lives in sets.py, which mixes this module in: import it when a set is built.
     from w24_harness.pki.sets import CertSet
 
@@ -391,7 +399,7 @@ class IdentitySets:
             **kwargs,
         )
 
-    def _root_set(self, name: str, cert: x509.Certificate | bytes, chain: bytes = b""):
+    def _root_set(self, name: str, cert: x509.Certificate | bytes, chain: bytes = b"") -> CertSet:
         pem = der_to_pem(cert) if isinstance(cert, bytes) else _pem(cert)
         return _certset(
             name, self.root.cert_pem, IssuedCert(pem, _key_pem(self._leaf_key()), chain)
@@ -399,7 +407,7 @@ class IdentitySets:
 
     # -- the documented check: signed by the trusted CA ------------------------------------
 
-    def _impostor(self, name: str, *, aki: bool):
+    def _impostor(self, name: str, *, aki: bool) -> CertSet:
         # Same subject as the loaded root, another key: only the signature tells them apart.
         impostor_key = labelled_rsa_key("ca:impostor", 2048)
         impostor = resign(
@@ -416,29 +424,29 @@ class IdentitySets:
         )
         return self._root_set(name, leaf)
 
-    def _set_impostor_ca(self):
+    def _set_impostor_ca(self) -> CertSet:
         return self._impostor("impostor_ca", aki=False)
 
-    def _set_impostor_ca_aki(self):
+    def _set_impostor_ca_aki(self) -> CertSet:
         return self._impostor("impostor_ca_aki", aki=True)
 
-    def _set_signature_bit_flipped(self):
+    def _set_signature_bit_flipped(self) -> CertSet:
         return self._root_set("signature_bit_flipped", flip_signature_bit(self._root_leaf()))
 
-    def _set_signature_first_byte_flipped(self):
+    def _set_signature_first_byte_flipped(self) -> CertSet:
         leaf = flip_signature_bit(self._root_leaf(), 0)
         return self._root_set("signature_first_byte_flipped", leaf)
 
-    def _set_signature_last_byte_flipped(self):
+    def _set_signature_last_byte_flipped(self) -> CertSet:
         leaf = flip_signature_bit(self._root_leaf(), -1)
         return self._root_set("signature_last_byte_flipped", leaf)
 
-    def _set_tbs_modified(self):
+    def _set_tbs_modified(self) -> CertSet:
         return self._root_set("tbs_modified", with_modified_tbs(self._root_leaf()))
 
     # -- PKCS#1 v1.5 under an e=3 CA -------------------------------------------------------
 
-    def _e3_set(self, name: str, forge=None):
+    def _e3_set(self, name: str, forge: Forge | None = None) -> CertSet:
         key = e3_key()
         ca = ca_certificate("w24-harness e=3 CA", key, self.hash)
         leaf = leaf_certificate(
@@ -453,42 +461,42 @@ class IdentitySets:
             leaf = with_signature(leaf, forge(leaf, key))
         return _certset(name, _pem(ca), self._served(leaf, self._leaf_key()))
 
-    def _set_e3_valid(self):
+    def _set_e3_valid(self) -> CertSet:
         return self._e3_set("e3_valid")
 
-    def _set_e3_bleichenbacher(self):
+    def _set_e3_bleichenbacher(self) -> CertSet:
         return self._e3_set(
             "e3_bleichenbacher",
             lambda leaf, key: bleichenbacher_2006(leaf, key.public_key(), self.hash),
         )
 
-    def _set_e3_ber_long_length(self):
+    def _set_e3_ber_long_length(self) -> CertSet:
         return self._e3_set(
             "e3_ber_long_length", lambda leaf, key: ber_long_length_signature(leaf, key, self.hash)
         )
 
-    def _set_e3_padding_not_ff(self):
+    def _set_e3_padding_not_ff(self) -> CertSet:
         return self._e3_set(
             "e3_padding_not_ff", lambda leaf, key: non_ff_padding_signature(leaf, key, self.hash)
         )
 
-    def _set_e3_digest_algorithm_mismatch(self):
+    def _set_e3_digest_algorithm_mismatch(self) -> CertSet:
         return self._e3_set(
             "e3_digest_algorithm_mismatch",
             lambda leaf, key: digest_algorithm_mismatch_signature(leaf, key, self.hash),
         )
 
-    def _set_e3_digest_params(self):
+    def _set_e3_digest_params(self) -> CertSet:
         return self._e3_set(
             "e3_digest_params", lambda leaf, key: digest_params_signature(leaf, key, self.hash)
         )
 
     # -- what the server sends -------------------------------------------------------------
 
-    def _set_leaf_and_root(self):
+    def _set_leaf_and_root(self) -> CertSet:
         return self._root_set("leaf_and_root", self._root_leaf(), chain=self.root.cert_pem)
 
-    def _set_wrong_order(self):
+    def _set_wrong_order(self) -> CertSet:
         # First an untrusted certificate holding the leaf's own key, then the real leaf: a
         # client that takes the first certificate as the server's refuses at the check, and
         # the key exchange would work either way, so nothing else can be why it fails.
@@ -503,10 +511,10 @@ class IdentitySets:
         )
         return self._root_set("wrong_order", decoy, chain=_pem(self._root_leaf()))
 
-    def _set_garbage_no_signature(self):
+    def _set_garbage_no_signature(self) -> CertSet:
         return self._root_set("garbage_no_signature", without_signature(self._root_leaf()))
 
-    def _set_garbage_junk_tail(self):
+    def _set_garbage_junk_tail(self) -> CertSet:
         junk = bytes((i * 37 + 11) % 256 for i in range(256))
         return self._root_set(
             "garbage_junk_tail", with_junk_signature_field(self._root_leaf(), junk)
@@ -514,9 +522,16 @@ class IdentitySets:
 
     # -- what the loaded CA and the leaf look like ----------------------------------------
 
-    def _issuer_set(self, name: str, ca_name: str, **ca_kwargs):
+    def _issuer_set(
+        self,
+        name: str,
+        ca_name: str,
+        *,
+        ca_flag: bool = True,
+        key_usage: x509.KeyUsage | None = None,
+    ) -> CertSet:
         key = labelled_rsa_key(f"ca:{ca_name}", 2048)
-        ca = ca_certificate(ca_name, key, self.hash, **ca_kwargs)
+        ca = ca_certificate(ca_name, key, self.hash, ca_flag=ca_flag, key_usage=key_usage)
         leaf = leaf_certificate(
             self.names,
             ca.subject,
@@ -527,7 +542,7 @@ class IdentitySets:
         )
         return _certset(name, _pem(ca), self._served(leaf, self._leaf_key()))
 
-    def _set_v1_ca(self):
+    def _set_v1_ca(self) -> CertSet:
         # Like the manual's sample CA (a v1 root), and its leaf a v1 certificate too.
         key = labelled_rsa_key("ca:w24-harness v1 CA", 2048)
         name = _ca_name("w24-harness v1 CA")
@@ -536,10 +551,10 @@ class IdentitySets:
         leaf = v1_certificate(leaf_name, name, self._leaf_key().public_key(), key, self.hash)
         return _certset("v1_ca", _pem(ca), self._served(leaf, self._leaf_key()))
 
-    def _set_issuer_not_ca(self):
+    def _set_issuer_not_ca(self) -> CertSet:
         return self._issuer_set("issuer_not_ca", "w24-harness CA:FALSE issuer", ca_flag=False)
 
-    def _set_issuer_no_keycertsign(self):
+    def _set_issuer_no_keycertsign(self) -> CertSet:
         usage = x509.KeyUsage(
             digital_signature=True,
             content_commitment=False,
@@ -555,10 +570,10 @@ class IdentitySets:
             "issuer_no_keycertsign", "w24-harness no-keyCertSign CA", key_usage=usage
         )
 
-    def _set_leaf_unknown_critical(self):
+    def _set_leaf_unknown_critical(self) -> CertSet:
         return self._root_set("leaf_unknown_critical", self._root_leaf(critical_unknown=True))
 
-    def _set_self_signed_ca(self):
+    def _set_self_signed_ca(self) -> CertSet:
         # What `openssl req -x509 -newkey rsa:2048` makes for an FTP server (its default v3_ca
         # section): CN = the host, SKI, AKI, basicConstraints critical CA:TRUE. The user loads
         # this same certificate as the device's CA.
