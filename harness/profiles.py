@@ -47,6 +47,15 @@ class DeviceProfile:
     # Accept a leaf signed by an intermediate that the server sends, when that intermediate is
     # signed by a loaded CA. The W24 manual documents only "signed by the trusted CA".
     chain_building: bool = False
+    # Certificate checks no manual mentions (characterized by the identity scenarios): refuse
+    # at AT+iCA= a v3 certificate that is not a CA (basicConstraints CA:TRUE missing);
+    ca_requires_ca_flag: bool = True
+    # refuse a chain whose issuer has a keyUsage without keyCertSign (RFC 5280 §4.2.1.3);
+    check_issuer_key_usage: bool = False
+    # refuse a server certificate with a critical extension it does not know (RFC 5280 §4.2);
+    reject_unknown_critical: bool = False
+    # accept at AT+iCA= a CA whose RSA public exponent is 3 (§12.2 states only key sizes).
+    ca_small_exponent: bool = True
     # §11.12: the highest version the ClientHello offers; a server choosing SSL 3.0 is accepted
     # when SSL3.0 is in `protocols`.
     hello_version: ProtocolVersion = TLS1
@@ -119,6 +128,8 @@ MODERN = DeviceProfile(
     server_key_bits=(1024, 4096),
     chain_building=True,
     check_validity_dates=True,
+    check_issuer_key_usage=True,
+    reject_unknown_critical=True,
 )
 
 PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (W24, ICHIP, MODERN)}

@@ -38,6 +38,7 @@ class Family(StrEnum):
     HANDSHAKE = "handshake"
     CA = "ca"
     DATA = "data"
+    IDENTITY = "identity"  # whose certificate the device trusts (suites/test_identity.py)
 
 
 class Backend(StrEnum):

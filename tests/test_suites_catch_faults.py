@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from w24_harness.profiles import get_profile
-from w24_harness.scenarios import SCENARIOS, reject
+from w24_harness.scenarios import SCENARIOS, identity, reject
 from w24_harness.throughput import RECEIVE, SEND, cases_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +54,12 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "corrupt_rx": _ids(_receives_data) | {c.id for c in cases_for(W24, (RECEIVE,))},
     # The SSND handler crashes: every scenario and throughput case that sends from the device.
     "internal_error": _ids(_sends_data) | {c.id for c in cases_for(W24, (SEND,))},
+    # Certificate-identity checks: the catalogue records which scenarios each one decides
+    # (w24_harness.scenarios.identity.FAULT_DEPENDENCIES), all of them 220 rejections on w24.
+    **{
+        fault: _ids(lambda s, ids=ids: s.id in ids and s.expected(W24) == reject(220))
+        for fault, ids in identity.FAULT_DEPENDENCIES.items()
+    },
 }
 
 

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from w24_harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
+from w24_harness.pki.identity import IdentitySets
 from w24_harness.pki.keys import rsa_key
 from w24_harness.pki.resign import resign
 from w24_harness.profiles import DeviceProfile
@@ -30,7 +31,7 @@ class CertSet:
     server: IssuedCert | None  # what the TLS server presents (None: no server needed)
 
 
-class CertSets:
+class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
     def __init__(self, profile: DeviceProfile, host: str = "127.0.0.1") -> None:
         self.profile = profile
         self.names = tuple(dict.fromkeys((host, "localhost")))

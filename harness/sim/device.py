@@ -278,6 +278,7 @@ class SimDevice:
                 server_hostname=sock.host,
                 timeout=self.profile.handshake_timeout_s,
                 verify=verify,
+                faults=self.faults,
             )
         except SSLFailure as exc:
             # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.

@@ -25,6 +25,15 @@ class Faults:
     # The SSND handler crashes (an exception of the simulator's own) after the bytes went out:
     # the wire shows I/ERROR(216), and the harness must report a simulator internal error.
     internal_error: bool = False
+    # Trust a server certificate whose issuer NAME matches a loaded CA, without checking its
+    # signature (an impostor CA of the same name, a broken or forged signature all pass).
+    trust_by_name: bool = False
+    # Check PKCS#1 v1.5 signatures like the parsers of CVE-2006-4339 / CVE-2014-1568: BER
+    # lengths, DigestInfo parameters unread, bytes after the digest ignored.
+    lenient_pkcs1: bool = False
+    # Take any certificate of the server's list that a loaded CA signed as the server's, not
+    # only the first (a wrongly ordered chain, or a lone intermediate, then passes).
+    leaf_search: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

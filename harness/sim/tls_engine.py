@@ -47,6 +47,7 @@ from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemo
 from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode, describe
 from w24_harness.profiles import DeviceProfile
+from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
 from w24_harness.sim.verify import verify_server_chain
 from w24_harness.tlsfacts import suite_name, version_name
@@ -130,11 +131,13 @@ class SecureChannel:
         now: datetime | None = None,
         timeout: float | None = None,
         verify: bool = True,
+        faults: Faults | None = None,
     ) -> SecureChannel:
         """Run the client handshake on a connected TCP socket.
 
         `verify=False` is a fault-injection mode (a module that accepts any server certificate):
-        no certificate check, and an empty `trusted_cas` is allowed.
+        no certificate check, and an empty `trusted_cas` is allowed. `faults` reach the
+        certificate check (w24_harness.sim.verify).
         """
         if verify and not trusted_cas:
             raise SSLFailure(ResultCode.SSL_NO_CA, "no trusted CA certificate is loaded")
@@ -143,7 +146,9 @@ class SecureChannel:
 
         def check(chain: list[bytes]) -> None:
             if verify:
-                verify_server_chain(chain, trusted_cas, profile, hostname=server_hostname, now=now)
+                verify_server_chain(
+                    chain, trusted_cas, profile, hostname=server_hostname, now=now, faults=faults
+                )
 
         settings = client_settings(profile)
         conn = W24Client(sock, profile, check)
