@@ -38,6 +38,7 @@ class Family(StrEnum):
     HANDSHAKE = "handshake"
     CA = "ca"
     DATA = "data"
+    THROUGHPUT = "throughput"  # suites/test_throughput.py: throughput cases, not catalogue rows
 
 
 class Backend(StrEnum):

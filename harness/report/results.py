@@ -13,6 +13,15 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from w24_harness.report.verdict import (
+    NoResult,
+    PlannedScenario,
+    RunVerdict,
+    TestOutcome,
+    TestStatus,
+    judge,
+)
+
 PARTS_DIR = ".parts"
 
 
@@ -41,6 +50,9 @@ class ScenarioResult:
     detail: str = ""
     server: dict[str, object] = field(default_factory=dict)
     worker: str = "main"
+    # A ResultClass value; "" in records that carry only `passed` (verdict.result_class_of).
+    result_class: str = ""
+    measures: str | None = None  # the profile field a characterization measured
 
 
 @dataclass
@@ -76,12 +88,22 @@ class ResultLog:
     def result(self, result: ScenarioResult) -> None:
         self._append("result", result)
 
+    def plan(self, planned: list[PlannedScenario]) -> None:
+        """What this process collected, in one write (each xdist worker plans the same run)."""
+        lines = "".join(json.dumps({"kind": "plan", "planned": asdict(p)}) + "\n" for p in planned)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+
 
 @dataclass
 class RunResults:
     info: list[RunInfo]
     results: list[ScenarioResult]
     exit_status: int | None = None
+    planned: list[PlannedScenario] = field(default_factory=list)  # what pytest collected
+    outcomes: list[TestOutcome] = field(default_factory=list)  # pytest's word on each test
 
     @property
     def passed(self) -> int:
@@ -91,12 +113,20 @@ class RunResults:
     def failed(self) -> int:
         return len(self.results) - self.passed
 
+    def verdict(self) -> RunVerdict:
+        return judge(self.planned, self.results, self.outcomes, self.exit_status)
+
     def to_json(self) -> dict[str, object]:
+        verdict = self.verdict()
         return {
             "runs": [asdict(i) for i in self.info],
             "exit_status": self.exit_status,
+            "verdict": verdict.to_json(),
+            "counts": asdict(verdict.counts),
             "summary": {"scenarios": len(self.results), "passed": self.passed,
                         "failed": self.failed},
+            "planned": [asdict(p) for p in self.planned],
+            "outcomes": [asdict(o) for o in self.outcomes],
             "results": [asdict(r) for r in self.results],
         }
 
@@ -108,6 +138,8 @@ class RunResults:
             info=[_build(RunInfo, i) for i in data.get("runs", [])],
             results=[_build(ScenarioResult, r) for r in data.get("results", [])],
             exit_status=data.get("exit_status"),
+            planned=[_build(PlannedScenario, p) for p in data.get("planned", [])],
+            outcomes=[_outcome(o) for o in data.get("outcomes", [])],
         )
 
     @classmethod
@@ -125,10 +157,18 @@ def _build(kind: Any, record: dict) -> Any:
     return kind(**{k: v for k, v in record.items() if k in known})
 
 
+def _outcome(record: dict) -> TestOutcome:
+    outcome = _build(TestOutcome, record)
+    outcome.status = TestStatus(outcome.status)
+    outcome.trouble = NoResult(outcome.trouble) if outcome.trouble else None
+    return outcome
+
+
 def merge_parts(report_dir: Path) -> RunResults:
     """Read every part file; a truncated last line (a killed worker) is skipped, not fatal."""
     infos: list[RunInfo] = []
     results: list[ScenarioResult] = []
+    planned: dict[str, PlannedScenario] = {}
     for part in sorted((report_dir / PARTS_DIR).glob("*.jsonl")):
         for line in part.read_text(encoding="utf-8").splitlines():
             try:
@@ -140,8 +180,11 @@ def merge_parts(report_dir: Path) -> RunResults:
                 infos.append(_build(RunInfo, record))
             elif kind == "result":
                 results.append(_build(ScenarioResult, record))
+            elif kind == "plan":  # nested: a PlannedScenario has a `kind` (Kind) of its own
+                entry = _build(PlannedScenario, record["planned"])
+                planned.setdefault(entry.nodeid, entry)
     results.sort(key=lambda r: r.nodeid)
-    return RunResults(infos, results)
+    return RunResults(infos, results, planned=sorted(planned.values(), key=lambda p: p.nodeid))
 
 
 def write_results(report_dir: Path, run: RunResults) -> Path:
