@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from w24_harness.report.verdict import (
+    Entry,
     NoResult,
     PlannedScenario,
     RunVerdict,
     TestOutcome,
     TestStatus,
+    entries,
     judge,
 )
 
@@ -115,6 +117,10 @@ class RunResults:
 
     def verdict(self) -> RunVerdict:
         return judge(self.planned, self.results, self.outcomes, self.exit_status)
+
+    def entries(self) -> list[Entry]:
+        """Every planned scenario as the verdict counted it (the report's rows and grids)."""
+        return entries(self.planned, self.results, self.outcomes, self.exit_status)
 
     def to_json(self) -> dict[str, object]:
         verdict = self.verdict()

@@ -42,6 +42,19 @@ class Colour(StrEnum):
     RED = "red"
 
 
+class Tally(StrEnum):
+    """What one planned scenario counts as: its result's class, pytest's xfail/xpass, or none."""
+
+    PASSED = ResultClass.PASSED.value
+    OBSERVED = ResultClass.OBSERVED.value
+    DRIFT = ResultClass.DRIFT.value
+    FAILED = ResultClass.FAILED.value
+    ERROR = ResultClass.ERROR.value
+    XFAIL = "xfail"  # a known deviation (deviations file) that still deviates
+    XPASS = "xpass"  # a known deviation that no longer deviates: the run fails
+    NO_RESULT = "no result"
+
+
 class NoResult(StrEnum):
     """Why a planned scenario produced no result."""
 
@@ -83,6 +96,7 @@ class PlannedScenario:
     measures: str | None = None  # the profile field a characterization measures
     version: str = ""  # single protocol version of an acceptance case (the report's grid)
     suite: str = ""  # single cipher suite of an acceptance case
+    direction: str = ""  # DataDirection of a throughput case
 
 
 @dataclass
@@ -106,6 +120,16 @@ class Missing:
     id: str
     why: NoResult
     detail: str = ""
+
+
+@dataclass
+class Entry:
+    """One planned scenario as the verdict counted it."""
+
+    planned: PlannedScenario
+    tally: Tally
+    result: ScenarioResult | None = None  # the last result it recorded
+    missing: Missing | None = None  # set when tally is NO_RESULT
 
 
 @dataclass
@@ -164,43 +188,57 @@ def _why_missing(outcome: TestOutcome | None, interrupted: bool) -> NoResult:
     return NoResult.INTERRUPTED if interrupted else NoResult.HARNESS_ERROR
 
 
-def judge(
+def entries(
     planned: list[PlannedScenario],
     results: list[ScenarioResult],
     outcomes: list[TestOutcome],
     exit_status: int | None,
-) -> RunVerdict:
-    """Count every planned scenario once: by its result, by pytest's xfail/xpass, or as a
-    scenario with no result and the reason. Results outside the plan (a plan-less results.json
-    from an older harness) count as planned too."""
+) -> list[Entry]:
+    """Every planned scenario once, by node id: counted by pytest's xfail/xpass, else by its
+    result, else as no result with the reason. Results outside the plan (a plan-less
+    results.json from an older harness) count as planned too."""
     by_status = {o.nodeid: o for o in outcomes}
     last_result = {r.nodeid: r for r in results}
     plan = {p.nodeid: p for p in planned}
     for r in results:
         plan.setdefault(r.nodeid, PlannedScenario(r.nodeid, r.id))
     interrupted = exit_status == pytest.ExitCode.INTERRUPTED
-    tally: Counter[str] = Counter()
-    missing: list[Missing] = []
+    out: list[Entry] = []
     for nodeid in sorted(plan):
         outcome, result = by_status.get(nodeid), last_result.get(nodeid)
         if outcome is not None and outcome.status in (TestStatus.XFAIL, TestStatus.XPASS):
-            tally[outcome.status] += 1
+            out.append(Entry(plan[nodeid], Tally(outcome.status.value), result))
         elif result is not None:
-            tally[result_class_of(result)] += 1
+            out.append(Entry(plan[nodeid], Tally(result_class_of(result).value), result))
         else:
             why = _why_missing(outcome, interrupted)
-            missing.append(Missing(nodeid, plan[nodeid].id, why, outcome.detail if outcome else ""))
+            missing = Missing(nodeid, plan[nodeid].id, why, outcome.detail if outcome else "")
+            out.append(Entry(plan[nodeid], Tally.NO_RESULT, None, missing))
+    return out
+
+
+def judge(
+    planned: list[PlannedScenario],
+    results: list[ScenarioResult],
+    outcomes: list[TestOutcome],
+    exit_status: int | None,
+) -> RunVerdict:
+    """Count every planned scenario once (see `entries`) and judge the run from the counts,
+    the infrastructure trouble any test met, and pytest's exit status."""
+    counted = entries(planned, results, outcomes, exit_status)
+    tally = Counter(e.tally for e in counted)
+    missing = [e.missing for e in counted if e.missing is not None]
     troubles = [o for o in outcomes if o.trouble is not None and o.trouble.infrastructure]
     why_counts = Counter(str(m.why) for m in missing)
     counts = Counts(
-        planned=len(plan),
-        passed=tally[ResultClass.PASSED],
-        failed=tally[ResultClass.FAILED],
-        observed=tally[ResultClass.OBSERVED],
-        drift=tally[ResultClass.DRIFT],
-        error=tally[ResultClass.ERROR],
-        xfail=tally[TestStatus.XFAIL],
-        xpass=tally[TestStatus.XPASS],
+        planned=len(counted),
+        passed=tally[Tally.PASSED],
+        failed=tally[Tally.FAILED],
+        observed=tally[Tally.OBSERVED],
+        drift=tally[Tally.DRIFT],
+        error=tally[Tally.ERROR],
+        xfail=tally[Tally.XFAIL],
+        xpass=tally[Tally.XPASS],
         no_result=len(missing),
         no_result_why=dict(sorted(why_counts.items())),
     )
