@@ -144,18 +144,42 @@ def test_chromium_renders_the_report_1280_wide_without_horizontal_scroll(tmp_pat
     shot = _chromium(browser, tmp_path / "profile", f"--screenshot={png}", report.as_uri())
     assert png.is_file(), f"no screenshot: {shot.stderr[-2000:]}"
     assert _png_size(png)[0] == WIDTH
-    # The same page, plus a script at its end that writes the page's scroll width and the
-    # width it is shown in (the window less a vertical scroll bar) into the DOM, which
-    # --dump-dom prints once the page has loaded and laid out.
-    probe = tmp_path / "probe.html"
+    # The page's scroll width and the width it is shown in (the window less a vertical
+    # scroll bar): no horizontal scrolling.
+    scroll_width, shown_width = map(int, _probe(
+        browser, report, tmp_path / "width",
+        "var d = document.documentElement;"
+        "Math.max(d.scrollWidth, document.body.scrollWidth) + ' ' + d.clientWidth").split())
+    assert scroll_width <= WIDTH and scroll_width <= shown_width, (scroll_width, shown_width)
+
+
+def _probe(browser: str, report: Path, work: Path, expression: str) -> str:
+    """Load the report with a script appended that evaluates `expression` after the page's
+    own script and writes the value into the DOM; --dump-dom prints it once laid out."""
+    work.mkdir()
+    probe = work / "probe.html"
     probe.write_text(report.read_text().replace(
         "</body>",
-        "<script>var d = document.documentElement; document.body.setAttribute('data-width', "
-        "Math.max(d.scrollWidth, document.body.scrollWidth) + ' ' + d.clientWidth);</script>"
-        "</body>"))
-    dom = _chromium(browser, tmp_path / "profile2", "--virtual-time-budget=3000",
-                    "--dump-dom", probe.as_uri())
-    found = re.search(r'data-width="(\d+) (\d+)"', dom.stdout)
+        f"<script>document.body.setAttribute('data-probe', (function () {{ return eval("
+        f"{expression!r}); }})());</script></body>"))
+    dom = _chromium(browser, work / "profile", "--virtual-time-budget=3000", "--dump-dom",
+                    probe.as_uri())
+    found = re.search(r'data-probe="([^"]*)"', dom.stdout)
     assert found, f"no measurement in the DOM: {dom.stderr[-2000:]}"
-    scroll_width, shown_width = int(found.group(1)), int(found.group(2))
-    assert scroll_width <= WIDTH and scroll_width <= shown_width, (scroll_width, shown_width)
+    return found.group(1)
+
+
+@pytest.mark.timeout(240)
+def test_the_filter_box_keeps_only_matching_scenarios(tmp_path: Path) -> None:
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    report = write_html(tmp_path, sample_run())
+    shown = _probe(
+        browser, report, tmp_path / "filter",
+        "var box = document.getElementById('w24-filter'); box.value = 'device dead';"
+        "box.dispatchEvent(new Event('input'));"
+        "Array.from(document.querySelectorAll('tr[id]')).filter(function (r) {"
+        " return !r.hidden; }).map(function (r) { return r.id; }).join(' ')")
+    assert sorted(shown.split()) == sorted(
+        f"r-suites-test_data-py-test-data-up-{n}" for n in (1, 100, 2049))
