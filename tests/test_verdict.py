@@ -128,3 +128,11 @@ def test_an_old_results_json_without_a_plan_counts_its_results() -> None:
     verdict = old.verdict()
     assert verdict.counts.planned == 1 and verdict.counts.passed == 1
     assert verdict.state == Verdict.PASSED
+
+
+def test_a_failing_test_outside_the_plan_is_counted_and_fails_the_run() -> None:
+    outcomes = [_done("a", TestStatus.PASSED), _done("reset", TestStatus.FAILED)]
+    verdict = judge(_planned("a"), [_result("a")], outcomes, 1)
+    assert verdict.state == Verdict.FAILED and verdict.counts.other_failed == 1
+    assert [o.nodeid for o in verdict.other_failures] == ["t.py::test[reset]"]
+    assert verdict.headline.endswith("; 1 other test failed")

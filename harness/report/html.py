@@ -178,13 +178,21 @@ def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
         + "</ul></div>"
         if others else ""
     )
+    failed_html = (
+        "<div><b>Other tests that failed</b> (they record no scenario):<ul>"
+        + "".join(f"<li><code>{escape(t.nodeid)}</code>: {escape(str(t.status))}"
+                  f"{' (' + escape(t.detail) + ')' if t.detail else ''}</li>"
+                  for t in verdict.other_failures if t.trouble is None)
+        + "</ul></div>"
+        if any(t.trouble is None for t in verdict.other_failures) else ""
+    )
     status = f'<span class="exit">pytest exit status {exit_status}</span>' if exit_status else ""
     return (
         f'<div class="verdict {verdict.colour}" role="status">'
         f'<div class="state">{escape(str(verdict.state).upper())}{status}</div>'
         f'<div class="headline">{escape(verdict.headline.split(": ", 1)[-1])}</div>'
         f'<div class="counts">{counts}{" — " + why if why else ""}</div>'
-        f"{missing_html}{trouble_html}</div>"
+        f"{missing_html}{trouble_html}{failed_html}</div>"
     )
 
 

@@ -144,6 +144,7 @@ class Counts:
     xpass: int = 0
     no_result: int = 0
     no_result_why: dict[str, int] = field(default_factory=dict)
+    other_failed: int = 0  # tests outside the plan (no scenario recorded) that failed
 
 
 @dataclass
@@ -154,6 +155,7 @@ class RunVerdict:
     missing: list[Missing]
     troubles: list[TestOutcome]  # tests (planned or not) that met infrastructure trouble
     exit_status: int | None = None
+    other_failures: list[TestOutcome] = field(default_factory=list)  # see Counts.other_failed
 
     @property
     def colour(self) -> Colour:
@@ -166,6 +168,7 @@ class RunVerdict:
             "headline": self.headline,
             "missing": [asdict(m) for m in self.missing],
             "troubles": [asdict(t) for t in self.troubles],
+            "other_failures": [asdict(t) for t in self.other_failures],
         }
 
 
@@ -229,6 +232,9 @@ def judge(
     tally = Counter(e.tally for e in counted)
     missing = [e.missing for e in counted if e.missing is not None]
     troubles = [o for o in outcomes if o.trouble is not None and o.trouble.infrastructure]
+    planned_ids = {e.planned.nodeid for e in counted}
+    failing = (TestStatus.FAILED, TestStatus.ERROR, TestStatus.XPASS)
+    others = [o for o in outcomes if o.nodeid not in planned_ids and o.status in failing]
     why_counts = Counter(str(m.why) for m in missing)
     counts = Counts(
         planned=len(counted),
@@ -241,9 +247,11 @@ def judge(
         xpass=tally[Tally.XPASS],
         no_result=len(missing),
         no_result_why=dict(sorted(why_counts.items())),
+        other_failed=len(others),
     )
     state = _state(counts, troubles, exit_status)
-    return RunVerdict(state, _headline(state, counts), counts, missing, troubles, exit_status)
+    return RunVerdict(state, _headline(state, counts), counts, missing, troubles, exit_status,
+                      others)
 
 
 def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None) -> Verdict:
@@ -255,7 +263,12 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         or exit_status == pytest.ExitCode.INTERRUPTED
     ):
         return Verdict.INCOMPLETE
-    if counts.failed or counts.xpass or exit_status not in (None, pytest.ExitCode.OK):
+    if (
+        counts.failed
+        or counts.xpass
+        or counts.other_failed
+        or exit_status not in (None, pytest.ExitCode.OK)
+    ):
         return Verdict.FAILED
     if counts.drift or counts.xfail or skipped or not counts.planned:
         return Verdict.NOTES
@@ -274,4 +287,6 @@ def _headline(state: Verdict, c: Counts) -> str:
                     (c.xfail, "xfail"), (c.error, "error")):
         if n:
             parts.append(f"{n} {word}")
+    if c.other_failed:
+        parts.append(f"{c.other_failed} other test{'s' if c.other_failed != 1 else ''} failed")
     return f"{str(state).upper()}: " + "; ".join(parts)
