@@ -351,12 +351,13 @@ def _row(e: Entry, base: Path) -> str:
         throughput = format_rate(r.throughput_bps)
         if r.framing_ratio is not None:
             throughput += f" ({_fmt(r.line_ratio, 3)} of line, {_fmt(r.framing_ratio, 3)} of bound)"
+        negotiated = escape(_negotiated(r)).replace(" ", "<br>", 1)  # version, then the suite
         moved = " / ".join(str(n) for n in (r.bytes_received, r.bytes_sent)) if (
             r.bytes_received or r.bytes_sent) else ""
         cells = (
             f"<td><code>{escape(r.id)}</code><div class='muted'>{escape(r.description)}</div></td>"
             f"<td>{escape(r.expected)}</td><td>{escape(r.actual)}</td>"
-            f'<td class="num">{_fmt(r.code)}</td><td>{escape(_negotiated(r))}</td>'
+            f'<td class="num">{_fmt(r.code)}</td><td>{negotiated}</td>'
             f'<td class="num">{_fmt(r.handshake_ms)}</td>'
             f'<td class="num">{moved}{("<br>" + throughput) if throughput else ""}</td>'
             f"<td>{escape(r.detail)}</td><td>{_transcript_link(r, base)}</td>"
@@ -373,9 +374,9 @@ def _all_section(counted: list[Entry], base: Path) -> str:
     rows = "\n".join(_row(e, base) for e in ordered)
     return (
         "<section><h2>Every planned scenario</h2>"
-        "<table><colgroup><col style='width:78px'><col style='width:210px'>"
-        "<col style='width:120px'><col style='width:130px'>"
-        "<col style='width:50px'><col style='width:120px'><col style='width:92px'>"
+        "<table><colgroup><col style='width:86px'><col style='width:196px'>"
+        "<col style='width:110px'><col style='width:120px'>"
+        "<col style='width:48px'><col style='width:140px'><col style='width:100px'>"
         "<col style='width:130px'><col><col style='width:82px'></colgroup>"
         "<tr><th>outcome</th><th>scenario</th><th>expected</th><th>actual</th>"
         "<th>code</th><th title='as the server saw it'>negotiated</th><th>handshake ms</th>"
