@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+import serial
 
+from w24_harness.at.codes import DeviceTimeout, LineDeadError
+from w24_harness.fixtures.recording import classify_trouble
 from w24_harness.report.results import RunInfo, RunResults, ScenarioResult, write_results
 from w24_harness.report.verdict import (
     Colour,
@@ -136,3 +139,26 @@ def test_a_failing_test_outside_the_plan_is_counted_and_fails_the_run() -> None:
     assert verdict.state == Verdict.FAILED and verdict.counts.other_failed == 1
     assert [o.nodeid for o in verdict.other_failures] == ["t.py::test[reset]"]
     assert verdict.headline.endswith("; 1 other test failed")
+
+
+def _raised_from(cause: BaseException) -> BaseException:
+    try:
+        raise RuntimeError("the runner gave up") from cause
+    except RuntimeError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "why"),
+    [
+        (LineDeadError("read from /dev/ttyUSB0 failed"), NoResult.PORT_LOST),
+        (serial.SerialException("port gone"), NoResult.PORT_LOST),
+        (DeviceTimeout("no reply"), NoResult.DEVICE_DEAD),
+        (_raised_from(DeviceTimeout("no reply")), NoResult.DEVICE_DEAD),
+        (RuntimeError("the TLS server would not start"), NoResult.HARNESS_ERROR),
+        (KeyboardInterrupt(), NoResult.INTERRUPTED),
+        (AssertionError("expected accept"), None),
+    ],
+)
+def test_exceptions_are_told_apart(exc: BaseException, why: NoResult | None) -> None:
+    assert classify_trouble(exc) == why
