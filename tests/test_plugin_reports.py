@@ -246,3 +246,18 @@ def test_not_a_scenario():
         "test_harness_breaks": "harness error", "test_skipped": "skipped"}
     assert "the TLS server would not start" in next(
         m["detail"] for m in missing if m["why"] == "harness error")
+
+
+def test_a_passing_test_that_records_no_scenario_fails_the_session(pytester, tmp_path):
+    pytester.makepyfile(test_silent="""
+def test_forgets_to_record(check_scenario):
+    pass
+""")
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = _results(report_dir)
+    assert data["verdict"]["state"] == "incomplete" and data["exit_status"] == 1
+    assert [(m["id"], m["why"]) for m in data["verdict"]["missing"]] == [
+        ("test_forgets_to_record", "harness error")]
