@@ -39,6 +39,7 @@ class Family(StrEnum):
     CA = "ca"
     DATA = "data"
     IDENTITY = "identity"  # whose certificate the device trusts (suites/test_identity.py)
+    THROUGHPUT = "throughput"  # suites/test_throughput.py: throughput cases, not catalogue rows
 
 
 class Backend(StrEnum):
