@@ -1,4 +1,5 @@
-"""The `w24` command: `w24 sim`, `w24 certs ...`, `w24 ca ...`, `w24 report ...`."""
+"""The `w24` command: `w24 sim`, `w24 certs ...`, `w24 ca ...`, `w24 report ...`,
+`w24 profile show|diff`, `w24 characterize`."""
 
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ def _read_ca_file(path: Path) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from w24_harness.cli_certs import add_certs_parser
+    from w24_harness.cli_profile import add_profile_parsers
     from w24_harness.report.cli import add_report_parser
     from w24_harness.sim.__main__ import add_sim_arguments
 
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="profile column(s) to show (default: all)")
 
     add_report_parser(sub)
+    add_profile_parsers(sub)
     return parser
 
 
