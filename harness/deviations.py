@@ -63,30 +63,35 @@ def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Devi
             f"{path}: field 'profile': the file is for profile {for_profile!r}, this run tests "
             f"{profile!r}"
         )
-    sections = {d.value: d for d in Deviation}
     entries = []
-    by_id = {s.id: s for s in scenarios}
     for key, table in data.items():
-        if key not in sections:
+        if key not in _SECTIONS:
             raise DeviationsError(
                 f"{path}: unknown section {key!r}; a deviations file has "
-                f"{', '.join(sections)} (and 'profile')"
+                f"{', '.join(_SECTIONS)} (and 'profile')"
             )
         if not isinstance(table, dict):
             raise DeviationsError(f"{path}: [{key}] must be a table of scenario = \"reason\"")
-        for pattern, reason in table.items():
-            where = f"{path}: [{key}] {pattern!r}"
-            if not isinstance(reason, str) or not reason.strip():
-                raise DeviationsError(f"{where}: the value must be a reason (a non-empty string)")
-            matched = [s for i, s in by_id.items() if fnmatch.fnmatchcase(i, pattern)]
-            if not matched:
-                raise DeviationsError(f"{where}: matches no scenario in the catalogue")
-            status = sections[key]
-            critical = [s.id for s in matched if s.critical]
-            if critical and status != Deviation.KNOWN_BUG:
-                raise DeviationsError(
-                    f"{where}: {', '.join(critical)} is security-critical; it can be marked "
-                    f"only {Deviation.KNOWN_BUG}, not {status}"
-                )
-            entries.append(DeviationEntry(pattern, status, reason))
+        entries += [_entry(f"{path}: [{key}] {pattern!r}", pattern, _SECTIONS[key], reason,
+                           scenarios) for pattern, reason in table.items()]
     return Deviations(path, tuple(entries), for_profile)
+
+
+_SECTIONS: dict[str, Deviation] = {d.value: d for d in Deviation}
+
+
+def _entry(
+    where: str, pattern: str, status: Deviation, reason: object, scenarios: list[Scenario]
+) -> DeviationEntry:
+    if not isinstance(reason, str) or not reason.strip():
+        raise DeviationsError(f"{where}: the value must be a reason (a non-empty string)")
+    matched = [s for s in scenarios if fnmatch.fnmatchcase(s.id, pattern)]
+    if not matched:
+        raise DeviationsError(f"{where}: matches no scenario in the catalogue")
+    critical = [s.id for s in matched if s.critical]
+    if critical and status != Deviation.KNOWN_BUG:
+        raise DeviationsError(
+            f"{where}: {', '.join(critical)} is security-critical; it can be marked "
+            f"only {Deviation.KNOWN_BUG}, not {status}"
+        )
+    return DeviationEntry(pattern, status, reason)

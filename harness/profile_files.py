@@ -45,46 +45,57 @@ def _type_name(tp: Any) -> str:
 
 def _convert(value: Any, tp: Any, where: str) -> Any:
     """`value` read from TOML as the field type `tp`; ProfileFileError if it is not one."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        others = [a for a in args if a is not type(None)]
-        if value == UNKNOWN_TEXT and len(others) < len(args):
-            return UNKNOWN
-        if len(others) == 1:
-            try:
-                return _convert(value, others[0], where)
-            except ProfileFileError as exc:
-                raise ProfileFileError(f'{exc} (or "{UNKNOWN_TEXT}")') from None
+        return _convert_optional(value, tp, where)
     if origin is tuple:
-        if not isinstance(value, list):
-            raise ProfileFileError(f"{where}: expected an array, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ProfileFileError(f"{where}: expected {len(args)} items, got {value!r}")
-        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return _convert_tuple(value, typing.get_args(tp), where)
     if origin is dict:
         if not isinstance(value, dict):
             raise ProfileFileError(f"{where}: expected a table, got {value!r}")
-        return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
+        item = typing.get_args(tp)[1]
+        return {str(k): _convert(v, item, f"{where}.{k}") for k, v in value.items()}
     if isinstance(tp, type) and issubclass(tp, Enum):
         try:
             return tp(value)
         except ValueError:
             known = ", ".join(repr(m.value) for m in tp)  # type: ignore[attr-defined]
             raise ProfileFileError(f"{where}: {value!r} is not one of {known}") from None
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
+    return _convert_scalar(value, tp, where)
+
+
+def _convert_optional(value: Any, tp: Any, where: str) -> Any:
+    # Only `X | None` occurs: the tri-state fields, whose None is spelled "unknown".
+    (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+    if value == UNKNOWN_TEXT:
+        return UNKNOWN
+    try:
+        return _convert(value, inner, where)
+    except ProfileFileError as exc:
+        raise ProfileFileError(f'{exc} (or "{UNKNOWN_TEXT}")') from None
+
+
+def _convert_tuple(value: Any, args: tuple[Any, ...], where: str) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise ProfileFileError(f"{where}: expected an array, got {value!r}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        args = (args[0],) * len(value)
+    elif len(value) != len(args):
+        raise ProfileFileError(f"{where}: expected {len(args)} items, got {value!r}")
+    return tuple(
+        _convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
+    )
+
+
+# TOML scalar types a field type accepts (a bool is no int here, though Python says it is).
+_SCALARS: dict[type, tuple[type, ...]] = {bool: (bool,), int: (int,), float: (int, float),
+                                          str: (str,)}
+
+
+def _convert_scalar(value: Any, tp: Any, where: str) -> Any:
+    accepted = _SCALARS.get(tp, ())
+    if isinstance(value, accepted) and not (isinstance(value, bool) and tp is not bool):
+        return float(value) if tp is float else value
     raise ProfileFileError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 
@@ -105,13 +116,13 @@ def profile_from_mapping(data: dict[str, Any], source: str, default_name: str) -
             + f"; a profile has: {BASE_KEY}, {known}"
         )
     values = {k: _convert(v, hints[k], f"{source}: field {k!r}") for k, v in data.items()}
+    if base_name is not None and (not isinstance(base_name, str) or base_name not in PROFILES):
+        known = ", ".join(sorted(PROFILES))
+        raise ProfileFileError(
+            f"{source}: field {BASE_KEY!r}: unknown base profile {base_name!r}; "
+            f"known profiles: {known}"
+        )
     if base_name is not None:
-        if not isinstance(base_name, str) or base_name not in PROFILES:
-            known = ", ".join(sorted(PROFILES))
-            raise ProfileFileError(
-                f"{source}: field {BASE_KEY!r}: unknown base profile {base_name!r}; "
-                f"known profiles: {known}"
-            )
         values.setdefault("name", default_name)
         return get_profile(base_name).with_changes(**values)
     values.setdefault("name", default_name)

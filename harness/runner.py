@@ -125,15 +125,15 @@ class ScenarioRunner:
                 after = self.device.get_ca().pem
                 if after != previous:
                     return Outcome(
-                        False, exc.code, Stage.CA, "refused, but the previous CA was not kept intact",
-                        intact=False,
+                        False, exc.code, Stage.CA,
+                        "refused, but the previous CA was not kept intact", intact=False,
                     )
                 return Outcome(False, exc.code, Stage.CA, "refused; previous CA intact")
             back = self.device.get_ca().pem.strip()
             sent = (certs.ca_pem or b"").decode().replace("\r\n", "\n").strip()
             if back != sent:
-                return Outcome(False, None, Stage.CA, "accepted, but AT+iCA? reads back another PEM",
-                               intact=False)
+                return Outcome(False, None, Stage.CA,
+                               "accepted, but AT+iCA? reads back another PEM", intact=False)
             return Outcome(True, detail="loaded and read back")
         finally:
             restore_ca(self.device, previous)

@@ -72,7 +72,8 @@ SCENARIOS: list[Scenario] = [
     Scenario("wrong-ca", "a different CA is loaded", Family.HANDSHAKE,
              always(reject(ResultCode.SSL_NEGOTIATION)), certs="wrong_ca", basis=M, critical=True),
     Scenario("self-signed", "self-signed server certificate", Family.HANDSHAKE,
-             always(reject(ResultCode.SSL_NEGOTIATION)), certs="self_signed", basis=M, critical=True),
+             always(reject(ResultCode.SSL_NEGOTIATION)), certs="self_signed", basis=M,
+             critical=True),
     Scenario(
         "intermediate-sent",
         "leaf signed by an intermediate the server sends; only the root is loaded (chain "
