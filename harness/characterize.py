@@ -80,6 +80,17 @@ def _key_bits(obs: Observations) -> Any:
     return (low, 4096 if k4096 else 2048)
 
 
+def _record_limit(obs: Observations) -> Any:
+    outcome = obs.outcomes.get("cert-record-over-2k")
+    if outcome is None or not outcome.intact:
+        return UNKNOWN
+    if outcome.accepted:
+        return False
+    # 226 "maximum SSL packet size exceeded" during the handshake: the limit covers it. A 220
+    # does not tell why.
+    return True if outcome.code == ResultCode.SSL_RECORD_TOO_BIG else UNKNOWN
+
+
 def _refusal_code(scenario_id: str) -> Decider:
     def decide(obs: Observations) -> Any:
         outcome = obs.outcomes.get(scenario_id)
@@ -96,6 +107,7 @@ DECIDERS: dict[str, tuple[tuple[str, ...], Decider]] = {
                              _flag("expired-leaf", "not-yet-valid-leaf", accept_means=False)),
     "check_hostname": (("wrong-hostname",), _flag("wrong-hostname", accept_means=False)),
     "chain_building": (("intermediate-sent",), _flag("intermediate-sent", accept_means=True)),
+    "record_limit_in_handshake": (("cert-record-over-2k",), _record_limit),
     "leaf_signature_hashes": (("md5-leaf", "sha256-leaf"), _leaf_hashes),
     "server_key_bits": (("server-key-512", "server-key-1024", "server-key-4096"), _key_bits),
     "ca_too_long_code": (("ca-too-long",), _refusal_code("ca-too-long")),

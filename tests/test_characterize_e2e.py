@@ -36,6 +36,7 @@ server_key_bits = [1024, 4096]
 leaf_signature_hashes = ["sha1", "sha256"]
 absent_ca_slot_code = 51
 ca_too_long_code = 116
+record_limit_in_handshake = true
 """
 
 

@@ -84,6 +84,15 @@ SCENARIOS: list[Scenario] = [
         **_characterizes("chain_building", one_of(
             ACCEPT, reject(ResultCode.SSL_NEGOTIATION), reject(ResultCode.SSL_RECORD_TOO_BIG))),
     ),
+    Scenario("cert-record-over-2k",
+             "valid leaf signed by the root, its Certificate record over 2 KB (whether the "
+             "2 KB record limit applies to the handshake is not documented)",
+             Family.HANDSHAKE,
+             accept_unless(lambda p: bool(p.record_limit_in_handshake),
+                           ResultCode.SSL_RECORD_TOO_BIG),
+             certs="big_leaf", **_characterizes("record_limit_in_handshake", one_of(
+                 ACCEPT, reject(ResultCode.SSL_RECORD_TOO_BIG),
+                 reject(ResultCode.SSL_NEGOTIATION)))),
     Scenario("intermediate-missing", "leaf signed by an intermediate that nobody sends",
              Family.HANDSHAKE, always(reject(ResultCode.SSL_NEGOTIATION)),
              certs="intermediate_unsent", basis=M, critical=True),
