@@ -4,6 +4,8 @@ characterize decisions."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import decode_spec, encode_spec
 from w24_harness.vocab import Deviation, ResultClass, Stage
 
+ROOT = Path(__file__).resolve().parents[1]
 W24, ICHIP, MODERN = PROFILES["w24"], PROFILES["ichip"], PROFILES["modern"]
 ACCEPTED = Outcome(True)
 REFUSED_220 = Outcome(False, ResultCode.SSL_NEGOTIATION, Stage.SSL)
@@ -189,3 +192,44 @@ def test_undecidable_outcomes_leave_the_field_unknown():
     assert result.profile.check_validity_dates is UNKNOWN
     assert result.provenance["fields"]["chain_building"]["note"]
     assert result.provenance["rp1_firmware"] == "F"
+
+
+# -- the commands, with a bad file ------------------------------------------------------------
+
+W24_CLI = Path(sys.executable).with_name("w24")
+
+
+def _bad_profile(tmp_path: Path) -> Path:
+    path = tmp_path / "typo.toml"
+    path.write_text('from = "w24"\ncheck_hostnames = true\n')
+    return path
+
+
+@pytest.mark.parametrize("argv", [["sim", "--pty", "--profile-file"], ["profile", "show"]],
+                         ids=["sim", "profile-show"])
+def test_commands_refuse_a_bad_profile_file_with_one_message(tmp_path, argv):
+    bad = _bad_profile(tmp_path)
+    run = subprocess.run([str(W24_CLI), *argv, str(bad)], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "'check_hostnames'" in lines[0]
+
+
+def test_plugin_refuses_a_bad_profile_file_before_any_test(pytester, tmp_path):
+    bad = _bad_profile(tmp_path)
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
+        "--w24-profile-file", str(bad), "--w24-report-dir", str(tmp_path / "r"), timeout=120,
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"--w24-profile-file: {bad}: unknown field 'check_hostnames'" in result.stderr.str()
+
+
+def test_profile_diff_exits_1_and_names_the_fields(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('from = "w24"\ncheck_hostname = true\n')
+    run = subprocess.run([str(W24_CLI), "profile", "diff", "w24", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert [line.split()[0] for line in run.stdout.splitlines()[1:]] == ["check_hostname"]
