@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     scen = sub.add_parser("scenarios", help="print the scenario catalogue with expectations")
     scen.add_argument("--profile", action="append", choices=sorted(PROFILES),
                       help="profile column(s) to show (default: all)")
+    scen.add_argument("--profile-file", action="append", type=Path, default=[],
+                      help="a column for the profile in this TOML file (repeatable)")
 
     add_report_parser(sub)
     add_profile_parsers(sub)
@@ -130,10 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ca":
         return _run_ca(args)
     if args.command == "scenarios":
+        from w24_harness.profile_files import ProfileFileError, load_profile_file
         from w24_harness.scenarios import render_table
 
-        names = args.profile or list(PROFILES)
-        print(render_table([PROFILES[n] for n in names]), end="")
+        names = args.profile or ([] if args.profile_file else list(PROFILES))
+        try:
+            files = [load_profile_file(path) for path in args.profile_file]
+        except ProfileFileError as exc:
+            print(f"w24 scenarios: {exc}", file=sys.stderr)
+            return 2
+        print(render_table([PROFILES[n] for n in names] + files), end="")
         return 0
     return int(args.func(args))
 
