@@ -78,6 +78,12 @@ def test_default_w24_profile_observes_another_correct_firmware(pytester, tmp_pat
     assert results["sha256-leaf"]["actual"] == "accept"
     assert results["server-key-4096"]["actual"] == "accept"
     assert "w24 characterization" in out and "observed server-key-4096" in out
+    # Each record says why and what it concluded.
+    key = results["server-key-4096"]
+    assert (key["basis"], key["scenario_kind"], key["measures"]) == (
+        "ichip-firmware", "characterization", "server_key_bits")
+    assert results["wrong-ca"]["result_class"] == ResultClass.PASSED
+    assert results["wrong-ca"]["scenario_kind"] == "conformance"
 
 
 @pytest.fixture(scope="module")
