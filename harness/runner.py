@@ -15,6 +15,7 @@ from w24_harness.at.codes import DeviceError
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
 from w24_harness.scenarios import Expect, Scenario
+from w24_harness.scenarios.ca import SECOND_SLOT
 from w24_harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
 from w24_harness.vocab import Action, Stage
 
@@ -34,8 +35,13 @@ class Outcome:
     bytes_sent: int = 0
     bytes_received: int = 0
     server: dict[str, object] = field(default_factory=dict)
+    # False when the device broke a rule on the way (a refused CA that did not keep the old one,
+    # an accepted CA that reads back wrong): such an outcome matches no expectation.
+    intact: bool = True
 
     def matches(self, expect: Expect) -> bool:
+        if not self.intact:
+            return False
         if expect.accept:
             return self.accepted
         return not self.accepted and self.code == expect.code and self.stage == expect.stage
@@ -101,6 +107,8 @@ class ScenarioRunner:
         try:
             if scenario.action == Action.LOAD_CA:
                 return self._load_ca(scenario)
+            if scenario.action == Action.QUERY_CA_SLOT:
+                return self._query_ca_slot()
             return self._with_server(scenario)
         except Rejected as rej:
             return Outcome(False, rej.code, rej.stage, rej.detail, handshake_ms=rej.handshake_ms)
@@ -109,6 +117,13 @@ class ScenarioRunner:
                 self.device.close_quietly(handle)
 
     # -- CA parameter ----------------------------------------------------------------------
+
+    def _query_ca_slot(self) -> Outcome:
+        try:
+            self.device.get_ca(SECOND_SLOT)
+        except DeviceError as exc:
+            return Outcome(False, exc.code, Stage.CA, f"AT+i{SECOND_SLOT}? refused")
+        return Outcome(True, detail=f"AT+i{SECOND_SLOT}? answered")
 
     def _load_ca(self, scenario: Scenario) -> Outcome:
         certs = self.sets.get(scenario.certs)
@@ -120,13 +135,15 @@ class ScenarioRunner:
                 after = self.device.get_ca().pem
                 if after != previous:
                     return Outcome(
-                        False, exc.code, Stage.CA, "refused, but the previous CA was not kept intact"
+                        False, exc.code, Stage.CA,
+                        "refused, but the previous CA was not kept intact", intact=False,
                     )
                 return Outcome(False, exc.code, Stage.CA, "refused; previous CA intact")
             back = self.device.get_ca().pem.strip()
             sent = (certs.ca_pem or b"").decode().replace("\r\n", "\n").strip()
             if back != sent:
-                return Outcome(False, None, Stage.CA, "accepted, but AT+iCA? reads back another PEM")
+                return Outcome(False, None, Stage.CA,
+                               "accepted, but AT+iCA? reads back another PEM", intact=False)
             return Outcome(True, detail="loaded and read back")
         finally:
             restore_ca(self.device, previous)

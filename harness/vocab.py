@@ -30,6 +30,7 @@ class Action(StrEnum):
     SSND_OVER = "ssnd_over"  # one AT+iSSND over the profile's limit
     SSL_BAD_HANDLE = "ssl_bad_handle"  # AT+iSSL on a handle that is no open TCP socket
     LOAD_CA = "load_ca"  # AT+iCA= and read back only
+    QUERY_CA_SLOT = "query_ca_slot"  # AT+iCA2? (a slot the profile may lack)
 
 
 class Family(StrEnum):
@@ -81,6 +82,8 @@ class ResultClass(StrEnum):
     OBSERVED = "observed"  # characterization: an allowed outcome, recorded
     DRIFT = "drift"  # characterization: allowed, but not what the profile holds
     ERROR = "error"  # no outcome: the harness, the port or the device failed
+    XFAIL = "xfail"  # failed, as a deviations-file entry says it does
+    XPASS = "xpass"  # a deviations-file entry that passed: fails the run
 
 
 class Basis(StrEnum):
@@ -98,3 +101,11 @@ class Kind(StrEnum):
     CONFORMANCE = "conformance"  # pass or fail against a documented rule
     ROBUSTNESS = "robustness"  # no hang, no wedge, a clean error
     CHARACTERIZATION = "characterization"  # record which of the allowed outcomes it shows
+
+
+class Deviation(StrEnum):
+    """Why a deviations file marks a scenario as an expected failure."""
+
+    KNOWN_BUG = "known-bug"  # the firmware is wrong, and it is known (the only kind for critical)
+    POLICY = "policy"  # the firmware chose differently from what the profile expects
+    NOT_APPLICABLE = "not-applicable"  # the scenario does not apply to this build

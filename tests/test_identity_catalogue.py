@@ -41,7 +41,7 @@ def test_fault_dependencies_name_known_faults_and_w24_rejections() -> None:
     w24 = PROFILES["w24"]
     for ids in identity.FAULT_DEPENDENCIES.values():
         for scenario_id in ids:
-            assert get(scenario_id).expected(w24) == reject(220)
+            assert get(scenario_id).expected(w24.resolved()) == reject(220)
 
 
 def test_every_forgery_also_depends_on_the_signature_check() -> None:

@@ -52,9 +52,9 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
             found = self._cache[name] = build()
         return found
 
-    def _leaf(self, **kwargs) -> IssuedCert:
+    def _leaf(self, *, extra: list[str] | None = None, **kwargs) -> IssuedCert:
         kwargs.setdefault("hash_name", self.hash)
-        return self.root.issue(*self.names, **kwargs)
+        return self.root.issue(*self.names, *(extra or []), **kwargs)
 
     def _with_root(self, name: str, server: IssuedCert) -> CertSet:
         return CertSet(name, self.root.cert_pem, server)
@@ -109,6 +109,12 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
 
     def _set_md5_leaf(self) -> CertSet:
         return self._with_root("md5_leaf", self._leaf(hash_name="md5"))
+
+    def _set_big_leaf(self) -> CertSet:
+        # A valid leaf signed by the root whose Certificate message is over 2 KB (padding host
+        # names in the SAN): only a record limit applied to the handshake can refuse it.
+        padding = [f"padding-{i:02d}-{'x' * 40}.invalid" for i in range(48)]
+        return self._with_root("big_leaf", self._leaf(extra=padding))
 
     def _set_key512(self) -> CertSet:
         return self._with_root("key512", self._leaf(key_bits=512))

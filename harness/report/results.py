@@ -52,9 +52,14 @@ class ScenarioResult:
     detail: str = ""
     server: dict[str, object] = field(default_factory=dict)
     worker: str = "main"
-    # A ResultClass value; "" in records that carry only `passed` (verdict.result_class_of).
+    # The scenario's model (issue 9): what decides it, what it can conclude (its Kind; not
+    # "kind", which names the record type in the part files), the profile field a
+    # characterization measures, and how the outcome was judged (a ResultClass value).
+    basis: str = ""
+    scenario_kind: str = ""
+    measures: str = ""
     result_class: str = ""
-    measures: str | None = None  # the profile field a characterization measured
+    deviation: str = ""  # the deviations-file entry that marks it ("known-bug: reason")
 
 
 @dataclass

@@ -22,7 +22,10 @@ class Expect:
     stage: Stage = Stage.SSL  # where the rejection shows
 
     def __str__(self) -> str:
-        return "accept" if self.accept else f"reject {self.code} at {self.stage}"
+        if self.accept:
+            return "accept"
+        # Same words as the runner's Outcome, so an expectation and an observation compare.
+        return f"reject {'no code' if self.code is None else self.code} at {self.stage}"
 
 
 ACCEPT = Expect(True)
@@ -39,6 +42,10 @@ AllowedRule = Callable[[DeviceProfile], frozenset[Expect]]
 
 def always(expect: Expect) -> Rule:
     return lambda _p: expect
+
+
+def one_of(*outcomes: Expect) -> AllowedRule:
+    return lambda _p: frozenset(outcomes)
 
 
 def accept_unless(
@@ -70,6 +77,21 @@ class Scenario:
     kind: Kind = Kind.CONFORMANCE
     measures: str | None = None
     allowed: AllowedRule | None = None
+    # A failure here is a security hole (x509-limbo's "critical"): a deviations file may mark it
+    # only `known-bug`, never `policy` or `not-applicable`.
+    critical: bool = False
 
-    def expected(self, profile: DeviceProfile) -> Expect:
+    def expected(self, profile: DeviceProfile) -> Expect | None:
+        """The outcome the profile predicts; None when the scenario measures a field the
+        profile holds as UNKNOWN (then only `allowed(profile)` constrains the outcome)."""
+        if self.measures is not None and not profile.knows(self.measures):
+            return None
         return self.rule(profile)
+
+    def allowed_outcomes(self, profile: DeviceProfile) -> frozenset[Expect]:
+        """What a correct firmware may show: the characterization's set, or for conformance and
+        robustness rows the one predicted outcome."""
+        if self.allowed is not None:
+            return self.allowed(profile)
+        expect = self.expected(profile)
+        return frozenset() if expect is None else frozenset({expect})

@@ -142,6 +142,7 @@ class SecureChannel:
         if verify and not trusted_cas:
             raise SSLFailure(ResultCode.SSL_NO_CA, "no trusted CA certificate is loaded")
         fastcipher.install()
+        profile = profile.resolved()  # UNKNOWN fields: the simulator's documented defaults
         limit = profile.handshake_timeout_s if timeout is None else timeout
 
         def check(chain: list[bytes]) -> None:

@@ -6,8 +6,8 @@ by a DeviceProfile field, in the order a client meets them:
 
 1. the leaf's key is RSA with a size in `profile.server_key_bits` (inclusive);
 2. the leaf is signed by a stored CA (issuer name == CA subject, PKCS#1 v1.5 signature verifies,
-   signature hash in `profile.signature_hashes`); with `profile.chain_building` it may instead be
-   signed by an intermediate the server sent (chain_der[1:], depth 1) that a stored CA signed;
+   signature hash in `profile.leaf_signature_hashes`); with `profile.chain_building` it may
+   instead be signed by an intermediate the server sent (chain_der[1:], depth 1) that a stored CA signed;
 3. with `profile.check_validity_dates`: `now` inside the validity of every certificate used;
 4. with `profile.check_hostname` and a hostname: the SAN DNS names (or the CN when there is no
    SAN) match it, with one leftmost "*" label allowed.
@@ -91,6 +91,7 @@ def verify_server_chain(
     here.
     """
     faults = faults or Faults()
+    profile = profile.resolved()  # UNKNOWN fields: the simulator's documented defaults
     if not chain_der:
         raise CertRejected("server sent no certificate", "bad_certificate")
     if faults.leaf_search and len(chain_der) > 1:
@@ -154,6 +155,7 @@ def _load_cas(trusted_cas: list[bytes]) -> list[x509.Certificate]:
 
 
 def _check_key(leaf: _Cert, profile: DeviceProfile) -> None:
+    assert profile.server_key_bits is not None  # resolved by verify_server_chain
     low, high = profile.server_key_bits
     accepted = f"the {profile.name} profile accepts {low}..{high}"
     key = leaf.cert.public_key()
@@ -223,7 +225,8 @@ def _signed_by_one_of(
 def _signed_by(child: _Cert, issuer: _Cert, profile: DeviceProfile, faults: Faults) -> None:
     cert = child.cert
     hash_name = _RSA_PKCS1_HASHES.get(cert.signature_algorithm_oid)
-    accepted = ", ".join(profile.signature_hashes)
+    hashes = profile.leaf_signature_hashes or ()
+    accepted = ", ".join(hashes)
     if hash_name is None:
         algorithm = getattr(cert.signature_algorithm_oid, "_name", None)
         shown = algorithm or cert.signature_algorithm_oid.dotted_string
@@ -231,7 +234,7 @@ def _signed_by(child: _Cert, issuer: _Cert, profile: DeviceProfile, faults: Faul
             f"{child.role} is signed with {shown}; the {profile.name} profile accepts RSA "
             f"PKCS#1 v1.5 with {accepted}"
         )
-    if hash_name not in profile.signature_hashes:
+    if hash_name not in hashes:
         raise CertRejected(
             f"{child.role} is signed with {hash_name}; the {profile.name} profile accepts "
             f"{accepted}"
