@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from w24_harness.vocab import ResultClass
+
 PARTS_DIR = ".parts"
 
 
@@ -41,6 +43,10 @@ class ScenarioResult:
     detail: str = ""
     server: dict[str, object] = field(default_factory=dict)
     worker: str = "main"
+    # w24_harness.vocab.ResultClass: passed / failed / observed / drift / wedged ("" = older
+    # harness or a non-scenario record); and the sanity check after it: passed / failed / not run.
+    result_class: str = ""
+    sanity: str = ""
 
 
 @dataclass
@@ -96,7 +102,8 @@ class RunResults:
             "runs": [asdict(i) for i in self.info],
             "exit_status": self.exit_status,
             "summary": {"scenarios": len(self.results), "passed": self.passed,
-                        "failed": self.failed},
+                        "failed": self.failed,
+                        "wedged": sum(r.result_class == ResultClass.WEDGED for r in self.results)},
             "results": [asdict(r) for r in self.results],
         }
 

@@ -12,10 +12,20 @@ from collections import Counter
 
 from w24_harness.profiles import DeviceProfile
 
-from . import ca, data, handshake
-from .model import ACCEPT, AllowedRule, Expect, Rule, Scenario, accept_unless, always, reject
+from . import ca, data, handshake, malicious
+from .model import (
+    ACCEPT,
+    AllowedRule,
+    Evidence,
+    Expect,
+    Rule,
+    Scenario,
+    accept_unless,
+    always,
+    reject,
+)
 
-SCENARIOS: list[Scenario] = [*handshake.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS]
+SCENARIOS: list[Scenario] = [*handshake.SCENARIOS, *malicious.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS]
 DATA_SIZES = data.DATA_SIZES
 
 __all__ = [
@@ -23,6 +33,7 @@ __all__ = [
     "DATA_SIZES",
     "SCENARIOS",
     "AllowedRule",
+    "Evidence",
     "Expect",
     "Rule",
     "Scenario",

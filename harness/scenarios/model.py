@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from w24_harness.at.codes import ResultCode
 from w24_harness.profiles import DeviceProfile
 from w24_harness.tlsfacts import ProtocolVersion
-from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Misbehaviour, Stage
+from w24_harness.servers.script import Misbehaviour
+from w24_harness.vocab import Action, Backend, Basis, ClientCheck, Family, Kind, Stage
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,28 @@ ACCEPT = Expect(True)
 
 def reject(code: int, stage: Stage = Stage.SSL) -> Expect:
     return Expect(False, code, stage)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the server must have seen the client do (BoGo's expectedLocalError): the device
+    reports nearly every handshake failure as 220, so the code alone cannot say where it
+    stopped. Checked by w24_harness.runner.evidence_problems."""
+
+    # Did the client send ClientKeyExchange? False: it must have stopped before (it rejected
+    # the server's first flight); True: it must have got that far (the case tests a later
+    # check); None: either.
+    key_exchange: bool | None = None
+    # The device's own ClientHello: no compression but null, no suite outside the profile.
+    hello_in_profile: bool = False
+
+    def __str__(self) -> str:
+        parts = []
+        if self.key_exchange is not None:
+            parts.append("CKE sent" if self.key_exchange else "no CKE")
+        if self.hello_in_profile:
+            parts.append("hello in profile")
+        return ", ".join(parts)
 
 
 Rule = Callable[[DeviceProfile], Expect]
@@ -70,6 +93,14 @@ class Scenario:
     kind: Kind = Kind.CONFORMANCE
     measures: str | None = None
     allowed: AllowedRule | None = None
+    # The server-side evidence this scenario asserts, and the client check it exists to catch
+    # (a self-test fault in w24_harness.sim.faults switches that check off).
+    evidence: Evidence | None = None
+    checks: ClientCheck | None = None
+
+    def allowed_outcomes(self, profile: DeviceProfile) -> frozenset[Expect]:
+        """What a correct firmware may show: the allowed set, or the one expected outcome."""
+        return self.allowed(profile) if self.allowed else frozenset({self.expected(profile)})
 
     def expected(self, profile: DeviceProfile) -> Expect:
         return self.rule(profile)

@@ -526,7 +526,7 @@ def client_random(body: bytes) -> bytes:
 
 def parse_client_hello(raw: bytes) -> ClientHelloView | None:
     try:
-        hello = ClientHello().parse(Parser(bytearray(raw[4:])))
+        hello = ClientHello().parse(Parser(bytearray(raw[1:])))  # from the 3-byte length
     except Exception:  # a malformed hello is itself evidence; the server fails it anyway
         return None
     return ClientHelloView(
