@@ -62,8 +62,11 @@ _SUITE_NAMES = {"null": "TLS_RSA_WITH_NULL_MD5 (plaintext)",
 
 SCENARIOS: list[Scenario] = [
     # ServerHello: what the client never offered.
+    # A client that skips the check still fails the export suite if it cannot run it (so does
+    # the simulator's tlslite): only the suites it could run prove the check itself.
     *(_rejected(f"hs-unoffered-suite-{key}", f"ServerHello picks {name}, which the client did "
-                "not offer", mis.UNOFFERED_SUITE[key], checks=ClientCheck.OFFERED_SUITE)
+                "not offer", mis.UNOFFERED_SUITE[key],
+                checks=None if key == "export" else ClientCheck.OFFERED_SUITE)
       for key, name in _SUITE_NAMES.items()),
     *(_rejected(f"hs-unoffered-version-{key.replace('.', '')}", f"ServerHello version "
                 f"{wire[0]}.{wire[1]}, above the client's TLS 1.0", mis.UNOFFERED_VERSION[key])
@@ -77,12 +80,12 @@ SCENARIOS: list[Scenario] = [
       for v in (SSL3, TLS1)),
     _rejected("hs-skip-ccs", "server Finished without a ChangeCipherSpec before it",
               mis.SKIP_CCS, evidence=REACHED_FINISHED),
-    _rejected("hs-duplicate-ccs", "two ChangeCipherSpec records before the server's Finished",
+    _rejected("hs-duplicate-ccs", "a second ChangeCipherSpec before the server's Finished",
               mis.DUPLICATE_CCS, evidence=REACHED_FINISHED, checks=ClientCheck.CCS_ORDER),
     _rejected("hs-early-ccs", "ChangeCipherSpec right after ServerHello (CVE-2014-0224)",
               mis.EARLY_CCS, checks=ClientCheck.CCS_ORDER),
     _rejected("hs-skip-to-finished", "ServerHello, ChangeCipherSpec, Finished: no Certificate, "
-              "no key exchange (SKIP-TLS)", mis.SKIP_TO_FINISHED, checks=ClientCheck.CCS_ORDER),
+              "no key exchange (SKIP-TLS)", mis.SKIP_TO_FINISHED),
     _rejected("hs-appdata-after-ccs", "application data between the server's ChangeCipherSpec "
               "and Finished", mis.APPDATA_AFTER_CCS, evidence=REACHED_FINISHED),
     # Certificate and key exchange.
@@ -114,10 +117,11 @@ SCENARIOS: list[Scenario] = [
               mis.APPDATA_BEFORE_HELLO),
     *(_rejected(f"hs-fatal-alert-after-{name.replace('_', '-')}", m.description, m)
       for name, m in mis.FATAL_ALERT_AFTER.items()),
-    # Warning alerts: RFC 2246 lets a client go on after a warning; BoGo's policy caps a flood.
+    # Warning alerts: RFC 2246 lets a client go on after a warning, BoGo's policy caps a flood,
+    # and the simulator (like tlslite-ng) ends the handshake at the first one: all correct.
     *(_characterized(f"hs-warning-alerts-{n}", f"{n} warning alert(s) inside the server's "
                      "flight; a flood must end inside the handshake timeout",
-                     always(ACCEPT), frozenset({ACCEPT, REJECT}), m=m)
+                     always(REJECT), frozenset({ACCEPT, REJECT}), m=m)
       for n, m in mis.WARNING_ALERTS.items()),
     # Valid handshakes in unusual shapes (RFC 2246 §6.2.1: fragmentation and coalescing).
     *(_accepted(f"hs-one-byte-records-{v.short}", f"every server handshake message in 1-byte "

@@ -145,8 +145,8 @@ SKIP_CCS = misbehaviour(
     "skip_ccs", "Finished without a ChangeCipherSpec before it (sent in the clear)",
     finish=(SendFinished(),))
 DUPLICATE_CCS = misbehaviour(
-    "duplicate_ccs", "two ChangeCipherSpec records before Finished",
-    finish=(SendCCS(switch_keys=False), SendCCS(), SendFinished()))
+    "duplicate_ccs", "a second ChangeCipherSpec (under the new keys) before Finished",
+    finish=(SendCCS(), SendCCS(switch_keys=False), SendFinished()))
 EARLY_CCS = misbehaviour(
     "early_ccs", "ChangeCipherSpec right after ServerHello, before Certificate (CVE-2014-0224)",
     flight=(insert(None, ccs(), after=SH),))

@@ -257,6 +257,7 @@ class SimDevice:
                 server_hostname=sock.host,
                 timeout=self.profile.handshake_timeout_s,
                 verify=verify,
+                lenient=self.faults.lenient_checks(),
             )
         except SSLFailure as exc:
             # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.
