@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
 from w24_harness.at.codes import DeviceError
@@ -108,7 +108,15 @@ class ScenarioRunner:
         if scenario.misbehaviour is not None or not outcome.accepted:
             outcome.sanity_checked = True
             outcome.wedged = self.sanity_check()
+            if outcome.wedged:
+                self._reset_quietly()
         return outcome
+
+    def _reset_quietly(self) -> None:
+        """A wedged device gets AT+iDOWN so the next scenario starts clean; if it does not
+        answer even that, the w24 fixture's recovery takes over."""
+        with suppress(Exception):  # recovery is best effort; the wedge is already reported
+            self.device.reset()
 
     def _run(self, scenario: Scenario) -> Outcome:
         server_box: list[TLSServer] = []

@@ -39,6 +39,10 @@ class Faults:
     # Take a ServerKeyExchange in a static-RSA suite and encrypt the premaster to its key
     # (FREAK: a 512-bit export key).
     export_key_accepted: bool = False
+    # A failed handshake never frees its SSL context: the module still answers AT, but every
+    # later AT+iSSL fails (225) until AT+iDOWN. The sanity check after each rejection must
+    # report such a device as wedged.
+    leak_ssl_on_failure: bool = False
 
     @classmethod
     def names(cls) -> list[str]:
