@@ -31,6 +31,8 @@ encrypted premaster was, and its plaintext alerts (BoGo's expectedLocalError).
 
 from __future__ import annotations
 
+import base64
+import re
 import socket
 import threading
 import time
@@ -52,7 +54,7 @@ from tlslite.utils.codec import Parser
 
 from w24_harness.tlsfacts import suite_name, version_name
 
-from .base import ClientHelloView, ConnectionReport
+from .base import CertMaterial, ClientHelloView, ConnectionReport
 
 if TYPE_CHECKING:
     from .session import ConnectionContext
@@ -555,6 +557,7 @@ __all__ = [
     "alert",
     "app_data",
     "ccs",
+    "certificate_message_length",
     "drop",
     "duplicate",
     "fake_finished",
@@ -576,3 +579,17 @@ def resolve(name: str) -> Misbehaviour:
     from . import misbehaviours  # noqa: F401  (registers the library)
 
     return REGISTRY.get(name)
+
+
+def certificate_message_length(cert: CertMaterial) -> int:
+    """Bytes of the Certificate handshake message a server presenting `cert` sends (4-byte
+    header, 3-byte list length, 3-byte length per certificate): what has to fit a record."""
+    ders = [
+        base64.b64decode(b"".join(block.split()))
+        for block in re.findall(
+            rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----",
+            cert.cert_pem + b"\n" + cert.chain_pem,
+            re.S,
+        )
+    ]
+    return 4 + 3 + sum(3 + len(der) for der in ders)
