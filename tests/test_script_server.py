@@ -149,3 +149,15 @@ def test_intermediate_sent_stays_inside_one_2k_record(profile):
     assert certificate_message_length(sets.get("intermediate").server) < MAX_RECORD
     assert MAX_RECORD < certificate_message_length(sets.get("cert_over_2k").server) < 16384
     assert certificate_message_length(sets.get("huge_certificate").server) > 40000
+
+
+def test_a_raw_record_of_any_type_and_version_reaches_the_client(sets):
+    from w24_harness.servers.script import RawRecord, insert, misbehaviour
+
+    odd = misbehaviour("test_raw_record_0x19", "a record of type 0x19, version 3.255, first",
+                       flight=(insert(0, lambda _ctx: RawRecord(0x19, b"\x00", (3, 0xFF))),))
+    with _serve(sets, odd) as server:
+        with pytest.raises(SSLFailure):
+            _device_handshake(server, sets)
+        report = server.wait_closed()
+    assert report.misbehaved == "test_raw_record_0x19" and not report.sent_key_exchange

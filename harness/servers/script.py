@@ -7,7 +7,8 @@ points and knows nothing about any particular misbehaviour:
 - `before_handshake`: replaces the whole handshake (read the ClientHello, then close or stall).
 - `flight`: edits applied in order to the server's first flight, the list tlslite builds as
   [ServerHello, Certificate, (ServerKeyExchange), ServerHelloDone] (add, drop, reorder, edit,
-  re-type, pad with trailing bytes, insert raw records of any type, pack into one record).
+  re-type, pad with trailing bytes, pack into one record, insert any message or a `RawRecord`
+  of any content type and header version, written past the record layer).
 - `finish`: the steps that replace tlslite's ChangeCipherSpec + Finished (skip, duplicate or
   re-body the CCS, corrupt the Finished, insert alerts or data between them).
 - `handshake_record_size`: the largest handshake record (1 = every byte its own record).
@@ -77,6 +78,20 @@ class Packed:
     messages: list[Any]
 
 
+@dataclass(frozen=True)
+class RawRecord:
+    """A record written straight to the socket, past tlslite's record layer: any content type,
+    any header version, any body (in the clear, whatever the write state)."""
+
+    content_type: int
+    body: bytes
+    version: tuple[int, int] = (3, 1)
+
+    def wire(self) -> bytes:
+        return (bytes([self.content_type, *self.version]) + len(self.body).to_bytes(2, "big")
+                + self.body)
+
+
 @dataclass
 class FlightContext:
     """What a flight edit may read: the connection (its version, randoms, keys)."""
@@ -88,13 +103,15 @@ class FlightContext:
         return tuple(self.conn.version)  # type: ignore[return-value]
 
 
-FlightItem = Any  # a tlslite message object, a raw Message, or Packed
+FlightItem = Any  # a tlslite message object, a raw Message, Packed, or RawRecord
 FlightEdit = Callable[[list[FlightItem], FlightContext], list[FlightItem]]
 
 
 def handshake_type(item: FlightItem) -> int | None:
     """The handshake type byte of a flight item as it will be sent; None for other records."""
-    if isinstance(item, Packed) or getattr(item, "contentType", None) != ContentType.handshake:
+    if isinstance(item, Packed | RawRecord) or getattr(
+        item, "contentType", None
+    ) != ContentType.handshake:
         return None
     return int(item.write()[0])
 
@@ -365,6 +382,8 @@ class ScriptedConnection(TLSConnection):
                 for msg in item.messages:
                     self._queue_message(msg)
                 yield from self._queue_flush()
+            elif isinstance(item, RawRecord):
+                self.sock.send(item.wire())
             else:
                 yield from self._sendMsg(item, False)
         self.sock.flush()
@@ -402,7 +421,11 @@ class ScriptedConnection(TLSConnection):
                 else:
                     yield from self._sendMsg(finished)
             else:
-                yield from self._sendMsg(step.make(FlightContext(self)), False)
+                record = step.make(FlightContext(self))
+                if isinstance(record, RawRecord):
+                    self.sock.send(record.wire())
+                else:
+                    yield from self._sendMsg(record, False)
         self.sock.flush()
         self.sock.buffer_writes = False
 
@@ -549,6 +572,7 @@ __all__ = [
     "Misbehaviour",
     "ObservingSocket",
     "Packed",
+    "RawRecord",
     "ScriptedConnection",
     "SendCCS",
     "SendFinished",
