@@ -35,6 +35,7 @@ from .script import (
     misbehaviour,
     move_before,
     pack_all,
+    parse_client_hello,
     raw_handshake,
     retyped,
     rewrite,
@@ -57,8 +58,6 @@ ALERT_FLOOD = 100
 
 def _read_hello(ctx) -> bool:
     """Read the ClientHello (parsed into the report); False if the client closed first."""
-    from .script import parse_client_hello
-
     report = ctx.report
     ctx.raw.settimeout(ctx.config.handshake_timeout_s)
     try:

@@ -38,11 +38,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tlslite.api import TLSConnection
 from tlslite.constants import AlertDescription, AlertLevel, ContentType, HandshakeType
+from tlslite.mathtls import calc_key
 from tlslite.messages import (
     Alert,
     ApplicationData,
@@ -303,9 +304,6 @@ class Misbehaviour:
     def __str__(self) -> str:
         return self.name
 
-    def with_changes(self, **changes: object) -> Misbehaviour:
-        return replace(self, **changes)  # type: ignore[arg-type]
-
 
 class Registry:
     """Every Misbehaviour by name; a second one with a taken name is a script error."""
@@ -395,8 +393,6 @@ class ScriptedConnection(TLSConnection):
             yield from super()._sendFinished(masterSecret, cipherSuite, nextProto, settings,
                                              send_session_ticket, client_cert_chain)
             return
-        from tlslite.mathtls import calc_key
-
         self.sock.buffer_writes = True
         for step in self.script.finish:
             if isinstance(step, SendCCS):
@@ -447,6 +443,7 @@ class ObservingSocket:
         self._held = bytearray()
         self.handshake_done = False
         self.client_random = b""
+        self.negotiated: tuple[int, int] | None = None  # set by the server at its first flight
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -534,8 +531,6 @@ class ObservingSocket:
 
     def _negotiated(self) -> tuple[int, int]:
         return self.negotiated or self._version
-
-    negotiated: tuple[int, int] | None = None
 
 
 def _content_name(ctype: int) -> str:

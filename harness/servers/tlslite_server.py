@@ -14,7 +14,7 @@ from tlslite.messages import ApplicationData
 from w24_harness import fastcipher
 from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
-from .base import OVERSIZE_RECORD_BYTES, ConnectionReport, ServerConfig
+from .base import ConnectionReport, ServerConfig
 from .misbehave import TamperingSocket
 from .names import IANA_TO_TLSLITE, version_range
 from .script import AppStage, Misbehaviour, ObservingSocket, ScriptedConnection
@@ -86,12 +86,13 @@ class _TlsliteChannel:
         except Exception:
             self.conn._shutdown(False)
             raise
-        if self.tamper is not None and self.tamper.tampered_records:
-            self.report.misbehaved = "tamper"
-        elif self.script is not None and self.script.name == "oversize_record" and len(
-            data
-        ) == OVERSIZE_RECORD_BYTES:
-            self.report.misbehaved = "oversize_record"
+        # A misbehaviour on application records is carried out with the first one that goes out
+        # (the oversize record, the tampered record).
+        script = self.script
+        if script is not None and (script.first_records is not None or script.tamper):
+            tampered = self.tamper is None or self.tamper.tampered_records
+            if tampered and self.report.misbehaved is None:
+                self.report.misbehaved = script.name
 
     def recv(self, max_bytes: int) -> bytes:
         return bytes(self.conn.read(max=max_bytes))
