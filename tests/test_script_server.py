@@ -161,3 +161,20 @@ def test_a_raw_record_of_any_type_and_version_reaches_the_client(sets):
             _device_handshake(server, sets)
         report = server.wait_closed()
     assert report.misbehaved == "test_raw_record_0x19" and not report.sent_key_exchange
+
+
+@pytest.mark.parametrize("version", ["SSL3.0", "TLS1.0"])
+def test_the_scripted_finish_is_a_correct_finish_when_nothing_is_corrupted(sets, version):
+    # So hs-bad-finished fails on the one corrupted byte, not on the hook's own arithmetic.
+    from w24_harness.servers.script import DEFAULT_FINISH, misbehaviour
+
+    plain = misbehaviour(f"test_plain_finish_{version}", "the scripted CCS + Finished, intact",
+                         finish=DEFAULT_FINISH)
+    config = ServerConfig(cert=sets.get("valid").server, backend="tlslite", misbehaviour=plain,
+                          versions=(version,), handshake_timeout_s=5.0)
+    with TLSServer(config) as server:
+        channel = _device_handshake(server, sets)
+        assert channel.version == version
+        channel.close()
+        report = server.wait_closed()
+    assert report.handshake_ok and report.misbehaved == plain.name
