@@ -353,12 +353,17 @@ class ScriptedConnection(TLSConnection):
         self.client_random = b""
         self.server_random = b""
         self._flight_pending = script is not None and bool(script.flight)
+        # The misbehaviour's handshake part has gone out (its first flight or its finish).
+        self.carried_out = False
         if script is not None and script.handshake_record_size:
             self.recordSize = script.handshake_record_size
 
     def _sendMsgs(self, msgs: Sequence[Any]):
         if self.observer is not None and self.observer.negotiated is None:
             self.observer.negotiated = tuple(self.version)  # type: ignore[assignment]
+        script = self.script
+        if script is not None and (script.flight or script.wire or script.handshake_record_size):
+            self.carried_out = True
         if not self._flight_pending:
             yield from super()._sendMsgs(msgs)
             return
@@ -393,6 +398,7 @@ class ScriptedConnection(TLSConnection):
             yield from super()._sendFinished(masterSecret, cipherSuite, nextProto, settings,
                                              send_session_ticket, client_cert_chain)
             return
+        self.carried_out = True
         self.sock.buffer_writes = True
         for step in self.script.finish:
             if isinstance(step, SendCCS):

@@ -146,11 +146,11 @@ class TlsliteBackend:
                     certChain=self.cert_chain, privateKey=self.private_key, settings=self.settings
                 )
             except Exception as exc:  # recorded in the report
-                self._note_misbehaved(script, report)
+                self._note_misbehaved(conn, report)
                 ctx.fail(exc, channel, "handshake")
                 return
             observer.handshake_done = True
-            self._note_misbehaved(script, report)
+            self._note_misbehaved(conn, report)
             report.handshake_s = time.perf_counter() - started
             report.handshake_ok = True
             report.version = version_name(tuple(conn.version))
@@ -176,11 +176,10 @@ class TlsliteBackend:
                     pass
 
     @staticmethod
-    def _note_misbehaved(script: Misbehaviour | None, report: ConnectionReport) -> None:
+    def _note_misbehaved(conn: ScriptedConnection, report: ConnectionReport) -> None:
         # Application-record misbehaviours say so themselves once their record has gone out.
-        if script is not None and (script.flight or script.finish is not None or script.wire
-                                   or script.handshake_record_size):
-            report.misbehaved = script.name
+        if conn.script is not None and conn.carried_out:
+            report.misbehaved = conn.script.name
 
     def _first_records(self, script: Misbehaviour | None) -> list[bytes]:
         config = self.config
