@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from .session import ConnectionContext
 
 HEADER_LEN = 5
+CLIENT_RECORDS_KEPT = 32  # encrypted client records listed in a report (the rest are not)
 HANDSHAKE_NAMES: dict[int, str] = {
     0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 11: "Certificate",
     12: "ServerKeyExchange", 13: "CertificateRequest", 14: "ServerHelloDone",
@@ -502,7 +503,9 @@ class ObservingSocket:
     def _record(self, ctype: int, body: bytes) -> None:
         report = self._report
         if self._encrypted:
-            report.client_records.append(f"encrypted {_content_name(ctype)}")
+            # Past the handshake the list would grow with every data record: keep the start.
+            if len(report.client_records) < CLIENT_RECORDS_KEPT:
+                report.client_records.append(f"encrypted {_content_name(ctype)}")
             return
         if ctype == ContentType.change_cipher_spec:
             self._encrypted = True
