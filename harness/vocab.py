@@ -50,13 +50,14 @@ class Backend(StrEnum):
     TLSLITE = "tlslite"  # tlslite-ng: SSL 3.0, RC4, 3DES, and every misbehaviour
 
 
-class Misbehaviour(StrEnum):
-    """What a misbehaving test server does wrong (w24_harness.servers.misbehave)."""
+class ClientCheck(StrEnum):
+    """A check a correct TLS client makes that a misbehaving server tests (and a simulator
+    self-test fault of the same name switches off: w24_harness.sim.faults)."""
 
-    CLOSE_MID_HANDSHAKE = "close_mid_handshake"
-    STALL = "stall"
-    OVERSIZE_RECORD = "oversize_record"
-    TAMPER = "tamper"
+    FINISHED = "finished"  # the server's Finished verify_data
+    OFFERED_SUITE = "offered_suite"  # the ServerHello's suite is one the client offered
+    CCS_ORDER = "ccs_order"  # a ChangeCipherSpec only right before the server's Finished
+    KEY_EXCHANGE = "key_exchange"  # no ServerKeyExchange in a static-RSA suite (FREAK)
 
 
 class DataDirection(StrEnum):
@@ -84,6 +85,7 @@ class ResultClass(StrEnum):
     ERROR = "error"  # no outcome: the harness, the port or the device failed
     XFAIL = "xfail"  # failed, as a deviations-file entry says it does
     XPASS = "xpass"  # a deviations-file entry that passed: fails the run
+    WEDGED = "wedged"  # the sanity check after the scenario failed: the device needs a reset
 
 
 class Basis(StrEnum):

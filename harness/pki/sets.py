@@ -22,6 +22,7 @@ GARBAGE_CA = (
     b"VGhpcyBpcyBub3QgYSBjZXJ0aWZpY2F0ZSwganVzdCBzb21lIHRleHQu\n"
     b"-----END CERTIFICATE-----\n"
 )
+HUGE_CHAIN_COPIES = 60
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,19 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
 
     def _set_key4096(self) -> CertSet:
         return self._with_root("key4096", self._leaf(key_bits=4096))
+
+    def _set_cert_over_2k(self) -> CertSet:
+        # The valid leaf plus two certificates no check needs (the root, an unrelated CA): a
+        # Certificate message over 2 KB whose chain is as trivially valid as "valid".
+        extra = self.root.cert_pem + self.factory.ca("unrelated CA", hash_name=self.hash).cert_pem
+        leaf = self._leaf()
+        return self._with_root("cert_over_2k", IssuedCert(leaf.cert_pem, leaf.key_pem, extra))
+
+    def _set_huge_certificate(self) -> CertSet:
+        # The valid leaf, then the root HUGE_CHAIN_COPIES times: a ~50 KB Certificate message.
+        leaf = self._leaf()
+        extra = self.root.cert_pem * HUGE_CHAIN_COPIES
+        return self._with_root("huge_certificate", IssuedCert(leaf.cert_pem, leaf.key_pem, extra))
 
     def _set_ca_too_long(self) -> CertSet:
         return CertSet("ca_too_long", oversize_ca(self.profile.ca_max_chars, self.hash), None)

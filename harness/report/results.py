@@ -23,6 +23,7 @@ from w24_harness.report.verdict import (
     entries,
     judge,
 )
+from w24_harness.vocab import ResultClass
 
 PARTS_DIR = ".parts"
 
@@ -60,6 +61,7 @@ class ScenarioResult:
     measures: str = ""
     result_class: str = ""
     deviation: str = ""  # the deviations-file entry that marks it ("known-bug: reason")
+    sanity: str = ""  # the sanity check after it: passed / failed / not run
 
 
 @dataclass
@@ -154,7 +156,8 @@ class RunResults:
             "counts": asdict(verdict.counts),
             "summary": {"scenarios": len(self.results), "passed": self.passed,
                         "failed": self.failed,
-                        "simulator_internal_errors": len(self.internal_errors)},
+                        "simulator_internal_errors": len(self.internal_errors),
+                        "wedged": sum(r.result_class == ResultClass.WEDGED for r in self.results)},
             "planned": [asdict(p) for p in self.planned],
             "outcomes": [asdict(o) for o in self.outcomes],
             "results": [asdict(r) for r in self.results],

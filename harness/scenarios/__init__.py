@@ -12,10 +12,11 @@ from collections import Counter
 
 from w24_harness.profiles import DeviceProfile
 
-from . import ca, data, handshake, identity
+from . import ca, data, handshake, identity, malicious
 from .model import (
     ACCEPT,
     AllowedRule,
+    Evidence,
     Expect,
     Rule,
     Scenario,
@@ -26,7 +27,8 @@ from .model import (
 )
 
 SCENARIOS: list[Scenario] = [
-    *handshake.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS, *identity.SCENARIOS
+    *handshake.SCENARIOS, *malicious.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS,
+    *identity.SCENARIOS,
 ]
 DATA_SIZES = data.DATA_SIZES
 
@@ -35,6 +37,7 @@ __all__ = [
     "DATA_SIZES",
     "SCENARIOS",
     "AllowedRule",
+    "Evidence",
     "Expect",
     "Rule",
     "Scenario",

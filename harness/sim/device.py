@@ -288,10 +288,13 @@ class SimDevice:
                 timeout=self.profile.handshake_timeout_s,
                 verify=verify,
                 faults=self.faults,
+                lenient=self.faults.lenient_checks(),
             )
         except SSLFailure as exc:
             # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.
             self.table.close(handle)
+            if self.faults.leak_ssl_on_failure:
+                self.table.leaked_ssl += 1  # the SSL context is never freed: wedged until reset
             self._close_if_last()
             raise CommandFailed(exc.code, exc.reason) from exc
         self._log(

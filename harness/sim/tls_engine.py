@@ -51,6 +51,7 @@ from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
 from w24_harness.sim.verify import verify_server_chain
 from w24_harness.tlsfacts import suite_name, version_name
+from w24_harness.vocab import ClientCheck
 
 _MAC_BYTES = {"md5": 16, "sha": 20}
 CLOSE_TIMEOUT_S = 1.0  # best-effort close_notify on close()
@@ -132,12 +133,15 @@ class SecureChannel:
         timeout: float | None = None,
         verify: bool = True,
         faults: Faults | None = None,
+        lenient: frozenset[ClientCheck] = frozenset(),
     ) -> SecureChannel:
         """Run the client handshake on a connected TCP socket.
 
         `verify=False` is a fault-injection mode (a module that accepts any server certificate):
         no certificate check, and an empty `trusted_cas` is allowed. `faults` reach the
         certificate check (w24_harness.sim.verify).
+        no certificate check, and an empty `trusted_cas` is allowed. `lenient` names client
+        checks a self-test fault switches off (w24_harness.sim.faults.CHECK_FAULTS).
         """
         if verify and not trusted_cas:
             raise SSLFailure(ResultCode.SSL_NO_CA, "no trusted CA certificate is loaded")
@@ -152,7 +156,7 @@ class SecureChannel:
                 )
 
         settings = client_settings(profile)
-        conn = W24Client(sock, profile, check)
+        conn = W24Client(sock, profile, check, lenient)
         if profile.record_limit_in_handshake:
             conn._recv_record_limit = profile.max_record_plaintext
         sock.setblocking(False)
