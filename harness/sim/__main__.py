@@ -23,6 +23,12 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", type=Path, help="append the serial transcript to this file")
     parser.add_argument("--no-echo", action="store_true", help="start with command echo off")
     parser.add_argument(
+        "--overrun",
+        action="store_true",
+        help="model the module's UART receive FIFO: bytes a host bursts faster than the "
+        "firmware drains them are lost (needs --baud; follows a baud change by the host)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -35,6 +41,9 @@ def run_sim(args: argparse.Namespace) -> int:
     if args.baud < 0:
         print("w24 sim: --baud must be >= 0", file=sys.stderr)
         return 2
+    if args.overrun and not args.baud:
+        print("w24 sim: --overrun needs a line rate (--baud 115200)", file=sys.stderr)
+        return 2
     try:
         config = SimulatorConfig(
             profile=get_profile(args.profile),
@@ -43,6 +52,7 @@ def run_sim(args: argparse.Namespace) -> int:
             faults=Faults.from_names(args.fault),
             echo=False if args.no_echo else None,
             log=args.log,
+            overrun=args.overrun,
         )
         sim = Simulator(config)
     except (ValueError, OSError) as exc:

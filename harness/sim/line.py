@@ -11,10 +11,12 @@ import os
 import queue
 import select
 import socket
+import termios
 import threading
 import time
 import tty
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from w24_harness.at.reader import BadInput, Command, CommandReader
@@ -25,6 +27,58 @@ CRLF = b"\r\n"
 # through its UART buffer in order, so a command right behind a quick one (RP0, SSND) is served
 # after it; only one behind a long operation (connect, handshake) is discarded as busy.
 BUSY_GRACE_S = 0.05
+
+
+# termios speed constant -> baud, for following the rate a host set on the pty.
+_SPEEDS = {
+    getattr(termios, name): int(name[1:])
+    for name in dir(termios)
+    if name[:1] == "B" and name[1:].isdigit() and int(name[1:]) > 0
+}
+
+
+@dataclass
+class InputOverrun:
+    """The module's UART receive FIFO, drained by its firmware's parser at a finite rate
+    (`w24 sim --overrun`). Bytes reach the command parser only as they drain, and bytes that
+    arrive while the FIFO is full are lost, as on a UART without flow control: an unpaced
+    1300-character CA value at 115200 baud overruns it; the same value at 9600 baud (the
+    production driver's rate for AT+iCA=, spec §12.1) does not, nor does an SSND of 256 bytes
+    plus its header (spec §2.5). The manuals give neither figure: these are a model, sized so
+    that exactly those documented limits hold.
+    """
+
+    fifo_bytes: int = 512
+    drain_bps: float = 2400.0  # bytes per second the firmware takes out while it parses
+    lost: int = 0
+    held: bytearray = field(default_factory=bytearray)
+    _last: float = 0.0
+
+    def push(self, data: bytes, now: float) -> int:
+        """Bytes that arrived by `now` go in as far as there is room; returns how many were
+        lost. Call pull(now) first so the FIFO has drained up to now."""
+        if not self.held:
+            self._last = now  # draining starts when the first byte is in
+        room = max(0, self.fifo_bytes - len(self.held))
+        self.held += data[:room]
+        lost = max(0, len(data) - room)
+        self.lost += lost
+        return lost
+
+    def pull(self, now: float) -> bytes:
+        """What the parser has taken out of the FIFO by `now`."""
+        n = int((now - self._last) * self.drain_bps)
+        if not self.held or n <= 0:
+            return b""
+        out = bytes(self.held[:n])
+        del self.held[:n]
+        # Keep the fractional remainder so the rate holds over many small pulls.
+        self._last = now if not self.held else self._last + len(out) / self.drain_bps
+        return out
+
+    def wait_s(self) -> float:
+        """How long until the next byte drains (the read timeout while bytes are held)."""
+        return 0.05 if not self.held else 0.005  # a few bytes per step at these rates
 
 
 class Link(Protocol):
@@ -88,6 +142,14 @@ class FdLink:
         except OSError:  # EIO: no slave open (never, while we hold one) or fd closed
             return None
         return data if data else None
+
+    def host_baud(self) -> int | None:
+        """The rate the host set on the pty (Linux shares the slave's termios with the
+        master), or None if unknown."""
+        try:
+            return _SPEEDS.get(termios.tcgetattr(self.fd)[5])
+        except termios.error:
+            return None
 
     def write(self, data: bytes, stop: threading.Event) -> bool:
         view = memoryview(data)
@@ -169,8 +231,11 @@ class LineSession:
         baud: int = 0,
         stop: threading.Event | None = None,
         record: Callable[[str, bytes], None] | None = None,
+        overrun: InputOverrun | None = None,
     ) -> None:
         self.device = device
+        self.overrun = overrun
+        self._baud = baud
         self.link = link
         self.stop = stop or threading.Event()
         self._record = record or (lambda _d, _b: None)
@@ -228,6 +293,27 @@ class LineSession:
         self._idle.clear()
         self._jobs.put(item)
 
+    def _follow_host_baud(self) -> None:
+        # With the overrun model the line is a UART: bytes arrive at the rate the host set
+        # (the production driver drops to 9600 for AT+iCA=), and the module follows it.
+        host_baud = getattr(self.link, "host_baud", lambda: None)()
+        if host_baud and host_baud != self._baud:
+            self.device._log(f"host line rate now {host_baud} baud (was {self._baud})")
+            self._baud = host_baud
+            self._rx_pacer.rate = self._tx_pacer.rate = host_baud / 10.0
+
+    def _through_fifo(self, data: bytes, now: float) -> bytes:
+        """What the parser gets by `now`: the FIFO drains first, then `data` goes in."""
+        assert self.overrun is not None
+        out = self.overrun.pull(now)
+        lost = self.overrun.push(data, now) if data else 0
+        if lost:
+            self.device._log(
+                f"input overrun: {lost} bytes lost ({self.overrun.lost} so far; "
+                f"FIFO {self.overrun.fifo_bytes} bytes)"
+            )
+        return out
+
     def run(self) -> None:
         worker = threading.Thread(target=self._worker, name="w24sim-worker", daemon=True)
         worker.start()
@@ -235,17 +321,20 @@ class LineSession:
         try:
             while not self.stop.is_set() and not self._closed.is_set():
                 step = self._rx_pacer.chunk()
-                data = self.link.read(step, 0.05)
+                wait = self.overrun.wait_s() if self.overrun is not None else 0.05
+                data = self.link.read(step, wait)
                 if data is None:
                     break
-                now = time.monotonic()
+                if data and self.overrun is not None:
+                    self._follow_host_baud()
+                backlog = len(data) == step
                 if data:
                     self._rx_pacer.take(len(data), continuing=backlog)
                     self._record("rx", data)
-                    items = self.reader.feed(data, now)
-                else:
-                    items = self.reader.expire(now)
-                backlog = len(data) == step
+                now = time.monotonic()
+                if self.overrun is not None:
+                    data = self._through_fifo(data, now)
+                items = self.reader.feed(data, now) if data else self.reader.expire(now)
                 for item in items:
                     self._dispatch(item)
         finally:

@@ -17,7 +17,7 @@ from typing import TextIO
 from w24_harness.profiles import DeviceProfile, get_profile
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
-from w24_harness.sim.line import LineSession, SocketLink, open_pty
+from w24_harness.sim.line import InputOverrun, LineSession, SocketLink, open_pty
 from w24_harness.sim.nvram import NVRam
 
 
@@ -53,6 +53,7 @@ class SimulatorConfig:
     faults: Faults = field(default_factory=Faults)
     echo: bool | None = None
     log: Path | None = None
+    overrun: bool = False  # the UART input-overrun model (line.InputOverrun); needs a baud
 
 
 class Simulator:
@@ -74,7 +75,8 @@ class Simulator:
 
     def _session(self, link) -> None:
         LineSession(
-            self.device, link, baud=self.config.baud, stop=self.stop_event, record=self.log.record
+            self.device, link, baud=self.config.baud, stop=self.stop_event,
+            record=self.log.record, overrun=InputOverrun() if self.config.overrun else None,
         ).run()
 
     def _spawn(self, target, name: str) -> None:
