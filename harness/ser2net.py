@@ -68,7 +68,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _listening(host: str, port: int) -> bool:
+def listening(host: str, port: int) -> bool:
     # Probe by binding, not connecting: a connection would make ser2net open the device.
     with socket.socket() as s:
         try:
@@ -97,7 +97,7 @@ class Ser2net:
             stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + startup_timeout
-        while not _listening(config.host, config.port):
+        while not listening(config.host, config.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 log = self.log_text()
                 self.stop()

@@ -11,11 +11,33 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import serial
 
 from w24_harness.at.codes import LineDeadError
+
+
+class PortPath(StrEnum):
+    """The kind of path between host and device; handshake times depend on it (ser2net with
+    Nagle adds ~40 ms), so baselines compare only runs through the same kind."""
+
+    PTY = "pty"  # a pseudo-terminal: the built-in simulator, or a local bridge
+    TTY = "tty"  # a serial device (/dev/ttyUSB0)
+    SOCKET = "socket"  # raw TCP (socket://)
+    RFC2217 = "rfc2217"  # an RFC 2217 server such as ser2net (rfc2217://)
+    LABGRID = "labgrid"  # a labgrid place (RFC 2217 through the exporter's ser2net)
+    OTHER = "other"  # loop://, spy://, ...
+
+
+def port_path(url: str, *, labgrid: bool = False) -> PortPath:
+    if labgrid:
+        return PortPath.LABGRID
+    if "://" not in url:
+        return PortPath.PTY if url.startswith("/dev/pts/") else PortPath.TTY
+    scheme = url.split("://", 1)[0].lower()
+    return {"socket": PortPath.SOCKET, "rfc2217": PortPath.RFC2217}.get(scheme, PortPath.OTHER)
 
 
 @dataclass(frozen=True)

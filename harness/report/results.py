@@ -41,6 +41,9 @@ class ScenarioResult:
     detail: str = ""
     server: dict[str, object] = field(default_factory=dict)
     worker: str = "main"
+    # The device it ran on (labgrid place or inventory name, else the port) and its firmware.
+    device: str = ""
+    firmware: str = ""
 
 
 @dataclass
@@ -53,6 +56,9 @@ class RunInfo:
     started: str = ""
     worker: str = "main"
     faults: list[str] = field(default_factory=list)
+    # How the host reaches the device (transport.PortPath: pty, tty, socket, rfc2217,
+    # labgrid): latency differs by tens of ms, so handshake times compare only within one.
+    path: str = ""
 
 
 class ResultLog:
