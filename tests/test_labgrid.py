@@ -119,6 +119,8 @@ def test_suites_on_two_places_reserved_by_tag(
     # Each worker had its own place.
     assert len({r["port"] for r in runs}) == 2
     assert all(r["port"].startswith("rfc2217://127.0.0.1:") for r in runs)
+    html = (tmp_path / "reports" / "report.html").read_text()
+    assert "<th>device</th>" in html and all(name in html for name in lab.place_names)
     # And both places are free again.
     assert _acquired(lab) == dict.fromkeys(lab.place_names)
 

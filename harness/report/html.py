@@ -39,7 +39,7 @@ def _fmt(value: object, digits: int = 1) -> str:
     return str(value)
 
 
-def _row(r: ScenarioResult, base: Path) -> str:
+def _row(r: ScenarioResult, base: Path, with_device: bool = False) -> str:
     link = ""
     if r.transcript:
         rel = os.path.relpath(r.transcript, base) if os.path.isabs(r.transcript) else r.transcript
@@ -48,6 +48,7 @@ def _row(r: ScenarioResult, base: Path) -> str:
     cells = [
         f'<td class="verdict">{verdict}</td>',
         f"<td><code>{escape(r.id)}</code></td>",
+        *([f"<td>{escape(r.device)}</td>"] if with_device else []),
         f"<td>{escape(r.description)}</td>",
         f"<td>{escape(r.expected)}</td>",
         f"<td>{escape(r.actual)}</td>",
@@ -98,8 +99,12 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
         )
         + "</p>"
     )
+    # A run over several devices (labgrid places, inventory entries) names each row's device.
+    with_device = len({r.device for r in run.results}) > 1
     head = (
-        "<tr><th></th><th>scenario</th><th>description</th><th>expected</th><th>actual</th>"
+        "<tr><th></th><th>scenario</th>"
+        + ("<th>device</th>" if with_device else "")
+        + "<th>description</th><th>expected</th><th>actual</th>"
         "<th>code</th><th title='as the server saw it'>negotiated</th><th>handshake ms</th>"
         "<th>bytes in</th><th>bytes out</th>"
         "<th>throughput</th><th title='throughput / (baud/10)'>of line rate</th>"
@@ -107,7 +112,7 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
         "<th></th></tr>"
     )
     failed_first = sorted(run.results, key=lambda r: (r.passed, r.nodeid))
-    rows = "\n".join(_row(r, base) for r in failed_first)
+    rows = "\n".join(_row(r, base, with_device) for r in failed_first)
     extra = "\n".join(extra_sections or [])
     chart = throughput_chart(run.results)
     chart_html = f"<section><h2>Throughput</h2>{chart}</section>" if chart else ""
