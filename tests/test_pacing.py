@@ -59,14 +59,28 @@ def _loads_intact(device: W24, pem: str) -> bool:
 
 
 def test_overrun_fifo_keeps_what_fits_and_drains_at_its_rate() -> None:
-    fifo = InputOverrun(fifo_bytes=512, drain_bps=1000.0)
-    assert fifo.push(b"x" * 600, now=10.0) == 88
-    # 0.25 s later the parser has taken 250 bytes, leaving room for exactly 250 more.
-    assert fifo.pull(10.25) == b"x" * 250
-    assert fifo.push(b"y" * 300, now=10.25) == 50
-    assert fifo.lost == 138
-    assert fifo.pull(20.0) == b"x" * 262 + b"y" * 250
+    fifo = InputOverrun(fifo_bytes=512, drain_bps=1024.0)
+    line = 8192.0  # bytes/s
+    # 640 bytes back to back take 78 ms, during which the firmware drains 80: 48 are lost.
+    assert fifo.feed(b"x" * 640, now=10.0, line_bps=line, continuing=True) == b"x" * 80
+    assert fifo.lost == 48
+    # 0.25 s later the parser has taken 256 more.
+    assert fifo.pull(10.25) == b"x" * 256
+    # After a pause, 320 bytes find 256 free plus the 40 drained while they arrive.
+    assert fifo.feed(b"y" * 320, now=10.25, line_bps=line, continuing=False) == b"x" * 40
+    assert fifo.lost == 72
+    assert fifo.pull(20.0) == b"x" * 216 + b"y" * 296
     assert fifo.pull(30.0) == b""
+
+
+def test_a_late_reader_cannot_hide_an_overrun() -> None:
+    # The same back-to-back burst overruns the same way whenever the reads happen: during
+    # continuing bytes the drain is counted in line time, not by the (loaded) clock.
+    for gap in (0.0, 0.5):
+        fifo = InputOverrun(fifo_bytes=512, drain_bps=2400.0)
+        for i in range(20):  # 20 reads of 57 bytes: a 1140-byte CA value at 115200 baud
+            fifo.feed(b"c" * 57, now=1.0 + i * gap, line_bps=11520.0, continuing=i > 0)
+        assert fifo.lost > 300
 
 
 def test_sim_overrun_needs_a_line_rate() -> None:

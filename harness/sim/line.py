@@ -46,39 +46,55 @@ class InputOverrun:
     production driver's rate for AT+iCA=, spec §12.1) does not, nor does an SSND of 256 bytes
     plus its header (spec §2.5). The manuals give neither figure: these are a model, sized so
     that exactly those documented limits hold.
+
+    Time is line time where it can be: bytes that were already waiting behind the previous
+    read (`continuing`) arrived back to back at the line rate, so during them the FIFO drains
+    drain_bps/line_rate bytes per byte received, however late this process got to read them.
+    A loaded machine therefore cannot hide an overrun; only gaps in the stream (a host that
+    paused) are measured by the clock.
     """
 
     fifo_bytes: int = 512
     drain_bps: float = 2400.0  # bytes per second the firmware takes out while it parses
     lost: int = 0
     held: bytearray = field(default_factory=bytearray)
-    _last: float = 0.0
+    _credit: float = 0.0  # drained capacity not yet taken out (a fraction of a byte)
+    _last: float | None = None
 
-    def push(self, data: bytes, now: float) -> int:
-        """Bytes that arrived by `now` go in as far as there is room; returns how many were
-        lost. Call pull(now) first so the FIFO has drained up to now."""
+    def _drain(self, seconds: float) -> bytes:
         if not self.held:
-            self._last = now  # draining starts when the first byte is in
-        room = max(0, self.fifo_bytes - len(self.held))
-        self.held += data[:room]
-        lost = max(0, len(data) - room)
-        self.lost += lost
-        return lost
-
-    def pull(self, now: float) -> bytes:
-        """What the parser has taken out of the FIFO by `now`."""
-        n = int((now - self._last) * self.drain_bps)
-        if not self.held or n <= 0:
+            self._credit = 0.0  # an empty FIFO banks nothing
             return b""
+        self._credit += max(0.0, seconds) * self.drain_bps
+        n = min(int(self._credit), len(self.held))
+        self._credit -= n
         out = bytes(self.held[:n])
         del self.held[:n]
-        # Keep the fractional remainder so the rate holds over many small pulls.
-        self._last = now if not self.held else self._last + len(out) / self.drain_bps
+        return out
+
+    def feed(self, data: bytes, now: float, line_bps: float, continuing: bool) -> bytes:
+        """`data` arrived by `now` on a line of `line_bps` bytes/s; returns what the parser
+        took out of the FIFO meanwhile. Bytes that found it full count in `lost`."""
+        out = b"" if continuing or self._last is None else self._drain(now - self._last)
+        self._last = now
+        arrival = len(data) / line_bps  # the bytes drip in over this long, draining as they do
+        room = self.fifo_bytes - len(self.held) + int(arrival * self.drain_bps)
+        kept = data[: max(0, room)]
+        self.lost += len(data) - len(kept)
+        self.held += kept
+        return out + self._drain(arrival)
+
+    def pull(self, now: float) -> bytes:
+        """What the parser took out of the FIFO since the last call (no bytes arriving)."""
+        if self._last is None:
+            return b""
+        out = self._drain(now - self._last)
+        self._last = now
         return out
 
     def wait_s(self) -> float:
-        """How long until the next byte drains (the read timeout while bytes are held)."""
-        return 0.05 if not self.held else 0.005  # a few bytes per step at these rates
+        """The read timeout: short while bytes are held, so they drain on time."""
+        return 0.05 if not self.held else 0.005
 
 
 class Link(Protocol):
@@ -302,15 +318,17 @@ class LineSession:
             self._baud = host_baud
             self._rx_pacer.rate = self._tx_pacer.rate = host_baud / 10.0
 
-    def _through_fifo(self, data: bytes, now: float) -> bytes:
-        """What the parser gets by `now`: the FIFO drains first, then `data` goes in."""
+    def _through_fifo(self, data: bytes, now: float, continuing: bool) -> bytes:
+        """What the parser gets by `now` through the FIFO model."""
         assert self.overrun is not None
-        out = self.overrun.pull(now)
-        lost = self.overrun.push(data, now) if data else 0
-        if lost:
+        if not data:
+            return self.overrun.pull(now)
+        before = self.overrun.lost
+        out = self.overrun.feed(data, now, self._rx_pacer.rate, continuing)
+        if self.overrun.lost > before:
             self.device._log(
-                f"input overrun: {lost} bytes lost ({self.overrun.lost} so far; "
-                f"FIFO {self.overrun.fifo_bytes} bytes)"
+                f"input overrun: {self.overrun.lost - before} bytes lost "
+                f"({self.overrun.lost} so far; FIFO {self.overrun.fifo_bytes} bytes)"
             )
         return out
 
@@ -327,13 +345,14 @@ class LineSession:
                     break
                 if data and self.overrun is not None:
                     self._follow_host_baud()
+                continuing = backlog
                 backlog = len(data) == step
                 if data:
-                    self._rx_pacer.take(len(data), continuing=backlog)
+                    self._rx_pacer.take(len(data), continuing=continuing)
                     self._record("rx", data)
                 now = time.monotonic()
                 if self.overrun is not None:
-                    data = self._through_fifo(data, now)
+                    data = self._through_fifo(data, now, continuing)
                 items = self.reader.feed(data, now) if data else self.reader.expire(now)
                 for item in items:
                     self._dispatch(item)
