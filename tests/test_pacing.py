@@ -179,16 +179,18 @@ def test_default_ssnd_chunk(paced: bool, rtscts: bool, want: int) -> None:
 def _suites(pytester: pytest.Pytester, tmp_path: Path, *args: str):
     return pytester.runpytest_subprocess(
         str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "--w24-report-dir", str(tmp_path / "reports"), *args, timeout=120,
+        "--w24-report-dir", str(tmp_path / "reports"), *args, timeout=220,
     )
 
 
+@pytest.mark.timeout(240)  # a pytest subprocess: slow on a shared 2-core machine
 def test_sim_overrun_option_needs_a_baud(pytester: pytest.Pytester, tmp_path: Path) -> None:
     result = _suites(pytester, tmp_path, "--w24-sim-overrun", "-k", "ca-fits")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--w24-sim-overrun needs a line rate" in result.stderr.str()
 
 
+@pytest.mark.timeout(240)
 def test_ca_suite_on_an_overrunning_uart_uses_the_hardware_default(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
