@@ -11,12 +11,34 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import serial
 
 from w24_harness.at.codes import LineDeadError
 from w24_harness.vocab import LineDirection
+
+
+class PortPath(StrEnum):
+    """The kind of path between host and device; handshake times depend on it (ser2net with
+    Nagle adds ~40 ms), so baselines compare only runs through the same kind."""
+
+    PTY = "pty"  # a pseudo-terminal: the built-in simulator, or a local bridge
+    TTY = "tty"  # a serial device (/dev/ttyUSB0)
+    SOCKET = "socket"  # raw TCP (socket://)
+    RFC2217 = "rfc2217"  # an RFC 2217 server such as ser2net (rfc2217://)
+    LABGRID = "labgrid"  # a labgrid place (RFC 2217 through the exporter's ser2net)
+    OTHER = "other"  # loop://, spy://, ...
+
+
+def port_path(url: str, *, labgrid: bool = False) -> PortPath:
+    if labgrid:
+        return PortPath.LABGRID
+    if "://" not in url:
+        return PortPath.PTY if url.startswith("/dev/pts/") else PortPath.TTY
+    scheme = url.split("://", 1)[0].lower()
+    return {"socket": PortPath.SOCKET, "rfc2217": PortPath.RFC2217}.get(scheme, PortPath.OTHER)
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,41 @@ class Transcript:
         return path
 
 
+# On an RFC 2217 port every change of `timeout` makes upstream pyserial 3.5 renegotiate the
+# whole port (baud, data size, parity, stop bits, control: >= 150 ms), and its client refuses
+# write_timeout. So such a port is opened once with this fixed read timeout, which is never
+# changed, and read_some polls: in_waiting bytes, else one read(1) that waits at most this long.
+RFC2217_POLL_S = 0.01
+# A blocked write to a real tty gives up after this long (RTS/CTS held off by a dead module).
+WRITE_TIMEOUT_S = 30.0
+# What a failing open may raise: pyserial's own errors, the OS's, a bad setting, and the
+# rfc2217 client's NotImplementedError for settings it cannot negotiate.
+_OPEN_ERRORS = (serial.SerialException, OSError, ValueError, NotImplementedError)
+
+
+def _is_rfc2217(port: serial.SerialBase) -> bool:
+    # The class decides, not the URL text: the labgrid fork of pyserial has the same class.
+    from serial import rfc2217
+
+    return isinstance(port, rfc2217.Serial)
+
+
+def _with_ign_set_control(url: str, exc: BaseException) -> str | None:
+    """The URL with `ign_set_control` added, if the open failed for want of it."""
+    if "option 'control'" not in str(exc) or "ign_set_control" in url:
+        return None
+    # ser2net in front of a pty (or any tty that refuses TIOCMSET) never acknowledges
+    # SET-CONTROL for DTR/RTS; labgrid's own SerialDriver always adds this option.
+    return url + ("&" if "?" in url else "?") + "ign_set_control"
+
+
+def _open_hint(url: str, exc: BaseException) -> str:
+    retry = _with_ign_set_control(url, exc)
+    if retry is None:
+        return ""
+    return f" (the server did not acknowledge DTR/RTS: a pty behind ser2net? try {retry})"
+
+
 class Transport:
     """A byte pipe to the device. Reads return what has arrived; writes record to the transcript."""
 
@@ -102,14 +159,51 @@ class Transport:
         self.url = url
         self.transcript = transcript if transcript is not None else Transcript()
         try:
-            # rtscts: hardware flow control, which the module expects for SSND payloads over
-            # 256 bytes when ~CTS/~RTS are wired (spec §2.5).
-            self._port = serial.serial_for_url(
-                url, baudrate=baud, timeout=0, write_timeout=30, rtscts=rtscts
+            port = self._open(url, baud, rtscts)
+        except _OPEN_ERRORS as exc:
+            retry = _with_ign_set_control(url, exc)
+            if retry is None or rtscts:
+                # With RTS/CTS on, flow control must be acknowledged, not assumed.
+                raise LineDeadError(
+                    f"cannot open serial port {url!r}: {exc}{_open_hint(url, exc)}"
+                ) from exc
+            try:
+                port = self._open(retry, baud, rtscts)
+            except _OPEN_ERRORS as exc2:
+                raise LineDeadError(f"cannot open serial port {retry!r}: {exc2}") from exc2
+            self.transcript.note(
+                f"{url}: the RFC 2217 server did not acknowledge DTR/RTS (a pty behind "
+                f"ser2net); reopened as {retry}"
             )
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise LineDeadError(f"cannot open serial port {url!r}: {exc}") from exc
-        self._timeout: float | None = 0
+            self.url = retry
+        self._port = port
+        self._timeout: float | None = port.timeout
+
+    def _open(self, url: str, baud: int, rtscts: bool) -> serial.SerialBase:
+        port = serial.serial_for_url(url, do_not_open=True)
+        self.polled = _is_rfc2217(port)
+        port.baudrate = baud
+        # rtscts: hardware flow control, which the module expects for SSND payloads over
+        # 256 bytes when ~CTS/~RTS are wired (spec §2.5).
+        port.rtscts = rtscts
+        port.timeout = RFC2217_POLL_S if self.polled else 0
+        if not self.polled:
+            port.write_timeout = WRITE_TIMEOUT_S
+        port.open()
+        return port
+
+    @property
+    def baud(self) -> int:
+        return self._port.baudrate
+
+    @baud.setter
+    def baud(self, value: int) -> None:
+        """Change the line rate (the production driver drops to 9600 for AT+iCA=)."""
+        try:
+            self._port.baudrate = value
+        except _OPEN_ERRORS as exc:
+            raise LineDeadError(f"cannot set {self.url} to {value} baud: {exc}") from exc
+        self.transcript.note(f"line rate now {value} baud")
 
     def _set_timeout(self, timeout: float) -> None:
         # Changing the timeout reconfigures a real tty, so only do it when it changes.
@@ -128,16 +222,33 @@ class Transport:
     def read_some(self, timeout: float) -> bytes:
         """Wait up to `timeout` s for data, then return everything that has arrived."""
         try:
-            self._set_timeout(max(timeout, 0.0))
-            first = self._port.read(1)
-            if not first:
-                return b""
-            self._set_timeout(0)
-            data = first + self._port.read(65536)
+            data = self._poll(timeout) if self.polled else self._read_blocking(timeout)
         except (serial.SerialException, OSError) as exc:
             raise LineDeadError(f"read from {self.url} failed: {exc}") from exc
         self.transcript.record(LineDirection.RX, data)
         return data
+
+    def _read_blocking(self, timeout: float) -> bytes:
+        self._set_timeout(max(timeout, 0.0))
+        first = self._port.read(1)
+        if not first:
+            return b""
+        self._set_timeout(0)
+        return first + self._port.read(65536)
+
+    def _poll(self, timeout: float) -> bytes:
+        # The port's timeout stays RFC2217_POLL_S: no renegotiation, whichever pyserial is
+        # installed (upstream 3.5 or labgrid's fork, which both own the `serial` package).
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            waiting = self._port.in_waiting
+            if waiting:
+                return self._port.read(waiting)
+            if time.monotonic() >= deadline:
+                return b""
+            first = self._port.read(1)  # waits at most RFC2217_POLL_S
+            if first:
+                return first + self._port.read(self._port.in_waiting)
 
     def discard_input(self) -> bytes:
         """Drop bytes waiting from the device (late replies, noise); they go into the transcript."""

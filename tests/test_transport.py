@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from w24_harness import ser2net
 from w24_harness.at.codes import LineDeadError
 from w24_harness.device.w24 import W24
 from w24_harness.sim.server import Simulator
@@ -231,3 +233,77 @@ def test_socket_peer_closing_makes_reads_line_dead(sim_peer) -> None:
     with Transport(peer.url) as line:
         assert peer.accepted.wait(2)
         _assert_dead_promptly(lambda: line.read_some(2.0))
+
+
+# -- RFC 2217 through a real ser2net ------------------------------------------------------
+
+needs_ser2net = pytest.mark.skipif(
+    ser2net.available() is None, reason="ser2net is not installed (apt-get install ser2net)"
+)
+
+
+@pytest.fixture
+def sim_over_ser2net(sim_start: Callable[..., Simulator]) -> Iterator[ser2net.Ser2net]:
+    """The simulator's pty exported as RFC 2217 on 127.0.0.1 by a real ser2net."""
+    sim = sim_start()
+    with ser2net.Ser2net(ser2net.Ser2netConfig(sim.url, ser2net.free_port())) as server:
+        yield server
+
+
+def test_rfc2217_port_with_nobody_listening_is_line_dead() -> None:
+    url = f"rfc2217://127.0.0.1:{ser2net.free_port()}"
+    with pytest.raises(LineDeadError, match=re.escape(url)):
+        Transport(url)
+
+
+@needs_ser2net
+def test_rfc2217_reads_never_renegotiate_the_port(
+    sim_over_ser2net: ser2net.Ser2net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Upstream pyserial 3.5 renegotiates the whole port (>= 150 ms) on every timeout change;
+    # the transport must configure the port once, at open, whatever the reads wait for.
+    from serial import rfc2217
+
+    calls: list[float] = []
+    original = rfc2217.Serial._reconfigure_port
+
+    def counting(self: rfc2217.Serial) -> None:
+        calls.append(time.monotonic())
+        original(self)
+
+    monkeypatch.setattr(rfc2217.Serial, "_reconfigure_port", counting)
+    device = W24.open(sim_over_ser2net.url + "?ign_set_control")
+    try:
+        assert device.transport.polled
+        device.resync()
+        for _ in range(5):
+            assert device.report(1) == (device.profile.firmware,)
+        assert device.transport.read_some(0.05) == b""
+    finally:
+        device.close_port()
+    assert len(calls) == 1
+
+
+@needs_ser2net
+def test_rfc2217_pty_behind_ser2net_is_reopened_with_ign_set_control(
+    sim_over_ser2net: ser2net.Ser2net,
+) -> None:
+    # ser2net cannot set DTR/RTS on a pty, so it never acknowledges SET-CONTROL.
+    line = Transport(sim_over_ser2net.url)
+    try:
+        assert line.url == sim_over_ser2net.url + "?ign_set_control"
+        notes = [e.data for e in line.transcript.since(0) if e.direction == "note"]
+        assert any(b"did not acknowledge DTR/RTS" in n for n in notes)
+        line.write(b"AT+i\r")
+        assert b"I/OK" in _read_until(line, 11)
+    finally:
+        line.close()
+
+
+@needs_ser2net
+def test_rfc2217_with_rtscts_needs_an_acknowledged_control_option(
+    sim_over_ser2net: ser2net.Ser2net,
+) -> None:
+    # Flow control that the server never confirmed is not flow control: refuse, with the hint.
+    with pytest.raises(LineDeadError, match="ign_set_control"):
+        Transport(sim_over_ser2net.url, rtscts=True)

@@ -7,7 +7,7 @@ Works the same against hardware and the simulator: echo on or off, `I/ERROR(nnn)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -22,6 +22,7 @@ from w24_harness.at.codes import (
 )
 from w24_harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
 from w24_harness.at.replies import Reply, ReplyKind, ReplyParser
+from w24_harness.device.pacing import CAPacing, LineRate, SsndLimit, line_gap_s
 from w24_harness.profiles import DeviceProfile, get_profile
 from w24_harness.transport import Transcript, Transport
 
@@ -94,8 +95,11 @@ class W24:
     transport: Transport
     profile: DeviceProfile = field(default_factory=lambda: get_profile("w24"))
     timeouts: Timeouts = field(default_factory=Timeouts)
-    ssnd_chunk: int = 2048
+    ssnd_chunk: int = SsndLimit.PAYLOAD
     poll_interval: float = 0.005
+    # How an AT+iCA= value is written (device/pacing.py): BURST suits a socket or the
+    # unthrottled simulator; a real UART needs BAUD_DROP or LINE_GAP.
+    ca_pacing: CAPacing = CAPacing.BURST
     sockets: dict[int, SocketView] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,11 +116,14 @@ class W24:
         transcript: Transcript | None = None,
         timeouts: Timeouts | None = None,
         rtscts: bool = False,
-        ssnd_chunk: int = 2048,
+        ssnd_chunk: int = SsndLimit.PAYLOAD,
+        ca_pacing: CAPacing = CAPacing.BURST,
     ) -> W24:
         prof = get_profile(profile) if isinstance(profile, str) else profile
         transport = Transport(url, baud, transcript, rtscts=rtscts)
-        return cls(transport, prof, timeouts or Timeouts(), ssnd_chunk=ssnd_chunk)
+        return cls(
+            transport, prof, timeouts or Timeouts(), ssnd_chunk=ssnd_chunk, ca_pacing=ca_pacing
+        )
 
     @property
     def transcript(self) -> Transcript:
@@ -162,11 +169,11 @@ class W24:
         if reply.kind is ReplyKind.BUSY:
             raise BusyError(f"device answered I/BUSY to {command!r}: command discarded")
 
-    def _start(self, wire: bytes) -> None:
+    def _start(self, wire: bytes, write: Callable[[bytes], None] | None = None) -> None:
         self._queue.clear()
         self._parser.reset()
         self.transport.discard_input()
-        self.transport.write(wire)
+        (write or self.transport.write)(wire)
 
     def execute(
         self,
@@ -175,14 +182,16 @@ class W24:
         wire: bytes | None = None,
         timeout: float | None = None,
         second_stage: bool = False,
+        write: Callable[[bytes], None] | None = None,
     ) -> Result:
         """Send one command and return its result; raise the typed error for I/ERROR or I/BUSY.
 
         `body` names the command (e.g. "RP4"); `wire` overrides the bytes sent (SSND, CA=).
         With `second_stage`, a second reply (I/DONE, I/ONLINE or I/ERROR) is read after I/OK.
+        `write` replaces the transport's write for the command's bytes (paced CA values).
         """
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeouts.default)
-        self._start(wire if wire is not None else encode(body))
+        self._start(wire if wire is not None else encode(body), write)
         final, text = self._await_final(body, deadline)
         self._raise_for(final, body)
         second = None
@@ -231,16 +240,37 @@ class W24:
                 f"CA PEM is {length} characters; the {self.profile.name} profile's {slot} "
                 f"parameter holds at most {limit} (nothing was sent)"
             )
-        self._expect(
-            self.execute(f"{slot}=", wire=encode_ca(text, slot), timeout=self.timeouts.ca),
-            ReplyKind.OK,
-        )
+        self._load_ca_value(slot, encode_ca(text, slot))
+
+    def _load_ca_value(self, slot: str, wire: bytes) -> None:
+        """Write an AT+iCA= value paced as `ca_pacing` says, and expect I/OK."""
+        pacing = self.ca_pacing
+        if pacing is CAPacing.BAUD_DROP and self.transport.baud != LineRate.CA_LOAD:
+            line_rate = self.transport.baud
+            self.transport.baud = LineRate.CA_LOAD
+            try:
+                result = self.execute(f"{slot}=", wire=wire, timeout=self.timeouts.ca)
+            finally:
+                # Back to the working rate even when the load failed: the next command
+                # must not go out at 9600.
+                self.transport.baud = line_rate
+        elif pacing is CAPacing.LINE_GAP:
+            result = self.execute(
+                f"{slot}=", wire=wire, timeout=self.timeouts.ca, write=self._write_line_gapped
+            )
+        else:
+            result = self.execute(f"{slot}=", wire=wire, timeout=self.timeouts.ca)
+        self._expect(result, ReplyKind.OK)
+
+    def _write_line_gapped(self, wire: bytes) -> None:
+        # Each CR-ended line, then the time it would take at 9600 baud: the module's parser
+        # keeps up with that rate (the production driver's), and its FIFO holds one line.
+        for line in wire.split(b"\r")[:-1]:
+            self.transport.write(line + b"\r")
+            time.sleep(line_gap_s(len(line) + 1))
 
     def clear_ca(self, slot: str = "CA") -> None:
-        self._expect(
-            self.execute(f"{slot}=", wire=encode_ca("", slot), timeout=self.timeouts.ca),
-            ReplyKind.OK,
-        )
+        self._load_ca_value(slot, encode_ca("", slot))
 
     def get_ca(self, slot: str = "CA") -> CAInfo:
         result = self.execute(f"{slot}?")

@@ -62,6 +62,9 @@ class ScenarioResult:
     result_class: str = ""
     deviation: str = ""  # the deviations-file entry that marks it ("known-bug: reason")
     sanity: str = ""  # the sanity check after it: passed / failed / not run
+    # The device it ran on (labgrid place or inventory name, else the port) and its firmware.
+    device: str = ""
+    firmware: str = ""
 
 
 @dataclass
@@ -74,6 +77,9 @@ class RunInfo:
     started: str = ""
     worker: str = "main"
     faults: list[str] = field(default_factory=list)
+    # How the host reaches the device (transport.PortPath: pty, tty, socket, rfc2217,
+    # labgrid): latency differs by tens of ms, so handshake times compare only within one.
+    path: str = ""
 
 
 @dataclass

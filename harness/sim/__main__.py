@@ -35,6 +35,12 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep the count of simulator internal errors in this JSON file")
     parser.add_argument("--no-echo", action="store_true", help="start with command echo off")
     parser.add_argument(
+        "--overrun",
+        action="store_true",
+        help="model the module's UART receive FIFO: bytes a host bursts faster than the "
+        "firmware drains them are lost (needs --baud; follows a baud change by the host)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -47,6 +53,9 @@ def run_sim(args: argparse.Namespace) -> int:
     if args.baud < 0:
         print("w24 sim: --baud must be >= 0", file=sys.stderr)
         return 2
+    if args.overrun and not args.baud:
+        print("w24 sim: --overrun needs a line rate (--baud 115200)", file=sys.stderr)
+        return 2
     try:
         profile, faults = _profile_and_faults(args)
         config = SimulatorConfig(
@@ -57,6 +66,7 @@ def run_sim(args: argparse.Namespace) -> int:
             echo=False if args.no_echo else None,
             log=args.log,
             status=args.status,
+            overrun=args.overrun,
         )
         sim = Simulator(config)
     except (ValueError, OSError) as exc:

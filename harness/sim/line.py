@@ -11,10 +11,12 @@ import os
 import queue
 import select
 import socket
+import termios
 import threading
 import time
 import tty
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from w24_harness.at.reader import BadInput, Command, CommandReader
@@ -26,6 +28,74 @@ CRLF = b"\r\n"
 # through its UART buffer in order, so a command right behind a quick one (RP0, SSND) is served
 # after it; only one behind a long operation (connect, handshake) is discarded as busy.
 BUSY_GRACE_S = 0.05
+
+
+# termios speed constant -> baud, for following the rate a host set on the pty.
+_SPEEDS = {
+    getattr(termios, name): int(name[1:])
+    for name in dir(termios)
+    if name[:1] == "B" and name[1:].isdigit() and int(name[1:]) > 0
+}
+
+
+@dataclass
+class InputOverrun:
+    """The module's UART receive FIFO, drained by its firmware's parser at a finite rate
+    (`w24 sim --overrun`). Bytes reach the command parser only as they drain, and bytes that
+    arrive while the FIFO is full are lost, as on a UART without flow control: an unpaced
+    1300-character CA value at 115200 baud overruns it; the same value at 9600 baud (the
+    production driver's rate for AT+iCA=, spec §12.1) does not, nor does an SSND of 256 bytes
+    plus its header (spec §2.5). The manuals give neither figure: these are a model, sized so
+    that exactly those documented limits hold.
+
+    Time is line time where it can be: bytes that were already waiting behind the previous
+    read (`continuing`) arrived back to back at the line rate, so during them the FIFO drains
+    drain_bps/line_rate bytes per byte received, however late this process got to read them.
+    A loaded machine therefore cannot hide an overrun; only gaps in the stream (a host that
+    paused) are measured by the clock.
+    """
+
+    fifo_bytes: int = 512
+    drain_bps: float = 2400.0  # bytes per second the firmware takes out while it parses
+    lost: int = 0
+    held: bytearray = field(default_factory=bytearray)
+    _credit: float = 0.0  # drained capacity not yet taken out (a fraction of a byte)
+    _last: float | None = None
+
+    def _drain(self, seconds: float) -> bytes:
+        if not self.held:
+            self._credit = 0.0  # an empty FIFO banks nothing
+            return b""
+        self._credit += max(0.0, seconds) * self.drain_bps
+        n = min(int(self._credit), len(self.held))
+        self._credit -= n
+        out = bytes(self.held[:n])
+        del self.held[:n]
+        return out
+
+    def feed(self, data: bytes, now: float, line_bps: float, continuing: bool) -> bytes:
+        """`data` arrived by `now` on a line of `line_bps` bytes/s; returns what the parser
+        took out of the FIFO meanwhile. Bytes that found it full count in `lost`."""
+        out = b"" if continuing or self._last is None else self._drain(now - self._last)
+        self._last = now
+        arrival = len(data) / line_bps  # the bytes drip in over this long, draining as they do
+        room = self.fifo_bytes - len(self.held) + int(arrival * self.drain_bps)
+        kept = data[: max(0, room)]
+        self.lost += len(data) - len(kept)
+        self.held += kept
+        return out + self._drain(arrival)
+
+    def pull(self, now: float) -> bytes:
+        """What the parser took out of the FIFO since the last call (no bytes arriving)."""
+        if self._last is None:
+            return b""
+        out = self._drain(now - self._last)
+        self._last = now
+        return out
+
+    def wait_s(self) -> float:
+        """The read timeout: short while bytes are held, so they drain on time."""
+        return 0.05 if not self.held else 0.005
 
 
 class Link(Protocol):
@@ -89,6 +159,14 @@ class FdLink:
         except OSError:  # EIO: no slave open (never, while we hold one) or fd closed
             return None
         return data if data else None
+
+    def host_baud(self) -> int | None:
+        """The rate the host set on the pty (Linux shares the slave's termios with the
+        master), or None if unknown."""
+        try:
+            return _SPEEDS.get(termios.tcgetattr(self.fd)[5])
+        except termios.error:
+            return None
 
     def write(self, data: bytes, stop: threading.Event) -> bool:
         view = memoryview(data)
@@ -170,8 +248,11 @@ class LineSession:
         baud: int = 0,
         stop: threading.Event | None = None,
         record: Callable[[str, bytes], None] | None = None,
+        overrun: InputOverrun | None = None,
     ) -> None:
         self.device = device
+        self.overrun = overrun
+        self._baud = baud
         self.link = link
         self.stop = stop or threading.Event()
         self._record = record or (lambda _d, _b: None)
@@ -228,6 +309,29 @@ class LineSession:
         self._idle.clear()
         self._jobs.put(item)
 
+    def _follow_host_baud(self) -> None:
+        # With the overrun model the line is a UART: bytes arrive at the rate the host set
+        # (the production driver drops to 9600 for AT+iCA=), and the module follows it.
+        host_baud = getattr(self.link, "host_baud", lambda: None)()
+        if host_baud and host_baud != self._baud:
+            self.device._log(f"host line rate now {host_baud} baud (was {self._baud})")
+            self._baud = host_baud
+            self._rx_pacer.rate = self._tx_pacer.rate = host_baud / 10.0
+
+    def _through_fifo(self, data: bytes, now: float, continuing: bool) -> bytes:
+        """What the parser gets by `now` through the FIFO model."""
+        assert self.overrun is not None
+        if not data:
+            return self.overrun.pull(now)
+        before = self.overrun.lost
+        out = self.overrun.feed(data, now, self._rx_pacer.rate, continuing)
+        if self.overrun.lost > before:
+            self.device._log(
+                f"input overrun: {self.overrun.lost - before} bytes lost "
+                f"({self.overrun.lost} so far; FIFO {self.overrun.fifo_bytes} bytes)"
+            )
+        return out
+
     def run(self) -> None:
         worker = threading.Thread(target=self._worker, name="w24sim-worker", daemon=True)
         worker.start()
@@ -235,17 +339,21 @@ class LineSession:
         try:
             while not self.stop.is_set() and not self._closed.is_set():
                 step = self._rx_pacer.chunk()
-                data = self.link.read(step, 0.05)
+                wait = self.overrun.wait_s() if self.overrun is not None else 0.05
+                data = self.link.read(step, wait)
                 if data is None:
                     break
-                now = time.monotonic()
-                if data:
-                    self._rx_pacer.take(len(data), continuing=backlog)
-                    self._record(LineDirection.RX, data)
-                    items = self.reader.feed(data, now)
-                else:
-                    items = self.reader.expire(now)
+                if data and self.overrun is not None:
+                    self._follow_host_baud()
+                continuing = backlog
                 backlog = len(data) == step
+                if data:
+                    self._rx_pacer.take(len(data), continuing=continuing)
+                    self._record(LineDirection.RX, data)
+                now = time.monotonic()
+                if self.overrun is not None:
+                    data = self._through_fifo(data, now, continuing)
+                items = self.reader.feed(data, now) if data else self.reader.expire(now)
                 for item in items:
                     self._dispatch(item)
         finally:

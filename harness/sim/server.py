@@ -19,7 +19,7 @@ from w24_harness.profile_files import profile_from_mapping, profile_to_mapping
 from w24_harness.profiles import DeviceProfile, get_profile
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
-from w24_harness.sim.line import LineSession, SocketLink, open_pty
+from w24_harness.sim.line import InputOverrun, LineSession, SocketLink, open_pty
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.status import SimStatus
 from w24_harness.vocab import LineDirection
@@ -58,6 +58,7 @@ class SimulatorConfig:
     echo: bool | None = None
     log: Path | None = None
     status: Path | None = None  # where the internal-error count goes (w24_harness.sim.status)
+    overrun: bool = False  # the UART input-overrun model (line.InputOverrun); needs a baud
 
 
 class Simulator:
@@ -90,7 +91,8 @@ class Simulator:
 
     def _session(self, link) -> None:
         LineSession(
-            self.device, link, baud=self.config.baud, stop=self.stop_event, record=self.log.record
+            self.device, link, baud=self.config.baud, stop=self.stop_event,
+            record=self.log.record, overrun=InputOverrun() if self.config.overrun else None,
         ).run()
 
     def _spawn(self, target, name: str) -> None:
