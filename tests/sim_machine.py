@@ -50,6 +50,7 @@ TLS_SEED = 5
 CLOSER_BYTES = b"goodbye from a peer that hangs up\r\n" * 3
 REPLY_TIMEOUT_S = 5.0  # a plain command on a shared 2-core machine
 SSL_TIMEOUT_S = 2 * PROFILE.handshake_timeout_s + 3.0
+LATE_GRACE_S = 30.0  # after a missed timeout, how long to wait to tell "late" from "never"
 MAX_PENDING = 12 * 1024  # keep unread data under the 16 KB receive buffer
 STEPS = {"count": 0}  # commands sent in this process (the bench reports it)
 OUTCOMES: Counter[str] = Counter()  # "SSL -> OK", "SRCV -> DATA" ...: the states reached
@@ -194,11 +195,23 @@ class Line:
         while sum(r.final for r in got) < n:
             if not self.replies:
                 left = deadline - time.monotonic()
-                assert left > 0, f"no answer to {what!r} within {timeout} s (got {got})"
+                if left <= 0:
+                    raise AssertionError(self._late(what, timeout, got))
                 self.replies.extend(self.parser.feed(self._read(min(left, 0.5))))
                 continue
             got.append(self.replies.pop(0))
         return got
+
+    def _late(self, what: object, timeout: float, got: list[Reply]) -> str:
+        """Why a reply missed its timeout: late (a starved machine) or never (a hang)."""
+        started = time.monotonic()
+        while time.monotonic() - started < LATE_GRACE_S:
+            data = self._read(0.5)
+            if data:
+                late = time.monotonic() - started + timeout
+                return (f"no answer to {what!r} within {timeout} s (got {got}); it came after "
+                        f"{late:.1f} s: {data[:80]!r}")
+        return f"no answer to {what!r} within {timeout} s, nor {LATE_GRACE_S} s later: a hang"
 
     def assert_quiet(self) -> None:
         """Nothing unasked-for arrived (an extra reply would desynchronise everything)."""
