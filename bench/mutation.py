@@ -100,6 +100,16 @@ def _function_lines(module: Path, names: tuple[str, ...]) -> set[int]:
     return lines
 
 
+def _signature_lines(module: Path) -> set[int]:
+    """Lines of every def's signature (name, parameters, annotations), not of its body."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first_body = node.body[0].lineno
+            lines.update(range(node.lineno, first_body))
+    return lines
+
+
 def _test_command(target: Target) -> list[str]:
     return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:w24",
             "-p", "no:xdist", "-o", "addopts=", *target.tests]
@@ -136,11 +146,16 @@ def _prepare(
     session.unlink(missing_ok=True)
     subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=ROOT, check=True)
     lines = _function_lines(ROOT / target.module, target.functions) if target.functions else None
+    signatures = _signature_lines(ROOT / target.module)
     with use_db(str(session), WorkDB.Mode.open) as db:
         out_of_scope, noise, not_survivor = [], [], []
         for item in db.work_items:
             spec = item.mutations[0]
             if EXCLUDED_OPERATORS.search(spec.operator_name):
+                noise.append(item.job_id)
+            elif "BinaryOperator" in spec.operator_name and spec.start_pos[0] in signatures:
+                # `str | bytes` in an annotation (never evaluated: `from __future__ import
+                # annotations`) or the `*` marker: equivalent mutants, not a test gap.
                 noise.append(item.job_id)
             elif lines is not None and spec.start_pos[0] not in lines:
                 out_of_scope.append(item.job_id)
