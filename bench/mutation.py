@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cosmic_ray.work_db import WorkDB, use_db
@@ -221,8 +221,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="go on with the sessions already in --work (after an interruption)")
     parser.add_argument("--survivors-of", type=Path, default=None,
                         help="--work directory of an earlier run: re-run only its survivors")
+    parser.add_argument("--scope", action="append", default=[], metavar="TARGET=F1,F2",
+                        help="mutate only these functions / module constants of a target")
     args = parser.parse_args(argv)
     known = {t.name: t for t in TARGETS}
+    for item in args.scope:
+        name, _, functions = item.partition("=")
+        if name not in known or not functions:
+            parser.error(f"--scope wants TARGET=F1,F2 with a known target, got {item!r}")
+        known[name] = replace(known[name], functions=tuple(functions.split(",")))
     unknown = set(args.only or []) - set(known)
     if unknown:
         parser.error(f"unknown target(s) {sorted(unknown)}; known: {sorted(known)}")
