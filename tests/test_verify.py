@@ -218,6 +218,15 @@ TABLE = [
     ("partial-label wildcard", ["wild_partial"], ["ca"], W24_HOST, "foo.example.com",
      "bad_certificate", "f*.example.com"),
     ("wildcard, trailing dot", ["wild"], ["ca"], W24_HOST, "a.example.com.", ACCEPT, ""),
+    # Names are equal or not: one that sorts before or after the SAN name is still another.
+    ("wildcard, later labels sort after", ["wild"], ["ca"], W24_HOST, "a.example.net",
+     "bad_certificate", "*.example.com"),
+    ("wildcard, later labels sort before", ["wild"], ["ca"], W24_HOST, "a.example.co",
+     "bad_certificate", "*.example.com"),
+    ("SAN mismatch, sorts before", ["leaf"], ["ca"], W24_HOST, "a.example", "bad_certificate",
+     "SAN names device.example"),
+    ("SAN mismatch, sorts after", ["leaf"], ["ca"], W24_HOST, "z.example", "bad_certificate",
+     "SAN names device.example"),
     ("1024-bit key at the low edge", ["leaf_1024_edge"], ["ca"], W24, None, ACCEPT, ""),
 ]
 # fmt: on
