@@ -147,6 +147,8 @@ def pki() -> dict[str, Issued]:
         "wild_tld": issue("x", leaf_key, ca, dns=("*.com",)),
         "wild_twice": issue("x", leaf_key, ca, dns=("*.*.example",)),
         "wild_partial": issue("x", leaf_key, ca, dns=("f*.example.com",)),
+        "wild_deep": issue("x", leaf_key, ca, dns=("*.sub.example.com",)),
+        "leading_dot": issue("x", leaf_key, ca, dns=(".example.com",)),
         "leaf_1024_edge": issue("edge-low", key(1024, "edge-low"), ca),
     }
 
@@ -218,6 +220,10 @@ TABLE = [
     ("partial-label wildcard", ["wild_partial"], ["ca"], W24_HOST, "foo.example.com",
      "bad_certificate", "f*.example.com"),
     ("wildcard, trailing dot", ["wild"], ["ca"], W24_HOST, "a.example.com.", ACCEPT, ""),
+    ("wildcard over three labels", ["wild_deep"], ["ca"], W24_HOST, "a.sub.example.com", ACCEPT,
+     ""),
+    ("an empty first label is no wildcard", ["leading_dot"], ["ca"], W24_HOST, "a.example.com",
+     "bad_certificate", "SAN names .example.com"),
     # Names are equal or not: one that sorts before or after the SAN name is still another.
     ("wildcard, later labels sort after", ["wild"], ["ca"], W24_HOST, "a.example.net",
      "bad_certificate", "*.example.com"),
