@@ -13,7 +13,14 @@ from __future__ import annotations
 import pytest
 
 from w24_harness.fixtures.plugin import OPTIONS_KEY
-from w24_harness.report.linerate import Rates, default_floor, effective_baud, rates, transfer_size
+from w24_harness.report.linerate import (
+    Rates,
+    default_floor,
+    effective_baud,
+    meets_floor,
+    rates,
+    transfer_size,
+)
 from w24_harness.servers import TLSServer
 from w24_harness.throughput import (
     RECEIVE,
@@ -62,7 +69,7 @@ def test_throughput(case: ThroughputCase, w24, pki, w24_options, loaded_ca, w24_
         conn = server.connections[0] if server.connections else None
     measured = rates(size, transfer.seconds, transfer.minimal, baud) if transfer.ok else None
     ratio = measured.framing_ratio if measured is not None else None
-    fast_enough = floor is None or (ratio is not None and ratio >= floor)
+    fast_enough = meets_floor(ratio, floor)
     if not transfer.ok:
         actual = "failed" if transfer.moved == 0 else "incomplete or corrupted"
     else:

@@ -21,6 +21,7 @@ from w24_harness.at.codes import (
 )
 from w24_harness.at.commands import ca_text_length
 from w24_harness.device.w24 import W24, Identity, Timeouts
+from w24_harness.profiles import get_profile
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -71,6 +72,25 @@ def test_set_ca_refuses_an_oversized_ca_before_sending(sim_w24: W24) -> None:
         sim_w24.set_ca(pem)
     assert "1300" in str(caught.value) and str(length) in str(caught.value)
     assert [e for e in sim_w24.transcript.since(mark) if e.direction == "tx"] == []
+
+
+@pytest.mark.parametrize("room", [0, -1], ids=["exactly-at-the-limit", "one-over"])
+def test_set_ca_size_check_at_the_limit(sim_start, sim_open, sim_ca_pem: bytes, room: int) -> None:
+    # A profile whose limit is exactly this CA's length (+room): at the limit it is sent and
+    # loads; one character over, the driver refuses it before sending anything.
+    length = ca_text_length(sim_ca_pem.decode())
+    profile = get_profile("w24").with_changes(ca_max_chars=length + room)
+    device = sim_open(sim_start(profile).url, profile)
+    mark = device.transcript.mark()
+    if room == 0:
+        device.set_ca(sim_ca_pem)
+        assert device.get_ca().pem == sim_ca_pem.decode()
+        return
+    with pytest.raises(CAFitError) as caught:
+        device.set_ca(sim_ca_pem)
+    assert f"CA PEM is {length} characters" in str(caught.value)
+    assert f"holds at most {length - 1}" in str(caught.value)
+    assert [e for e in device.transcript.since(mark) if e.direction == "tx"] == []
 
 
 def test_set_ca_unchecked_lets_the_device_refuse(sim_w24: W24, sim_ca_pem: bytes) -> None:

@@ -14,7 +14,12 @@ import pytest
 
 from w24_harness.cli import main as w24_main
 from w24_harness.report.chart import nice_ticks, throughput_chart
-from w24_harness.report.compare import compare, format_table
+from w24_harness.report.compare import (
+    DEFAULT_MIN_HANDSHAKE_DELTA_MS,
+    DEFAULT_THRESHOLD,
+    compare,
+    format_table,
+)
 from w24_harness.report.html import render
 from w24_harness.report.results import RunInfo, RunResults, ScenarioResult, write_results
 
@@ -246,3 +251,56 @@ def test_baseline_option_reports_and_fails_on_regression(pytester, tmp_path: Pat
     bad = _pytest(pytester, tmp_path / "r3", "--w24-baseline", str(unreadable))
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "--w24-baseline" in bad.stderr.str()
+
+
+# -- boundaries of the default threshold (0.15) and of the handshake delta (25 ms) --------
+
+
+def _throughput(bps: float) -> RunResults:
+    return _run(_result("t", throughput_bps=bps, line_rate_bps=92160.0))
+
+
+def _handshake(ms: float) -> RunResults:
+    return _run(_result("h", handshake_ms=ms))
+
+
+def test_default_threshold_is_15_percent() -> None:
+    assert DEFAULT_THRESHOLD == 0.15 and DEFAULT_MIN_HANDSHAKE_DELTA_MS == 25.0
+    assert compare(BASE, BASE).threshold == 0.15
+    assert compare(BASE, BASE).min_handshake_delta_ms == 25.0
+
+
+@pytest.mark.parametrize(
+    ("now", "kind"),
+    [(85000.0, None), (84900.0, "slower"), (115000.0, None), (115100.0, "faster")],
+    ids=["-15%", "-15.1%", "+15%", "+15.1%"],
+)
+def test_throughput_change_exactly_at_the_default_threshold(now: float, kind) -> None:
+    cmp = compare(_throughput(100000.0), _throughput(now))
+    assert [c.kind for c in cmp.changes] == ([kind] if kind else [])
+    assert cmp.regressed is (kind == "slower")
+
+
+@pytest.mark.parametrize(
+    ("now", "kind"),
+    [(230.0, None), (230.5, "slower"), (170.0, None), (169.5, "faster")],
+    ids=["+15%", "+15.25%", "-15%", "-15.25%"],
+)
+def test_handshake_change_exactly_at_the_default_threshold(now: float, kind) -> None:
+    cmp = compare(_handshake(200.0), _handshake(now))
+    assert [c.kind for c in cmp.changes] == ([kind] if kind else [])
+    assert cmp.regressed is (kind == "slower")
+
+
+@pytest.mark.parametrize(("now", "kind"), [(125.0, None), (125.5, "slower")],
+                         ids=["+25 ms", "+25.5 ms"])
+def test_handshake_delta_exactly_at_the_default_minimum(now: float, kind) -> None:
+    # +25 % is past the threshold: only the absolute minimum decides.
+    cmp = compare(_handshake(100.0), _handshake(now))
+    assert [c.kind for c in cmp.changes] == ([kind] if kind else [])
+
+
+def test_zero_threshold_flags_any_change_and_none_when_equal() -> None:
+    assert compare(_throughput(100.0), _throughput(100.0), threshold=0.0).changes == []
+    cmp = compare(_throughput(100.0), _throughput(99.0), threshold=0.0)
+    assert [c.kind for c in cmp.changes] == ["slower"]

@@ -19,7 +19,7 @@ def _peers():
 def test_stateful_fuzz_with_live_peers() -> None:
     before = STEPS["count"]
     run = settings(
-        max_examples=40,
+        max_examples=30,
         stateful_step_count=50,
         derandomize=True,  # a fixed seed: CI sees the same sequences every time
         database=None,
@@ -27,4 +27,4 @@ def test_stateful_fuzz_with_live_peers() -> None:
         suppress_health_check=list(HealthCheck),
     )(SimMachine).TestCase
     run("runTest").runTest()
-    assert STEPS["count"] - before >= 500  # it really ran commands
+    assert STEPS["count"] - before >= 400  # it really ran commands

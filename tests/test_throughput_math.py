@@ -3,6 +3,8 @@ transfer through a paced simulator line checked against it."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,6 +21,7 @@ from w24_harness.report.linerate import (
     effective_baud,
     framing_bound,
     line_rate,
+    meets_floor,
     minimal_wire,
     rates,
     transfer_size,
@@ -172,3 +175,36 @@ def test_slow_firmware_is_judged_against_the_protocol_not_its_own_polls() -> Non
     assert honest.framing_ratio < 0.4 < HARDWARE_FLOOR < SIMULATOR_FLOOR
     assert honest.line_ratio < 0.4
     assert flattering.framing_ratio > honest.framing_ratio  # what the old bound reported
+# -- boundaries: exactly at each limit, and one step either side ---------------------------
+
+
+@pytest.mark.parametrize("floor", [SIMULATOR_FLOOR, HARDWARE_FLOOR, 0.0])
+def test_a_ratio_exactly_at_the_floor_passes_and_just_under_fails(floor: float) -> None:
+    assert meets_floor(floor, floor)
+    assert meets_floor(math.nextafter(floor, 2.0), floor)
+    assert not meets_floor(math.nextafter(floor, -1.0), floor)
+
+
+def test_no_floor_passes_anything_and_no_ratio_meets_no_floor() -> None:
+    assert meets_floor(None, None) and meets_floor(0.0, None)
+    assert not meets_floor(None, SIMULATOR_FLOOR)
+
+
+def test_default_floors_for_each_line() -> None:
+    assert (SIMULATOR_FLOOR, HARDWARE_FLOOR) == (0.8, 0.5)
+    assert default_floor(simulated=True, baud=115200) == 0.8
+    assert default_floor(simulated=False, baud=None) == 0.5  # hardware at its default baud
+    assert default_floor(simulated=False, baud=9600) == 0.5
+    assert default_floor(simulated=True, baud=None) is None  # unthrottled: no line rate
+    assert default_floor(simulated=True, baud=0) is None
+    assert default_floor(simulated=True, baud=9600, override=0.95) == 0.95
+    assert default_floor(simulated=False, baud=9600, override=0.0) == 0.0  # not "no override"
+    assert default_floor(simulated=True, baud=None, override=0.95) is None
+
+
+def test_framing_bound_at_one_wire_byte_and_at_none() -> None:
+    assert framing_bound(1, WireBytes(1, 0), 10) == 1.0
+    assert framing_bound(1, WireBytes(0, 1), 10) == 1.0
+    assert framing_bound(5, WireBytes(2, 3), 100) == 10.0  # payload / wire * baud / 10
+    assert framing_bound(1, WireBytes(0, 0), 10) is None
+    assert line_rate(1) == 0.1 and line_rate(-9600) is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import subprocess
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from ipaddress import ip_address
 
@@ -148,6 +148,12 @@ def pki() -> dict[str, Issued]:
         "cn_only": issue("cn.example.net", leaf_key, ca),
         "ip": issue("ignored.example", leaf_key, ca, ips=("127.0.0.1",)),
         "no_name": issue(None, leaf_key, ca),
+        "wild_tld": issue("x", leaf_key, ca, dns=("*.com",)),
+        "wild_twice": issue("x", leaf_key, ca, dns=("*.*.example",)),
+        "wild_partial": issue("x", leaf_key, ca, dns=("f*.example.com",)),
+        "wild_deep": issue("x", leaf_key, ca, dns=("*.sub.example.com",)),
+        "leading_dot": issue("x", leaf_key, ca, dns=(".example.com",)),
+        "leaf_1024_edge": issue("edge-low", key(1024, "edge-low"), ca),
     }
 
 
@@ -210,6 +216,28 @@ TABLE = [
     ("IP SAN", ["ip"], ["ca"], W24_HOST, "127.0.0.1", ACCEPT, ""),
     ("no name at all", ["no_name"], ["ca"], W24_HOST, "device.example", "bad_certificate",
      "has no SAN and no CN"),
+    # The wildcard guard: "*" only as the whole leftmost label, over at least two labels.
+    ("wildcard over a TLD", ["wild_tld"], ["ca"], W24_HOST, "example.com", "bad_certificate",
+     "SAN names *.com"),
+    ("wildcard in a later label too", ["wild_twice"], ["ca"], W24_HOST, "a.*.example",
+     "bad_certificate", "SAN names *.*.example"),
+    ("partial-label wildcard", ["wild_partial"], ["ca"], W24_HOST, "foo.example.com",
+     "bad_certificate", "f*.example.com"),
+    ("wildcard, trailing dot", ["wild"], ["ca"], W24_HOST, "a.example.com.", ACCEPT, ""),
+    ("wildcard over three labels", ["wild_deep"], ["ca"], W24_HOST, "a.sub.example.com", ACCEPT,
+     ""),
+    ("an empty first label is no wildcard", ["leading_dot"], ["ca"], W24_HOST, "a.example.com",
+     "bad_certificate", "SAN names .example.com"),
+    # Names are equal or not: one that sorts before or after the SAN name is still another.
+    ("wildcard, later labels sort after", ["wild"], ["ca"], W24_HOST, "a.example.net",
+     "bad_certificate", "*.example.com"),
+    ("wildcard, later labels sort before", ["wild"], ["ca"], W24_HOST, "a.example.co",
+     "bad_certificate", "*.example.com"),
+    ("SAN mismatch, sorts before", ["leaf"], ["ca"], W24_HOST, "a.example", "bad_certificate",
+     "SAN names device.example"),
+    ("SAN mismatch, sorts after", ["leaf"], ["ca"], W24_HOST, "z.example", "bad_certificate",
+     "SAN names device.example"),
+    ("1024-bit key at the low edge", ["leaf_1024_edge"], ["ca"], W24, None, ACCEPT, ""),
 ]
 # fmt: on
 
@@ -465,3 +493,16 @@ def test_leaf_search_passes_a_lone_intermediate_and_still_needs_a_trusted_certif
             [certs["leaf_other"].der, certs["leaf_inter"].der], [certs["ca"].pem], W24,
             now=NOW, faults=LEAF_SEARCH,
         )
+
+
+def test_validity_dates_are_inclusive_at_both_ends() -> None:
+    start, end = utc(2030), utc(2031)
+    certs = pki()
+    leaf = issue("edge", key(1024, "leaf"), certs["ca"], valid=(start, end))
+    for moment in (start, end):
+        verify_server_chain([leaf.der], [certs["ca"].pem], W24_DATES, now=moment)
+    second = timedelta(seconds=1)
+    for moment, state in ((start - second, "not yet valid"), (end + second, "expired")):
+        with pytest.raises(CertRejected) as caught:
+            verify_server_chain([leaf.der], [certs["ca"].pem], W24_DATES, now=moment)
+        assert f"is {state}" in caught.value.reason

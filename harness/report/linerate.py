@@ -151,6 +151,14 @@ def default_floor(simulated: bool, baud: int | None, override: float | None = No
     return SIMULATOR_FLOOR if simulated else HARDWARE_FLOOR
 
 
+def meets_floor(framing_ratio: float | None, floor: float | None) -> bool:
+    """A throughput case is fast enough: no floor, or a ratio at or above it (the floor itself
+    passes). No ratio (the transfer failed) never meets a floor."""
+    if floor is None:
+        return True
+    return framing_ratio is not None and framing_ratio >= floor
+
+
 def transfer_size(
     baud: int | None, seconds: float = TARGET_SECONDS, unthrottled: int = UNTHROTTLED_BYTES
 ) -> int:
