@@ -245,6 +245,8 @@ class ScenarioRunner:
         """Like an exchange, timed, with the serial line's bytes counted. Data errors leave the
         Outcome rejected with what moved so far; the socket is closed, the CA restored."""
         certs = self.sets.get("valid")
+        if certs.server is None:
+            raise ValueError("certificate set 'valid' has no server certificate")
         transfer = Transfer(size)
         try:
             with ExitStack() as stack:
