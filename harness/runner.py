@@ -238,7 +238,6 @@ class ScenarioRunner:
             if conn.sha256_in != sha256_hex(data):
                 raise Rejected(Stage.SEND, None, "server received different bytes (SHA-256 differs)")
 
-
     # -- throughput ------------------------------------------------------------------------
 
     def _throughput(self, case: ThroughputCase, size: int) -> Outcome:
