@@ -1,4 +1,5 @@
-"""The `w24` command: `w24 test`, `w24 sim`, `w24 certs ...`, `w24 ca ...`, `w24 report ...`."""
+"""The `w24` command: `w24 test`, `w24 sim`, `w24 certs ...`, `w24 ca ...`, `w24 report ...`,
+`w24 profile show|diff`, `w24 characterize`."""
 
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ def _read_ca_file(path: Path) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from w24_harness.cli_certs import add_certs_parser
+    from w24_harness.cli_profile import add_profile_parsers
     from w24_harness.report.cli import add_report_parser
     from w24_harness.sim.__main__ import add_sim_arguments
 
@@ -118,8 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     scen = sub.add_parser("scenarios", help="print the scenario catalogue with expectations")
     scen.add_argument("--profile", action="append", choices=sorted(PROFILES),
                       help="profile column(s) to show (default: all)")
+    scen.add_argument("--profile-file", action="append", type=Path, default=[],
+                      help="a column for the profile in this TOML file (repeatable)")
 
     add_report_parser(sub)
+    add_profile_parsers(sub)
     return parser
 
 
@@ -144,10 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ca":
         return _run_ca(args)
     if args.command == "scenarios":
+        from w24_harness.profile_files import ProfileFileError, load_profile_file
         from w24_harness.scenarios import render_table
 
-        names = args.profile or list(PROFILES)
-        print(render_table([PROFILES[n] for n in names]), end="")
+        names = args.profile or ([] if args.profile_file else list(PROFILES))
+        try:
+            files = [load_profile_file(path) for path in args.profile_file]
+        except ProfileFileError as exc:
+            print(f"w24 scenarios: {exc}", file=sys.stderr)
+            return 2
+        print(render_table([PROFILES[n] for n in names] + files), end="")
         return 0
     return int(args.func(args))
 

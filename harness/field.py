@@ -18,14 +18,15 @@ from enum import StrEnum
 
 from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.errors import TLSError
-from w24_harness.at.codes import SOCKET_DOWN, DeviceError, DeviceTimeout
+
+from w24_harness.at.codes import DeviceError, DeviceTimeout, ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.runner import Outcome
 from w24_harness.servers import IANA_TO_TLSLITE, payload
 from w24_harness.servers.daemon_configs import ECHO_MODULE, FTP_BANNER
 from w24_harness.servers.daemons import App, Daemon
-from w24_harness.servers.names import VERSION_WIRE
 from w24_harness.servers.plain import BANNER
+from w24_harness.tlsfacts import ProtocolVersion
 
 ECHO_BYTES = 1500  # under the W24's 2048-byte SSND and record limits: one SSND, one record
 READ_LIMIT = 16384
@@ -50,7 +51,7 @@ def probe(daemon: Daemon, version: str, suite: str, timeout: float = 10.0) -> st
     not. The daemon sees one more connection, which it may log."""
     cipher, mac = IANA_TO_TLSLITE[suite]
     settings = HandshakeSettings()
-    settings.minVersion = settings.maxVersion = VERSION_WIRE[version]
+    settings.minVersion = settings.maxVersion = ProtocolVersion(version).wire
     settings.cipherNames, settings.macNames = [cipher], [mac]
     settings.keyExchangeNames = ["rsa"]
     settings.useExtendedMasterSecret = False
@@ -92,7 +93,7 @@ def read_until_closed(device: W24, handle: int, limit: int = READ_LIMIT,
         except DeviceTimeout:
             break
         except DeviceError as exc:
-            if exc.code == SOCKET_DOWN:
+            if exc.code == ResultCode.SOCKET_DOWN:
                 break
             raise
         if not chunk:

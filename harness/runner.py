@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
 from w24_harness.at.codes import DeviceError
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
+from w24_harness.profiles import DeviceProfile
 from w24_harness.report.linerate import transfer_size, wire_bytes
-from w24_harness.scenarios import Expect, Scenario
-from w24_harness.servers import ConnectionReport, ServerConfig, TLSServer, payload, sha256_hex
+from w24_harness.scenarios import Evidence, Expect, Scenario
+from w24_harness.scenarios.ca import SECOND_SLOT
+from w24_harness.servers import (
+    ConnectionReport,
+    ServerConfig,
+    TLSServer,
+    backend_for,
+    payload,
+    sha256_hex,
+)
 from w24_harness.throughput import (
     RECEIVE,
     RECEIVE_SEED,
@@ -29,6 +38,7 @@ from w24_harness.throughput import (
 from w24_harness.throughput import server_config as throughput_server_config
 from w24_harness.vocab import Action, Stage
 
+SANITY_PING_TIMEOUT_S = 5.0
 # Every action the runner implements (see Scenario.action). A scenario naming another is refused
 # before the device is touched: falling through to a plain handshake would report a verdict for a
 # case that never ran.
@@ -45,9 +55,20 @@ class Outcome:
     bytes_sent: int = 0
     bytes_received: int = 0
     server: dict[str, object] = field(default_factory=dict)
+    # False when the device broke a rule on the way (a refused CA that did not keep the old one,
+    # an accepted CA that reads back wrong): such an outcome matches no expectation.
+    intact: bool = True
+    # What the scenario's server saw of the client (its first connection), for Evidence.
+    report: ConnectionReport | None = None
+    # Why the sanity check after the scenario failed (the device needs a reset); None: it
+    # passed or did not run.
+    wedged: str | None = None
+    sanity_checked: bool = False
     transfer: Transfer | None = None  # throughput cases: what the transfer put on the line
 
     def matches(self, expect: Expect) -> bool:
+        if not self.intact:
+            return False
         if expect.accept:
             return self.accepted
         return not self.accepted and self.code == expect.code and self.stage == expect.stage
@@ -107,17 +128,72 @@ class ScenarioRunner:
                 f"scenario {scenario.id}: unknown action {scenario.action!r}; "
                 f"known: {sorted(ACTIONS)}"
             )
+        outcome = self._run(scenario)
+        if scenario.misbehaviour is not None or not outcome.accepted:
+            outcome.sanity_checked = True
+            outcome.wedged = self.sanity_check()
+            if outcome.wedged:
+                self._reset_quietly()
+        return outcome
+
+    def _reset_quietly(self) -> None:
+        """A wedged device gets AT+iDOWN so the next scenario starts clean; if it does not
+        answer even that, the w24 fixture's recovery takes over."""
+        with suppress(Exception):  # recovery is best effort; the wedge is already reported
+            self.device.reset()
+
+    def _run(self, scenario: Scenario) -> Outcome:
+        server_box: list[TLSServer] = []
         try:
             if scenario.action == Action.LOAD_CA:
                 return self._load_ca(scenario)
-            return self._with_server(scenario)
+            if scenario.action == Action.QUERY_CA_SLOT:
+                return self._query_ca_slot()
+            return self._with_server(scenario, server_box)
         except Rejected as rej:
-            return Outcome(False, rej.code, rej.stage, rej.detail, handshake_ms=rej.handshake_ms)
+            outcome = Outcome(False, rej.code, rej.stage, rej.detail, handshake_ms=rej.handshake_ms)
+            if server_box:
+                _attach_server(outcome, server_box[0])
+            return outcome
         finally:
             for handle in list(self.device.sockets):
                 self.device.close_quietly(handle)
 
+    def sanity_check(self) -> str | None:
+        """After a rejection or a misbehaving server: the device still answers AT, and still
+        completes a valid handshake (tlsfuzzer's sanity probe). None if so, else why not."""
+        profile = self.device.profile
+        try:
+            self.device.ping(timeout=SANITY_PING_TIMEOUT_S)
+        except Exception as exc:  # any failure to answer is the finding
+            return f"device does not answer AT after the scenario: {exc}"
+        version = profile.protocols[-1]
+        suite = profile.cipher_suites[0]
+        certs = self.sets.get("valid")
+        config = ServerConfig(cert=certs.server, backend=backend_for(version, suite),
+                              versions=(version,), suites=(suite,), bind=self.bind,
+                              handshake_timeout_s=profile.handshake_timeout_s + 5)
+        try:
+            with ca_loaded(self.device, certs.ca_pem), TLSServer(config) as server:
+                handle, _ms = self._handshake(server)
+                self.device.close(handle)
+        except Rejected as rej:
+            return f"a valid {version} {suite} handshake after the scenario failed: {rej.detail}"
+        except Exception as exc:  # the driver or the port: the device is not usable
+            return f"the valid handshake after the scenario failed: {type(exc).__name__}: {exc}"
+        finally:
+            for handle in list(self.device.sockets):
+                self.device.close_quietly(handle)
+        return None
+
     # -- CA parameter ----------------------------------------------------------------------
+
+    def _query_ca_slot(self) -> Outcome:
+        try:
+            self.device.get_ca(SECOND_SLOT)
+        except DeviceError as exc:
+            return Outcome(False, exc.code, Stage.CA, f"AT+i{SECOND_SLOT}? refused")
+        return Outcome(True, detail=f"AT+i{SECOND_SLOT}? answered")
 
     def _load_ca(self, scenario: Scenario) -> Outcome:
         certs = self.sets.get(scenario.certs)
@@ -129,13 +205,15 @@ class ScenarioRunner:
                 after = self.device.get_ca().pem
                 if after != previous:
                     return Outcome(
-                        False, exc.code, Stage.CA, "refused, but the previous CA was not kept intact"
+                        False, exc.code, Stage.CA,
+                        "refused, but the previous CA was not kept intact", intact=False,
                     )
                 return Outcome(False, exc.code, Stage.CA, "refused; previous CA intact")
             back = self.device.get_ca().pem.strip()
             sent = (certs.ca_pem or b"").decode().replace("\r\n", "\n").strip()
             if back != sent:
-                return Outcome(False, None, Stage.CA, "accepted, but AT+iCA? reads back another PEM")
+                return Outcome(False, None, Stage.CA,
+                               "accepted, but AT+iCA? reads back another PEM", intact=False)
             return Outcome(True, detail="loaded and read back")
         finally:
             restore_ca(self.device, previous)
@@ -156,7 +234,7 @@ class ScenarioRunner:
             client_ca_pem=self.sets.root.cert_pem if scenario.client_auth else None,
         )
 
-    def _with_server(self, scenario: Scenario) -> Outcome:
+    def _with_server(self, scenario: Scenario, server_box: list[TLSServer]) -> Outcome:
         certs = self.sets.get(scenario.certs)
         with ExitStack() as stack:
             try:
@@ -164,9 +242,25 @@ class ScenarioRunner:
             except DeviceError as exc:
                 raise Rejected(Stage.CA, exc.code, f"CA refused: {exc}") from exc
             server = stack.enter_context(TLSServer(self._server_config(scenario, certs)))
-            outcome = self._drive(scenario, server)
-            outcome.server = _server_view(server)
+            server_box.append(server)
+            try:
+                outcome = self._drive(scenario, server)
+            finally:
+                for handle in list(self.device.sockets):
+                    self.device.close_quietly(handle)
+                self._settle(server)
+            _attach_server(outcome, server)
             return outcome
+
+    @staticmethod
+    def _settle(server: TLSServer) -> None:
+        """Let the server finish reading the client's last records (its alert) before the
+        evidence is read; bounded, and a server still waiting is cut by the stop."""
+        if server.connections:
+            try:
+                server.wait_closed(timeout=SETTLE_TIMEOUT_S)
+            except TimeoutError:
+                pass
 
     def _handshake(self, server: TLSServer) -> tuple[int, float]:
         handle = self.device.open_tcp(self.host, server.port)
@@ -319,10 +413,19 @@ def _diff(want: bytes, got: bytes) -> str:
     return f"received data differs from the server's at byte {first} (SHA-256 differs)"
 
 
+SETTLE_TIMEOUT_S = 2.0
+
+
+def _attach_server(outcome: Outcome, server: TLSServer) -> None:
+    outcome.server = _server_view(server)
+    outcome.report = server.connections[0] if server.connections else None
+
+
 def _server_view(server: TLSServer) -> dict[str, object]:
     if not server.connections:
         return {}
     conn: ConnectionReport = server.connections[0]
+    hello = conn.client_hello
     return {
         "version": conn.version,
         "cipher": conn.cipher,
@@ -330,4 +433,50 @@ def _server_view(server: TLSServer) -> dict[str, object]:
         "bytes_in": conn.bytes_in,
         "bytes_out": conn.bytes_out,
         "error": conn.error,
+        "misbehaved": conn.misbehaved,
+        "client_records": list(conn.client_records),
+        "key_exchange_bytes": conn.key_exchange_bytes,
+        "server_key_bytes": conn.server_key_bytes,
+        "client_hello": None if hello is None else {
+            "version": hello.version, "suites": hello.suites, "compression": hello.compression,
+            "extensions": hello.extensions, "session_id_len": hello.session_id_len,
+        },
     }
+
+
+def evidence_problems(
+    evidence: Evidence | None, report: ConnectionReport | None, profile: DeviceProfile
+) -> list[str]:
+    """Where what the server saw contradicts the scenario's Evidence (empty: it agrees)."""
+    if evidence is None:
+        return []
+    if report is None:
+        return ["no connection reached the server, so nothing can show where the client stopped"]
+    problems = []
+    sent = report.sent_key_exchange
+    if evidence.key_exchange is False and sent:
+        problems.append(
+            f"the client sent ClientKeyExchange ({report.key_exchange_bytes}-byte premaster) "
+            "instead of stopping at the server's first flight"
+        )
+    if evidence.key_exchange is True and not sent:
+        problems.append("the client never sent ClientKeyExchange: it stopped before the check "
+                        "this scenario tests")
+    if sent and report.server_key_bytes and report.key_exchange_bytes != report.server_key_bytes:
+        problems.append(
+            f"the premaster is {report.key_exchange_bytes} bytes: encrypted to a "
+            f"{8 * (report.key_exchange_bytes or 0)}-bit key, not the certificate's "
+            f"{8 * report.server_key_bytes}-bit key"
+        )
+    if evidence.hello_in_profile:
+        hello = report.client_hello
+        if hello is None:
+            problems.append("no parseable ClientHello reached the server")
+        else:
+            extra = [s for s in hello.suites if s not in profile.cipher_suites]
+            if extra:
+                problems.append(f"the ClientHello offers suites outside the profile: {extra}")
+            if hello.compression != [0]:
+                problems.append(f"the ClientHello offers compression methods {hello.compression}"
+                                " (only null, 0, is allowed: CRIME)")
+    return problems

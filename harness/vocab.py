@@ -30,6 +30,7 @@ class Action(StrEnum):
     SSND_OVER = "ssnd_over"  # one AT+iSSND over the profile's limit
     SSL_BAD_HANDLE = "ssl_bad_handle"  # AT+iSSL on a handle that is no open TCP socket
     LOAD_CA = "load_ca"  # AT+iCA= and read back only
+    QUERY_CA_SLOT = "query_ca_slot"  # AT+iCA2? (a slot the profile may lack)
 
 
 class Family(StrEnum):
@@ -38,6 +39,8 @@ class Family(StrEnum):
     HANDSHAKE = "handshake"
     CA = "ca"
     DATA = "data"
+    IDENTITY = "identity"  # whose certificate the device trusts (suites/test_identity.py)
+    THROUGHPUT = "throughput"  # suites/test_throughput.py: throughput cases, not catalogue rows
 
 
 class Backend(StrEnum):
@@ -47,13 +50,14 @@ class Backend(StrEnum):
     TLSLITE = "tlslite"  # tlslite-ng: SSL 3.0, RC4, 3DES, and every misbehaviour
 
 
-class Misbehaviour(StrEnum):
-    """What a misbehaving test server does wrong (w24_harness.servers.misbehave)."""
+class ClientCheck(StrEnum):
+    """A check a correct TLS client makes that a misbehaving server tests (and a simulator
+    self-test fault of the same name switches off: w24_harness.sim.faults)."""
 
-    CLOSE_MID_HANDSHAKE = "close_mid_handshake"
-    STALL = "stall"
-    OVERSIZE_RECORD = "oversize_record"
-    TAMPER = "tamper"
+    FINISHED = "finished"  # the server's Finished verify_data
+    OFFERED_SUITE = "offered_suite"  # the ServerHello's suite is one the client offered
+    CCS_ORDER = "ccs_order"  # a ChangeCipherSpec only right before the server's Finished
+    KEY_EXCHANGE = "key_exchange"  # no ServerKeyExchange in a static-RSA suite (FREAK)
 
 
 class DataDirection(StrEnum):
@@ -79,6 +83,9 @@ class ResultClass(StrEnum):
     OBSERVED = "observed"  # characterization: an allowed outcome, recorded
     DRIFT = "drift"  # characterization: allowed, but not what the profile holds
     ERROR = "error"  # no outcome: the harness, the port or the device failed
+    XFAIL = "xfail"  # failed, as a deviations-file entry says it does
+    XPASS = "xpass"  # a deviations-file entry that passed: fails the run
+    WEDGED = "wedged"  # the sanity check after the scenario failed: the device needs a reset
 
 
 class Basis(StrEnum):
@@ -96,3 +103,11 @@ class Kind(StrEnum):
     CONFORMANCE = "conformance"  # pass or fail against a documented rule
     ROBUSTNESS = "robustness"  # no hang, no wedge, a clean error
     CHARACTERIZATION = "characterization"  # record which of the allowed outcomes it shows
+
+
+class Deviation(StrEnum):
+    """Why a deviations file marks a scenario as an expected failure."""
+
+    KNOWN_BUG = "known-bug"  # the firmware is wrong, and it is known (the only kind for critical)
+    POLICY = "policy"  # the firmware chose differently from what the profile expects
+    NOT_APPLICABLE = "not-applicable"  # the scenario does not apply to this build

@@ -29,19 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from w24_harness.at.codes import SSL_NEGOTIATION
+
+from w24_harness.at.codes import ResultCode
 from w24_harness.field import Stage, attempt, probe
 from w24_harness.pki.factory import hash_for_profile
 from w24_harness.pki.fit import check_ca_fit
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import (
-    SSL3,
-    SUITE_SHORT_NAMES,
-    TLS1,
-    VERSION_SHORT_NAMES,
-    W24_SUITES,
-    DeviceProfile,
-)
+from w24_harness.profiles import DeviceProfile
 from w24_harness.runner import Outcome, ca_loaded, restore_ca
 from w24_harness.scenarios import ACCEPT, Expect, reject
 from w24_harness.servers.daemons import (
@@ -53,6 +47,9 @@ from w24_harness.servers.daemons import (
     TLSSettings,
 )
 from w24_harness.servers.wire import RecordRelay, WireLog
+from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion, short_name
+
+SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
 
 pytestmark = [pytest.mark.field_interop, pytest.mark.timeout(120)]
 
@@ -130,7 +127,7 @@ def _record(w24_record, w24_options, *, row: str, description: str, expect: Expe
 
 def _suite_expect(profile: DeviceProfile, version: str, suite: str) -> Expect:
     supported = version in profile.protocols and suite in profile.cipher_suites
-    return ACCEPT if supported else reject(SSL_NEGOTIATION)
+    return ACCEPT if supported else reject(ResultCode.SSL_NEGOTIATION)
 
 
 def _wire_agrees(wire: WireLog | None, version: str, suite: str) -> str:
@@ -145,7 +142,7 @@ def _wire_agrees(wire: WireLog | None, version: str, suite: str) -> str:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("version", "suite"),
-    [pytest.param(v, s, id=f"{VERSION_SHORT_NAMES[v]}-{SUITE_SHORT_NAMES[s]}")
+    [pytest.param(v, s, id=f"{ProtocolVersion(v).short}-{short_name(s)}")
      for v in (TLS1, SSL3) for s in W24_SUITES],
 )
 def test_suite_offered(kind, version, suite, field_daemon, server_files, pki, w24, w24_options,
@@ -161,7 +158,7 @@ def test_suite_offered(kind, version, suite, field_daemon, server_files, pki, w2
     wire = field.wire()
     why = _wire_agrees(wire, version, suite) if outcome.accepted else ""
     _record(w24_record, w24_options,
-            row=f"field-{kind}-{VERSION_SHORT_NAMES[version]}-{SUITE_SHORT_NAMES[suite]}",
+            row=f"field-{kind}-{ProtocolVersion(version).short}-{short_name(suite)}",
             description=f"{kind} ({spec.library}) configured for {version} {suite} only",
             expect=expect, outcome=outcome, wire=wire,
             passed=outcome.matches(expect) and not why, why=why)
@@ -199,7 +196,7 @@ def _new_log_lines(daemon: Daemon, mark: tuple[int, ...], timeout: float = 2.0) 
 @pytest.mark.parametrize("kind", KINDS)
 def test_wrong_ca_refused(kind, field_daemon, server_files, pki, w24, w24_options, w24_record):
     field = field_daemon(kind, server_files, TLSSettings(TLS1, W24_SUITES))
-    expect = reject(SSL_NEGOTIATION, Stage.SSL)
+    expect = reject(ResultCode.SSL_NEGOTIATION, Stage.SSL)
     before = field.daemon.log_mark()
     with ca_loaded(w24, pki.get("wrong_ca").ca_pem):
         outcome = attempt(w24, w24_options.host, field.relay.port, field.daemon, data=False)
@@ -290,7 +287,7 @@ def test_admin_self_signed(kind, loaded, field_daemon, admin_cert, w24, w24_sess
     finally:
         restore_ca(w24_session.device, previous)
     wire = field.wire()
-    expect = ACCEPT if loaded == "own" else reject(SSL_NEGOTIATION, Stage.SSL)
+    expect = ACCEPT if loaded == "own" else reject(ResultCode.SSL_NEGOTIATION, Stage.SSL)
     whose = "its own" if loaded == "own" else f"{other_kind}'s"
     _record(w24_record, w24_options, row=f"field-{kind}-admin-{loaded}-cert",
             description=f"{kind} with its administrator's self-signed certificate; "

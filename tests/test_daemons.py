@@ -9,6 +9,7 @@ import socket
 from dataclasses import replace
 
 import pytest
+
 from w24_harness.pki import CertFactory
 from w24_harness.profiles import SSL3, TLS1, W24_SUITES
 from w24_harness.servers.daemons import (

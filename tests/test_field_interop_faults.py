@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from w24_harness.servers.daemons import SPECS
 
 ROOT = Path(__file__).resolve().parents[1]

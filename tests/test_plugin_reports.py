@@ -50,6 +50,9 @@ def test_c_never_runs(scenario_runner, check_scenario):
     assert [r["id"] for r in data["results"]] == ["valid-tls1-aes128-sha"]
     assert data["exit_status"] == int(pytest.ExitCode.INTERRUPTED)
     assert data["runs"][0]["firmware"], "firmware identity recorded"
+    assert data["verdict"]["state"] == "incomplete"
+    assert [(m["id"], m["why"]) for m in data["verdict"]["missing"]] == [
+        ("test_c_never_runs", "interrupted")]
     html = (report_dir / "report.html").read_text()
     assert "valid-tls1-aes128-sha" in html and data["runs"][0]["firmware"] in html
     assert (report_dir / "junit.xml").is_file()
@@ -148,3 +151,113 @@ def test_bad_ssnd_chunk_is_a_usage_error(pytester, tmp_path):
     result = _run(pytester, tmp_path / "reports", "--w24-ssnd-chunk", "4096")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--w24-ssnd-chunk must be 1..2048" in result.stderr.str()
+
+
+KILLED_MIDWAY = """
+import pytest
+from w24_harness.scenarios import get
+
+IDS = ["valid-tls1-aes128-sha", "no-ca", "wrong-ca"]
+
+@pytest.mark.parametrize("scenario", [get(i) for i in IDS], ids=IDS)
+def test_scenario(scenario, w24_session, scenario_runner, check_scenario):
+    if scenario.id == "no-ca":  # the device dies in the middle of the run
+        w24_session.simulator.proc.kill()
+        w24_session.simulator.proc.wait(timeout=10)
+    check_scenario(scenario, scenario_runner.run(scenario))
+"""
+
+
+def test_device_killed_midway_makes_the_verdict_red_and_names_the_lost_scenario(
+    pytester, tmp_path
+):
+    pytester.makepyfile(test_killed=KILLED_MIDWAY)
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir)
+    result.assert_outcomes(passed=2, failed=1)
+    data = _results(report_dir)
+    counts = data["counts"]
+    assert (counts["planned"], counts["passed"], counts["failed"], counts["no_result"]) == (
+        3, 2, 0, 1)
+    assert counts["no_result_why"] == {"device dead": 1}
+    assert data["verdict"]["colour"] == "red" and data["verdict"]["state"] == "incomplete"
+    assert [m["id"] for m in data["verdict"]["missing"]] == ["no-ca"]
+    assert "INCOMPLETE: 2 of 3 planned scenarios as expected; 1 produced no result" in (
+        result.stdout.str())
+    assert "no result: no-ca (device dead" in result.stdout.str()
+    html = (report_dir / "report.html").read_text()
+    assert 'class="verdict red"' in html and "no-ca" in html
+
+
+def test_device_that_stays_dead_leaves_every_later_scenario_without_result(pytester, tmp_path):
+    # On hardware nothing restarts a dead module: every later test errors in setup.
+    pytester.makepyfile(test_dead=KILLED_MIDWAY.replace(
+        "w24_session.simulator.proc.wait(timeout=10)",
+        "w24_session.simulator.proc.wait(timeout=10)\n"
+        "        w24_session.recover = lambda: w24_session.device.ping(timeout=0.5)"))
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir)
+    result.assert_outcomes(passed=1, failed=1, errors=2)  # no-ca: call and teardown
+    data = _results(report_dir)
+    assert data["counts"]["planned"] == 3 and data["counts"]["no_result"] == 2
+    assert sorted(m["id"] for m in data["verdict"]["missing"]) == ["no-ca", "wrong-ca"]
+    assert data["verdict"]["colour"] == "red"
+
+
+def test_counts_cover_skips_harness_errors_xfail_and_xpass(pytester, tmp_path):
+    pytester.makepyfile(
+        test_counts="""
+import pytest
+from w24_harness.scenarios import get
+
+VALID = get("valid-tls1-aes128-sha")
+
+def test_passes(scenario_runner, check_scenario):
+    check_scenario(VALID, scenario_runner.run(VALID))
+
+def test_skipped(check_scenario):
+    pytest.skip("no second module on this bench")
+
+def test_harness_breaks(check_scenario):
+    raise RuntimeError("the TLS server would not start")
+
+@pytest.mark.xfail(reason="known bug", strict=True)
+def test_known_bug(w24_record):
+    w24_record(id="known", description="", expected="accept", actual="reject", passed=False)
+    raise AssertionError("reject")
+
+@pytest.mark.xfail(reason="known bug, fixed now", strict=True)
+def test_fixed_bug(scenario_runner, check_scenario):
+    check_scenario(VALID, scenario_runner.run(VALID))
+
+def test_not_a_scenario():
+    pass
+"""
+    )
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir)
+    result.assert_outcomes(passed=2, failed=2, skipped=1, xfailed=1)
+    counts = _results(report_dir)["counts"]
+    assert {k: counts[k] for k in ("planned", "passed", "xfail", "xpass", "no_result")} == {
+        "planned": 5, "passed": 1, "xfail": 1, "xpass": 1, "no_result": 2}
+    assert counts["no_result_why"] == {"harness error": 1, "skipped": 1}
+    missing = _results(report_dir)["verdict"]["missing"]
+    assert {m["id"]: m["why"] for m in missing} == {
+        "test_harness_breaks": "harness error", "test_skipped": "skipped"}
+    assert "the TLS server would not start" in next(
+        m["detail"] for m in missing if m["why"] == "harness error")
+
+
+def test_a_passing_test_that_records_no_scenario_fails_the_session(pytester, tmp_path):
+    pytester.makepyfile(test_silent="""
+def test_forgets_to_record(check_scenario):
+    pass
+""")
+    report_dir = tmp_path / "reports"
+    result = _run(pytester, report_dir)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = _results(report_dir)
+    assert data["verdict"]["state"] == "incomplete" and data["exit_status"] == 1
+    assert [(m["id"], m["why"]) for m in data["verdict"]["missing"]] == [
+        ("test_forgets_to_record", "harness error")]

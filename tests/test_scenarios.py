@@ -12,11 +12,11 @@ import pytest
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import PROFILES
+from w24_harness.profiles import EXPLICIT_UNDOCUMENTED, PROFILES, UNDOCUMENTED
 from w24_harness.runner import ACTIONS as RUNNER_ACTIONS
 from w24_harness.runner import ScenarioRunner
 from w24_harness.scenarios import SCENARIOS, Expect, check_unique, render_table
-from w24_harness.vocab import Action, Stage
+from w24_harness.vocab import Action, Basis, Kind, Stage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,10 +36,42 @@ def test_catalogue_ids_are_unique():
 def test_every_scenario_has_a_well_formed_expectation(profile):
     for s in SCENARIOS:
         expect = s.expected(profile)
-        assert isinstance(expect, Expect), s.id
-        assert expect.accept or expect.code in set(ResultCode), s.id
-        assert isinstance(expect.stage, Stage), s.id
+        # None only where the profile holds the measured field as unknown.
+        assert expect is not None or not profile.knows(s.measures or "name"), s.id
+        for e in [expect] if expect is not None else s.allowed_outcomes(profile):
+            assert isinstance(e, Expect), s.id
+            assert e.accept or e.code in set(ResultCode) or s.allowed is not None, s.id
+            assert isinstance(e.stage, Stage), s.id
         assert isinstance(s.action, Action), s.id
+        assert isinstance(s.basis, Basis) and isinstance(s.kind, Kind), s.id
+
+
+def test_characterizations_name_an_undocumented_field_and_an_allowed_set():
+    chars = [s for s in SCENARIOS if s.kind == Kind.CHARACTERIZATION]
+    assert chars
+    for s in chars:
+        # A characterization of behaviour no profile field holds yet names no field.
+        known = (None, *UNDOCUMENTED, *EXPLICIT_UNDOCUMENTED)
+        assert s.measures in known, s.id
+        assert s.allowed is not None, s.id
+
+
+@pytest.mark.parametrize("profile", list(PROFILES.values()), ids=list(PROFILES))
+def test_a_known_field_predicts_an_allowed_outcome(profile):
+    """An explicit profile (ichip, modern) must predict an outcome a correct firmware may show;
+    otherwise the profile, not the firmware, would fail the run."""
+    for s in SCENARIOS:
+        expect = s.expected(profile)
+        if s.allowed is not None and expect is not None:
+            assert expect in s.allowed(profile), s.id
+
+
+def test_the_w24_profile_leaves_every_undocumented_field_unknown():
+    w24 = PROFILES["w24"]
+    assert w24.unknown_fields() == list(UNDOCUMENTED)
+    assert all(PROFILES[name].unknown_fields() == [] for name in ("ichip", "modern"))
+    # The simulator runs a concrete firmware: every UNKNOWN becomes its documented default.
+    assert w24.resolved().unknown_fields() == []
 
 
 def test_every_certificate_set_exists():
@@ -70,7 +102,7 @@ def test_runner_runs_each_action(sim_w24, action):
     # reject code only that action produces, or the bytes it moves): a runner that fell through
     # to a bare handshake would give a plain accept with nothing moved.
     scenario = _first_with(action)
-    expect = scenario.expected(PROFILES["w24"])
+    expect = scenario.expected(PROFILES["w24"].resolved())  # as the simulator runs it
     outcome = ScenarioRunner(sim_w24, CertSets(PROFILES["w24"])).run(scenario)
     assert outcome.matches(expect), (scenario.id, str(outcome), outcome.detail)
     if action == Action.EXCHANGE and expect.accept:

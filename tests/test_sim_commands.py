@@ -138,7 +138,7 @@ def test_ca_over_the_limit_is_refused_and_the_old_one_kept(
 ) -> None:
     sim_w24.set_ca(sim_ca_pem)
     code = code_of(sim_w24, "CA=", wire=encode_ca(long_ca_pem.decode()))
-    assert code == sim_w24.profile.ca_too_long_code == 116
+    assert code == sim_w24.profile.resolved().ca_too_long_code == 116
     assert sim_w24.get_ca().pem == sim_ca_pem.decode()
 
 

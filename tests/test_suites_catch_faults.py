@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from w24_harness.at.codes import ResultCode
 from w24_harness.profiles import get_profile
-from w24_harness.scenarios import SCENARIOS, reject
+from w24_harness.scenarios import SCENARIOS, Expect, identity, reject
+from w24_harness.sim.faults import CHECK_FAULTS
 from w24_harness.throughput import RECEIVE, SEND, cases_for
+from w24_harness.vocab import Stage
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
@@ -27,12 +30,27 @@ def _ids(predicate) -> set[str]:
     return {s.id for s in SCENARIOS if not s.slow and predicate(s)}
 
 
+def _asserted(s) -> Expect | None:
+    """What the w24 profile holds the scenario to. A characterization of a field w24 leaves
+    unknown asserts nothing a fault could break (its outcomes stay inside the allowed set);
+    tests/test_characterize_e2e.py runs the faults against a characterized profile."""
+    return s.expected(W24)
+
+
 def _expects_code(*wanted: int):
-    return lambda s: not s.expected(W24).accept and s.expected(W24).code in wanted
+    return lambda s: (e := _asserted(s)) is not None and not e.accept and e.code in wanted
+
+
+def _fails_its_handshake(s) -> bool:
+    # The codes a failed handshake itself gives (222, 224, 225 are refused before it starts).
+    e = s.expected(W24)
+    return not e.accept and e.stage == Stage.SSL and e.code in (
+        ResultCode.SSL_NEGOTIATION, ResultCode.SSL_RECORD_TOO_BIG)
 
 
 def _receives_data(s) -> bool:
-    return s.expected(W24).accept and s.action == "exchange" and s.recv_size > 0
+    e = _asserted(s)
+    return e is not None and e.accept and s.action == "exchange" and s.recv_size > 0
 
 
 def _sends_data(s) -> bool:
@@ -45,7 +63,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     # Any certificate trusted: every 220 rejection caused by the certificate check turns into
     # an accept. (Protocol, suite and server misbehaviour rejections stay.)
     "accept_any_cert": _ids(
-        lambda s: s.certs not in ("valid", "no_ca") and s.expected(W24) == reject(220)
+        lambda s: s.certs not in ("valid", "no_ca") and _asserted(s) == reject(220)
     ),
     "ignore_empty_ca": {"no-ca"},
     # Every SSL code collapses to 220: each scenario expecting 219..226 other than 220 fails.
@@ -54,7 +72,21 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "corrupt_rx": _ids(_receives_data) | {c.id for c in cases_for(W24, (RECEIVE,))},
     # The SSND handler crashes: every scenario and throughput case that sends from the device.
     "internal_error": _ids(_sends_data) | {c.id for c in cases_for(W24, (SEND,))},
+    # Certificate-identity checks: the catalogue records which scenarios each one decides
+    # (w24_harness.scenarios.identity.FAULT_DEPENDENCIES), all of them 220 rejections on w24.
+    **{
+        fault: _ids(lambda s, ids=ids: s.id in ids and s.expected(W24) == reject(220))
+        for fault, ids in identity.FAULT_DEPENDENCIES.items()
+    },
+    # One client check off each: exactly the scenarios that exist to catch that check (the
+    # catalogue's `checks`), whether by the code or by the server-side evidence.
+    **{fault: _ids(lambda s, c=check: s.checks == c) for fault, check in CHECK_FAULTS.items()},
+    # A failed handshake leaks the SSL context: the sanity check after every scenario whose
+    # handshake must fail finds the device wedged (its own failure class in results.json).
+    "leak_ssl_on_failure": _ids(_fails_its_handshake),
 }
+# The result class each fault's failures must carry in results.json.
+FAILURE_CLASS: dict[str, str] = {"leak_ssl_on_failure": "wedged"}
 
 
 def _run_suites(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> tuple[int, dict]:
@@ -80,10 +112,13 @@ def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
     assert failed == EXPECTED_FAILURES[fault]
     assert result.ret == 1
     assert data["runs"][0]["faults"] == [fault]
+    classes = {r["result_class"] for r in data["results"] if not r["passed"]}
+    assert classes == {FAILURE_CLASS.get(fault, "failed")}
     # A failing test says which scenario, expected vs actual, the device code and the transcript.
     some = sorted(failed)[0]
     output = result.stdout.str()
-    assert f"scenario {some} on profile w24: expected" in output
+    verdict = "the device is wedged after it" if fault in FAILURE_CLASS else "expected"
+    assert f"scenario {some} on profile w24: {verdict}" in output
     assert "serial transcript: " in output
     transcript = next(r["transcript"] for r in data["results"] if r["id"] == some)
     assert Path(transcript).is_file() and "AT+iSSL" in Path(transcript).read_text()
@@ -98,7 +133,12 @@ def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
         assert errors == [] and "simulator internal error" not in output
 
 
+# Faults whose effect needs a line of known rate, proven by their own test.
+COVERED_ELSEWHERE = {"slow_delivery": "tests/test_throughput_floor.py"}
+
+
 def test_faults_are_all_covered():
     from w24_harness.sim.faults import Faults
 
-    assert set(Faults.names()) == set(EXPECTED_FAILURES)
+    assert set(Faults.names()) == set(EXPECTED_FAILURES) | set(COVERED_ELSEWHERE)
+    assert not set(EXPECTED_FAILURES) & set(COVERED_ELSEWHERE)

@@ -7,6 +7,7 @@ comes from the openssl command line (cryptography will not generate it). Keys ar
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from w24_harness.pki.fit import pem_certificate_blocks
+from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import MODERN, W24
+from w24_harness.sim.faults import Faults
 from w24_harness.sim.verify import CertRejected, verify_server_chain
 
 DER = serialization.Encoding.DER
@@ -332,3 +336,132 @@ def test_intermediate_with_a_flipped_signature_bit_is_rejected() -> None:
     ):
         with pytest.raises(CertRejected, match="does not verify"):
             verify_server_chain(chain, [certs["ca"].pem], MODERN, now=NOW)
+# -- certificate identity: the sets the identity scenarios use (w24_harness.pki.identity) -------
+
+
+@cache
+def identity_sets() -> CertSets:
+    return CertSets(W24, host="device.example")
+
+
+def _chain(set_name: str) -> tuple[list[bytes], list[bytes]]:
+    certs = identity_sets().get(set_name)
+    blocks = pem_certificate_blocks(certs.server.fullchain_pem)
+    # The PEM armour holds whatever bytes the server sends, certificates or not.
+    ders = [base64.b64decode(b"".join(block.splitlines()[1:-1])) for block in blocks]
+    return ders, [certs.ca_pem]
+
+
+TRUST_BY_NAME = Faults(trust_by_name=True)
+LENIENT_PKCS1 = Faults(lenient_pkcs1=True)
+LEAF_SEARCH = Faults(leaf_search=True)
+NO_FAULT = Faults()
+# (id, certificate set, profile, faults, expected alert or None, reason fragment)
+# fmt: off
+IDENTITY_TABLE = [
+    ("impostor CA, no AKI", "impostor_ca", W24, NO_FAULT, "bad_certificate", "does not verify"),
+    ("impostor CA, AKI", "impostor_ca_aki", W24, NO_FAULT, "bad_certificate", "does not verify"),
+    ("impostor CA passes trust-by-name", "impostor_ca", W24, TRUST_BY_NAME, ACCEPT, ""),
+    ("impostor CA, lenient PKCS#1 still checks the key", "impostor_ca", W24, LENIENT_PKCS1,
+     "bad_certificate", "does not verify"),
+    ("one signature bit flipped", "signature_bit_flipped", W24, NO_FAULT, "bad_certificate",
+     "does not verify"),
+    ("flipped bit passes trust-by-name", "signature_bit_flipped", W24, TRUST_BY_NAME, ACCEPT, ""),
+    ("flipped bit, lenient PKCS#1", "signature_bit_flipped", W24, LENIENT_PKCS1,
+     "bad_certificate", "does not verify"),
+    ("TBS changed after signing", "tbs_modified", W24, NO_FAULT, "bad_certificate",
+     "does not verify"),
+    ("TBS changed, lenient PKCS#1 compares the digest", "tbs_modified", W24, LENIENT_PKCS1,
+     "bad_certificate", "does not verify"),
+    ("e=3 CA, valid leaf", "e3_valid", W24, NO_FAULT, ACCEPT, ""),
+    ("e=3 CA, valid leaf, lenient PKCS#1", "e3_valid", W24, LENIENT_PKCS1, ACCEPT, ""),
+    ("Bleichenbacher 2006 forgery", "e3_bleichenbacher", W24, NO_FAULT, "bad_certificate",
+     "does not verify"),
+    ("Bleichenbacher 2006 forgery, modern", "e3_bleichenbacher", MODERN, NO_FAULT,
+     "bad_certificate", "does not verify"),
+    ("Bleichenbacher 2006 passes lenient PKCS#1", "e3_bleichenbacher", W24, LENIENT_PKCS1, ACCEPT,
+     ""),
+    ("BER long-form lengths", "e3_ber_long_length", W24, NO_FAULT, "bad_certificate",
+     "does not verify"),
+    ("BER long-form passes lenient PKCS#1", "e3_ber_long_length", W24, LENIENT_PKCS1, ACCEPT, ""),
+    ("DigestInfo parameters garbage", "e3_digest_params", W24, NO_FAULT, "bad_certificate",
+     "does not verify"),
+    ("DigestInfo parameters pass lenient PKCS#1", "e3_digest_params", W24, LENIENT_PKCS1, ACCEPT,
+     ""),
+    ("padding not 0xFF", "e3_padding_not_ff", W24, NO_FAULT, "bad_certificate",
+     "does not verify"),
+    ("padding not 0xFF passes lenient PKCS#1", "e3_padding_not_ff", W24, LENIENT_PKCS1, ACCEPT,
+     ""),
+    ("MD5 DigestInfo in a sha1WithRSA leaf", "e3_digest_algorithm_mismatch", W24, NO_FAULT,
+     "bad_certificate", "does not verify"),
+    ("MD5 DigestInfo passes lenient PKCS#1", "e3_digest_algorithm_mismatch", W24, LENIENT_PKCS1,
+     ACCEPT, ""),
+    ("first signature byte flipped", "signature_first_byte_flipped", W24, NO_FAULT,
+     "bad_certificate", "does not verify"),
+    ("last signature byte flipped", "signature_last_byte_flipped", W24, NO_FAULT,
+     "bad_certificate", "does not verify"),
+    ("last byte flipped, lenient PKCS#1", "signature_last_byte_flipped", W24, LENIENT_PKCS1,
+     "bad_certificate", "does not verify"),
+    ("leaf + root sent", "leaf_and_root", W24, NO_FAULT, ACCEPT, ""),
+    ("leaf + root sent, modern", "leaf_and_root", MODERN, NO_FAULT, ACCEPT, ""),
+    ("untrusted certificate first", "wrong_order", W24, NO_FAULT, "unknown_ca",
+     "not signed by a trusted CA: issuer OU=unrelated CA"),
+    ("untrusted certificate first, modern", "wrong_order", MODERN, NO_FAULT, "unknown_ca",
+     "not signed by a trusted CA"),
+    ("untrusted certificate first passes leaf search", "wrong_order", W24, LEAF_SEARCH, ACCEPT,
+     ""),
+    ("no signature in the certificate", "garbage_no_signature", W24, NO_FAULT, "bad_certificate",
+     "not a valid X.509 certificate"),
+    ("junk signature field", "garbage_junk_tail", W24, NO_FAULT, "bad_certificate",
+     "not a valid X.509 certificate"),
+    ("v1 CA and v1 leaf", "v1_ca", W24, NO_FAULT, ACCEPT, ""),
+    ("v1 CA and v1 leaf, modern", "v1_ca", MODERN, NO_FAULT, ACCEPT, ""),
+    ("self-signed server certificate loaded as the CA", "self_signed_ca", W24, NO_FAULT, ACCEPT,
+     ""),
+    ("issuer keyUsage without keyCertSign, w24", "issuer_no_keycertsign", W24, NO_FAULT, ACCEPT,
+     ""),
+    ("issuer keyUsage without keyCertSign, modern", "issuer_no_keycertsign", MODERN,
+     NO_FAULT, "bad_certificate", "without keyCertSign"),
+    ("unknown critical extension, w24", "leaf_unknown_critical", W24, NO_FAULT, ACCEPT, ""),
+    ("unknown critical extension, modern", "leaf_unknown_critical", MODERN, NO_FAULT,
+     "unsupported_certificate", "critical extension 1.3.6.1.4.1.55555.1.1"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("set_name", "profile", "faults", "alert", "fragment"),
+    [row[1:] for row in IDENTITY_TABLE],
+    ids=[row[0] for row in IDENTITY_TABLE],
+)
+def test_identity_rule(set_name: str, profile, faults, alert: str | None, fragment: str) -> None:
+    chain_der, trusted = _chain(set_name)
+    if alert is None:
+        verify_server_chain(chain_der, trusted, profile, now=NOW, faults=faults)
+        return
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain(chain_der, trusted, profile, now=NOW, faults=faults)
+    assert caught.value.alert == alert
+    assert fragment in caught.value.reason
+
+
+def test_trust_by_name_still_needs_the_name() -> None:
+    """The fault trusts a matching issuer name, not any certificate: another CA's leaf fails."""
+    certs = pki()
+    with pytest.raises(CertRejected, match="not signed by a trusted CA"):
+        verify_server_chain([certs["leaf_other"].der], [certs["ca"].pem], W24, faults=TRUST_BY_NAME)
+
+
+def test_leaf_search_passes_a_lone_intermediate_and_still_needs_a_trusted_certificate() -> None:
+    """With the fault, the intermediate a w24 must refuse (it builds no chains) stands for the
+    server's certificate; a list where nothing is trusted still fails."""
+    certs = pki()
+    chain = [certs["leaf_inter"].der, certs["inter"].der]
+    with pytest.raises(CertRejected, match="does not build chains"):
+        verify_server_chain(chain, [certs["ca"].pem], W24, now=NOW)
+    verify_server_chain(chain, [certs["ca"].pem], W24, now=NOW, faults=LEAF_SEARCH)
+    with pytest.raises(CertRejected, match="not signed by a trusted CA"):
+        verify_server_chain(
+            [certs["leaf_other"].der, certs["leaf_inter"].der], [certs["ca"].pem], W24,
+            now=NOW, faults=LEAF_SEARCH,
+        )

@@ -8,6 +8,7 @@ import socket
 
 import pytest
 from tlslite.api import HandshakeSettings, TLSConnection
+
 from w24_harness.pki import CertFactory
 from w24_harness.servers import ServerConfig, TLSServer, payload
 from w24_harness.servers.wire import ContentType, RecordRelay, Side, WireLog, plaintext_range

@@ -3,7 +3,8 @@
 The checks are the firmware's documented limits (spec §6 and §12.2): PEM length at most
 ``profile.ca_max_chars``, an RSA key of a size in ``profile.ca_key_bits``, a signature hash in
 ``profile.signature_hashes``, and a CA certificate (basicConstraints CA:TRUE, or a v1 certificate,
-which has no extensions and was how CAs looked in 2008).
+which has no extensions and was how CAs looked in 2008) unless ``profile.ca_requires_ca_flag`` is
+off; with ``profile.ca_small_exponent`` off, an RSA exponent below 65537 too.
 
 Only the first ``-----BEGIN CERTIFICATE-----`` block of a PEM input is measured: text around it
 (``openssl x509 -text`` output, comments) is not part of the value a driver sends. A second
@@ -115,8 +116,8 @@ def signature_hash_name(cert: x509.Certificate) -> str | None:
     return algorithm.name if algorithm is not None else None
 
 
-def _ca_problem(cert: x509.Certificate) -> str | None:
-    if cert.version is x509.Version.v1:
+def _ca_problem(cert: x509.Certificate, profile: DeviceProfile) -> str | None:
+    if cert.version is x509.Version.v1 or not profile.ca_requires_ca_flag:
         return None
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -154,7 +155,12 @@ def check_ca_fit(pem_or_der: bytes | str, profile: DeviceProfile) -> FitReport:
     if hash_name not in profile.signature_hashes:
         accepted = _alternatives(profile.signature_hashes)
         problems.append(f"signature hash is {hash_name}; {who} accepts {accepted}")
-    ca_problem = _ca_problem(cert)
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and not profile.ca_small_exponent:
+        exponent = key.public_numbers().e
+        if exponent < 65537:
+            problems.append(f"RSA public exponent is {exponent}; {who} accepts 65537 or more")
+    ca_problem = _ca_problem(cert, profile)
     if ca_problem:
         problems.append(ca_problem)
     return FitReport(

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from w24_harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
+from w24_harness.pki.identity import IdentitySets
 from w24_harness.pki.keys import rsa_key
 from w24_harness.pki.resign import resign
 from w24_harness.profiles import DeviceProfile
@@ -21,6 +22,7 @@ GARBAGE_CA = (
     b"VGhpcyBpcyBub3QgYSBjZXJ0aWZpY2F0ZSwganVzdCBzb21lIHRleHQu\n"
     b"-----END CERTIFICATE-----\n"
 )
+HUGE_CHAIN_COPIES = 60
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class CertSet:
     server: IssuedCert | None  # what the TLS server presents (None: no server needed)
 
 
-class CertSets:
+class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
     def __init__(self, profile: DeviceProfile, host: str = "127.0.0.1") -> None:
         self.profile = profile
         self.names = tuple(dict.fromkeys((host, "localhost")))
@@ -51,9 +53,9 @@ class CertSets:
             found = self._cache[name] = build()
         return found
 
-    def _leaf(self, **kwargs) -> IssuedCert:
+    def _leaf(self, *, extra: list[str] | None = None, **kwargs) -> IssuedCert:
         kwargs.setdefault("hash_name", self.hash)
-        return self.root.issue(*self.names, **kwargs)
+        return self.root.issue(*self.names, *(extra or []), **kwargs)
 
     def _with_root(self, name: str, server: IssuedCert) -> CertSet:
         return CertSet(name, self.root.cert_pem, server)
@@ -109,6 +111,12 @@ class CertSets:
     def _set_md5_leaf(self) -> CertSet:
         return self._with_root("md5_leaf", self._leaf(hash_name="md5"))
 
+    def _set_big_leaf(self) -> CertSet:
+        # A valid leaf signed by the root whose Certificate message is over 2 KB (padding host
+        # names in the SAN): only a record limit applied to the handshake can refuse it.
+        padding = [f"padding-{i:02d}-{'x' * 40}.invalid" for i in range(48)]
+        return self._with_root("big_leaf", self._leaf(extra=padding))
+
     def _set_key512(self) -> CertSet:
         return self._with_root("key512", self._leaf(key_bits=512))
 
@@ -117,6 +125,19 @@ class CertSets:
 
     def _set_key4096(self) -> CertSet:
         return self._with_root("key4096", self._leaf(key_bits=4096))
+
+    def _set_cert_over_2k(self) -> CertSet:
+        # The valid leaf plus two certificates no check needs (the root, an unrelated CA): a
+        # Certificate message over 2 KB whose chain is as trivially valid as "valid".
+        extra = self.root.cert_pem + self.factory.ca("unrelated CA", hash_name=self.hash).cert_pem
+        leaf = self._leaf()
+        return self._with_root("cert_over_2k", IssuedCert(leaf.cert_pem, leaf.key_pem, extra))
+
+    def _set_huge_certificate(self) -> CertSet:
+        # The valid leaf, then the root HUGE_CHAIN_COPIES times: a ~50 KB Certificate message.
+        leaf = self._leaf()
+        extra = self.root.cert_pem * HUGE_CHAIN_COPIES
+        return self._with_root("huge_certificate", IssuedCert(leaf.cert_pem, leaf.key_pem, extra))
 
     def _set_ca_too_long(self) -> CertSet:
         return CertSet("ca_too_long", oversize_ca(self.profile.ca_max_chars, self.hash), None)

@@ -13,6 +13,18 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from w24_harness.report.verdict import (
+    Entry,
+    NoResult,
+    PlannedScenario,
+    RunVerdict,
+    TestOutcome,
+    TestStatus,
+    entries,
+    judge,
+)
+from w24_harness.vocab import ResultClass
+
 PARTS_DIR = ".parts"
 
 
@@ -41,6 +53,15 @@ class ScenarioResult:
     detail: str = ""
     server: dict[str, object] = field(default_factory=dict)
     worker: str = "main"
+    # The scenario's model (issue 9): what decides it, what it can conclude (its Kind; not
+    # "kind", which names the record type in the part files), the profile field a
+    # characterization measures, and how the outcome was judged (a ResultClass value).
+    basis: str = ""
+    scenario_kind: str = ""
+    measures: str = ""
+    result_class: str = ""
+    deviation: str = ""  # the deviations-file entry that marks it ("known-bug: reason")
+    sanity: str = ""  # the sanity check after it: passed / failed / not run
 
 
 @dataclass
@@ -90,6 +111,13 @@ class ResultLog:
 
     def internal_error(self, record: SimInternalError) -> None:
         self._append("internal_error", record)
+    def plan(self, planned: list[PlannedScenario]) -> None:
+        """What this process collected, in one write (each xdist worker plans the same run)."""
+        lines = "".join(json.dumps({"kind": "plan", "planned": asdict(p)}) + "\n" for p in planned)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 @dataclass
@@ -100,6 +128,8 @@ class RunResults:
     # Why the run stopped before any test could run (an unusable port, a silent device).
     aborted: str | None = None
     internal_errors: list[SimInternalError] = field(default_factory=list)
+    planned: list[PlannedScenario] = field(default_factory=list)  # what pytest collected
+    outcomes: list[TestOutcome] = field(default_factory=list)  # pytest's word on each test
 
     @property
     def passed(self) -> int:
@@ -109,14 +139,27 @@ class RunResults:
     def failed(self) -> int:
         return len(self.results) - self.passed
 
+    def verdict(self) -> RunVerdict:
+        return judge(self.planned, self.results, self.outcomes, self.exit_status)
+
+    def entries(self) -> list[Entry]:
+        """Every planned scenario as the verdict counted it (the report's rows and grids)."""
+        return entries(self.planned, self.results, self.outcomes, self.exit_status)
+
     def to_json(self) -> dict[str, object]:
+        verdict = self.verdict()
         return {
             "runs": [asdict(i) for i in self.info],
             "exit_status": self.exit_status,
             "aborted": self.aborted,
+            "verdict": verdict.to_json(),
+            "counts": asdict(verdict.counts),
             "summary": {"scenarios": len(self.results), "passed": self.passed,
                         "failed": self.failed,
-                        "simulator_internal_errors": len(self.internal_errors)},
+                        "simulator_internal_errors": len(self.internal_errors),
+                        "wedged": sum(r.result_class == ResultClass.WEDGED for r in self.results)},
+            "planned": [asdict(p) for p in self.planned],
+            "outcomes": [asdict(o) for o in self.outcomes],
             "results": [asdict(r) for r in self.results],
             "simulator_internal_errors": [asdict(e) for e in self.internal_errors],
         }
@@ -133,6 +176,8 @@ class RunResults:
             internal_errors=[
                 _build(SimInternalError, e) for e in data.get("simulator_internal_errors", [])
             ],
+            planned=[_build(PlannedScenario, p) for p in data.get("planned", [])],
+            outcomes=[_outcome(o) for o in data.get("outcomes", [])],
         )
 
     @classmethod
@@ -150,11 +195,19 @@ def _build(kind: Any, record: dict) -> Any:
     return kind(**{k: v for k, v in record.items() if k in known})
 
 
+def _outcome(record: dict) -> TestOutcome:
+    outcome = _build(TestOutcome, record)
+    outcome.status = TestStatus(outcome.status)
+    outcome.trouble = NoResult(outcome.trouble) if outcome.trouble else None
+    return outcome
+
+
 def merge_parts(report_dir: Path) -> RunResults:
     """Read every part file; a truncated last line (a killed worker) is skipped, not fatal."""
     infos: list[RunInfo] = []
     results: list[ScenarioResult] = []
     errors: list[SimInternalError] = []
+    planned: dict[str, PlannedScenario] = {}
     for part in sorted((report_dir / PARTS_DIR).glob("*.jsonl")):
         for line in part.read_text(encoding="utf-8").splitlines():
             try:
@@ -168,9 +221,13 @@ def merge_parts(report_dir: Path) -> RunResults:
                 results.append(_build(ScenarioResult, record))
             elif kind == "internal_error":
                 errors.append(_build(SimInternalError, record))
+            elif kind == "plan":  # nested: a PlannedScenario has a `kind` (Kind) of its own
+                entry = _build(PlannedScenario, record["planned"])
+                planned.setdefault(entry.nodeid, entry)
     results.sort(key=lambda r: r.nodeid)
     errors.sort(key=lambda e: e.nodeid)
-    return RunResults(infos, results, internal_errors=errors)
+    return RunResults(infos, results, internal_errors=errors,
+                      planned=sorted(planned.values(), key=lambda p: p.nodeid))
 
 
 def write_results(report_dir: Path, run: RunResults) -> Path:

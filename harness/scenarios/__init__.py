@@ -12,10 +12,24 @@ from collections import Counter
 
 from w24_harness.profiles import DeviceProfile
 
-from . import ca, data, handshake
-from .model import ACCEPT, AllowedRule, Expect, Rule, Scenario, accept_unless, always, reject
+from . import ca, data, handshake, identity, malicious
+from .model import (
+    ACCEPT,
+    AllowedRule,
+    Evidence,
+    Expect,
+    Rule,
+    Scenario,
+    accept_unless,
+    always,
+    one_of,
+    reject,
+)
 
-SCENARIOS: list[Scenario] = [*handshake.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS]
+SCENARIOS: list[Scenario] = [
+    *handshake.SCENARIOS, *malicious.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS,
+    *identity.SCENARIOS,
+]
 DATA_SIZES = data.DATA_SIZES
 
 __all__ = [
@@ -23,25 +37,43 @@ __all__ = [
     "DATA_SIZES",
     "SCENARIOS",
     "AllowedRule",
+    "Evidence",
     "Expect",
     "Rule",
     "Scenario",
     "accept_unless",
     "always",
     "check_unique",
+    "describe_expectation",
     "get",
+    "one_of",
     "reject",
     "render_table",
 ]
 
 
+def describe_expectation(scenario: Scenario, profile: DeviceProfile) -> str:
+    """What the scenario expects on a profile: the predicted outcome, or for a field the profile
+    holds as unknown, the outcomes a correct firmware may show ("observe: a | b")."""
+    expect = scenario.expected(profile)
+    if expect is not None:
+        return str(expect)
+    return "observe: " + " | ".join(sorted(str(e) for e in scenario.allowed_outcomes(profile)))
+
+
 def render_table(profiles: list[DeviceProfile]) -> str:
-    """The catalogue as a Markdown table: one row per scenario, one column per profile."""
-    head = "| scenario | suite | description | " + " | ".join(p.name for p in profiles) + " |"
-    rule = "|---|---|---|" + "---|" * len(profiles)
+    """The catalogue as a Markdown table: one row per scenario, one column per profile. `kind`
+    names the profile field a characterization measures."""
+    head = (
+        "| scenario | suite | basis | kind | description | "
+        + " | ".join(p.name for p in profiles) + " |"
+    )
+    rule = "|---|---|---|---|---|" + "---|" * len(profiles)
     rows = [
-        f"| `{s.id}` | {s.suite} | {s.description} | "
-        + " | ".join(str(s.expected(p)) for p in profiles)
+        f"| `{s.id}` | {s.suite} | {s.basis} | {s.kind}"
+        + (f" of `{s.measures}`" if s.measures else "")
+        + f" | {s.description} | "
+        + " | ".join(describe_expectation(s, p).replace("|", "\\|") for p in profiles)
         + " |"
         for s in SCENARIOS
     ]

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.profiles import DeviceProfile
+from w24_harness.servers.script import Misbehaviour
 from w24_harness.tlsfacts import ProtocolVersion
-from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Misbehaviour, Stage
+from w24_harness.vocab import Action, Backend, Basis, ClientCheck, Family, Kind, Stage
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,10 @@ class Expect:
     stage: Stage = Stage.SSL  # where the rejection shows
 
     def __str__(self) -> str:
-        return "accept" if self.accept else f"reject {self.code} at {self.stage}"
+        if self.accept:
+            return "accept"
+        # Same words as the runner's Outcome, so an expectation and an observation compare.
+        return f"reject {'no code' if self.code is None else self.code} at {self.stage}"
 
 
 ACCEPT = Expect(True)
@@ -32,6 +36,28 @@ def reject(code: int, stage: Stage = Stage.SSL) -> Expect:
     return Expect(False, code, stage)
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What the server must have seen the client do (BoGo's expectedLocalError): the device
+    reports nearly every handshake failure as 220, so the code alone cannot say where it
+    stopped. Checked by w24_harness.runner.evidence_problems."""
+
+    # Did the client send ClientKeyExchange? False: it must have stopped before (it rejected
+    # the server's first flight); True: it must have got that far (the case tests a later
+    # check); None: either.
+    key_exchange: bool | None = None
+    # The device's own ClientHello: no compression but null, no suite outside the profile.
+    hello_in_profile: bool = False
+
+    def __str__(self) -> str:
+        parts = []
+        if self.key_exchange is not None:
+            parts.append("CKE sent" if self.key_exchange else "no CKE")
+        if self.hello_in_profile:
+            parts.append("hello in profile")
+        return ", ".join(parts)
+
+
 Rule = Callable[[DeviceProfile], Expect]
 # A characterization's outcomes that a correct firmware may show, for one profile.
 AllowedRule = Callable[[DeviceProfile], frozenset[Expect]]
@@ -39,6 +65,10 @@ AllowedRule = Callable[[DeviceProfile], frozenset[Expect]]
 
 def always(expect: Expect) -> Rule:
     return lambda _p: expect
+
+
+def one_of(*outcomes: Expect) -> AllowedRule:
+    return lambda _p: frozenset(outcomes)
 
 
 def accept_unless(
@@ -70,6 +100,26 @@ class Scenario:
     kind: Kind = Kind.CONFORMANCE
     measures: str | None = None
     allowed: AllowedRule | None = None
+    # A failure here is a security hole (x509-limbo's "critical"): a deviations file may mark it
+    # only `known-bug`, never `policy` or `not-applicable`.
+    critical: bool = False
+    # The server-side evidence this scenario asserts, and the client check it exists to catch
+    # (a self-test fault in w24_harness.sim.faults switches that check off).
+    evidence: Evidence | None = None
+    checks: ClientCheck | None = None
 
-    def expected(self, profile: DeviceProfile) -> Expect:
+
+    def expected(self, profile: DeviceProfile) -> Expect | None:
+        """The outcome the profile predicts; None when the scenario measures a field the
+        profile holds as UNKNOWN (then only `allowed(profile)` constrains the outcome)."""
+        if self.measures is not None and not profile.knows(self.measures):
+            return None
         return self.rule(profile)
+
+    def allowed_outcomes(self, profile: DeviceProfile) -> frozenset[Expect]:
+        """What a correct firmware may show: the characterization's set, or for conformance and
+        robustness rows the one predicted outcome."""
+        if self.allowed is not None:
+            return self.allowed(profile)
+        expect = self.expected(profile)
+        return frozenset() if expect is None else frozenset({expect})

@@ -7,9 +7,9 @@ Two backends behind one API: "openssl" (Python's ssl module: a real TLS 1.0..1.2
 from __future__ import annotations
 
 from .base import (
-    MISBEHAVIOURS,
     OVERSIZE_RECORD_BYTES,
     CertMaterial,
+    ClientHelloView,
     ConnectionReport,
     ServerConfig,
     StaticCert,
@@ -17,7 +17,10 @@ from .base import (
 from .names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, backend_for
 from .openssl_server import available_openssl_suites
 from .payload import payload, sha256_hex
+from .script import REGISTRY, Misbehaviour
 from .server import TLSServer
+
+MISBEHAVIOURS = REGISTRY
 
 __all__ = [
     "IANA_TO_OPENSSL",
@@ -25,6 +28,8 @@ __all__ = [
     "MISBEHAVIOURS",
     "OVERSIZE_RECORD_BYTES",
     "CertMaterial",
+    "ClientHelloView",
+    "Misbehaviour",
     "ConnectionReport",
     "ServerConfig",
     "StaticCert",

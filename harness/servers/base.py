@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .script import Misbehaviour
 
 from w24_harness.vocab import Backend
 
-MISBEHAVIOURS: tuple[str, ...] = ("tamper", "close_mid_handshake", "stall", "oversize_record")
 BACKENDS: tuple[Backend, ...] = tuple(Backend)
 # Plaintext of the one record the "oversize_record" misbehaviour sends: twice the W24's 2 KB.
 OVERSIZE_RECORD_BYTES = 4096
@@ -51,8 +53,8 @@ class ServerConfig:
     send_on_connect: int = 0  # after the handshake, send payload(send_on_connect, seed)
     seed: int = 0
     echo: bool = False  # echo what the client sends (record_cap still applies)
-    # None | "tamper" | "close_mid_handshake" | "stall" | "oversize_record" (tlslite only)
-    misbehaviour: str | None = None
+    # A declarative Misbehaviour (w24_harness.servers.script; tlslite only), or its name.
+    misbehaviour: Misbehaviour | str | None = None
     handshake_timeout_s: float = 20.0  # bounds each read while the handshake runs
     # PEM of a CA: the server then demands a client certificate signed by it (openssl backend).
     # The W24 has no client certificate, so such a server must be refused.
@@ -62,10 +64,15 @@ class ServerConfig:
     def validate_common(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; expected one of {BACKENDS}")
-        if self.misbehaviour is not None and self.misbehaviour not in MISBEHAVIOURS:
-            raise ValueError(
-                f"unknown misbehaviour {self.misbehaviour!r}; expected one of {MISBEHAVIOURS}"
-            )
+        if self.misbehaviour is not None:
+            from .script import Misbehaviour, resolve
+
+            if isinstance(self.misbehaviour, str):
+                self.misbehaviour = resolve(self.misbehaviour)  # ValueError names the known ones
+            if not isinstance(self.misbehaviour, Misbehaviour):
+                raise ValueError(f"misbehaviour must be a Misbehaviour, got {self.misbehaviour!r}")
+            if self.backend != "tlslite":
+                raise ValueError(f"misbehaviour {self.misbehaviour} needs backend='tlslite'")
         if not 1 <= self.record_cap <= 16384:
             raise ValueError(f"record_cap must be 1..16384, got {self.record_cap}")
         if self.send_on_connect < 0:
@@ -74,6 +81,18 @@ class ServerConfig:
             raise ValueError("versions must name at least one protocol version")
         if self.suites is not None and not self.suites:
             raise ValueError("suites must be None (backend default) or non-empty")
+
+
+@dataclass(frozen=True)
+class ClientHelloView:
+    """The client's ClientHello as the server parsed it."""
+
+    version: str  # client_version, e.g. "TLS1.0"
+    wire: tuple[int, int]
+    suites: list[str]  # IANA names (hex for unknown code points), in the client's order
+    compression: list[int]  # compression methods offered (0 = null)
+    extensions: list[int]  # extension type numbers
+    session_id_len: int
 
 
 @dataclass
@@ -96,3 +115,13 @@ class ConnectionReport:
     records_out: int = 0  # application-data records sent
     handshake_s: float | None = None  # wall time of a successful handshake
     finished: bool = False  # the server is done with this connection (socket closed)
+    # What the client did, read off the wire by the tlslite backend (BoGo's expectedLocalError):
+    client_hello: ClientHelloView | None = None
+    # Length of the encrypted premaster in the client's ClientKeyExchange; None = none sent.
+    key_exchange_bytes: int | None = None
+    client_records: list[str] = field(default_factory=list)  # client records, in order
+    server_key_bytes: int | None = None  # modulus length of the certificate's key
+
+    @property
+    def sent_key_exchange(self) -> bool:
+        return self.key_exchange_bytes is not None

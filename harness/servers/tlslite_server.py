@@ -1,4 +1,6 @@
-"""tlslite-ng backend: SSL 3.0 / TLS 1.0 with all five W24 suites, and the misbehaviours."""
+"""tlslite-ng backend: SSL 3.0 / TLS 1.0 with all five W24 suites, and the scripted misbehaviours
+(w24_harness.servers.script): the backend runs a Misbehaviour's parts at fixed hook points and
+has no branch for any particular one."""
 
 from __future__ import annotations
 
@@ -12,16 +14,15 @@ from tlslite.messages import ApplicationData
 from w24_harness import fastcipher
 from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
-from .base import OVERSIZE_RECORD_BYTES, ConnectionReport, ServerConfig
-from .misbehave import TamperingSocket, hold_until_closed, read_first_record
+from .base import ConnectionReport, ServerConfig
+from .misbehave import TamperingSocket
 from .names import IANA_TO_TLSLITE, version_range
-from .payload import payload
+from .script import AppStage, Misbehaviour, ObservingSocket, ScriptedConnection
 from .session import (
     ConnectionContext,
     Failure,
     plain_records,
     serve_application_data,
-    slices,
 )
 
 
@@ -67,12 +68,12 @@ class _TlsliteChannel:
         conn: TLSConnection,
         report: ConnectionReport,
         tamper: TamperingSocket | None,
-        oversize: bool,
+        script: Misbehaviour | None,
     ) -> None:
         self.conn = conn
         self.report = report
         self.tamper = tamper
-        self.oversize = oversize  # the oversize_record misbehaviour is on
+        self.script = script
 
     def send_record(self, data: bytes) -> None:
         # _sendMsg with randomizeFirstBlock=False: no 1/n-1 split of CBC records (a BEAST
@@ -85,10 +86,13 @@ class _TlsliteChannel:
         except Exception:
             self.conn._shutdown(False)
             raise
-        if self.tamper is not None and self.tamper.tampered_records:
-            self.report.misbehaved = "tamper"
-        elif self.oversize and len(data) == OVERSIZE_RECORD_BYTES:
-            self.report.misbehaved = "oversize_record"
+        # A misbehaviour on application records is carried out with the first one that goes out
+        # (the oversize record, the tampered record).
+        script = self.script
+        if script is not None and (script.first_records is not None or script.tamper):
+            tampered = self.tamper is None or self.tamper.tampered_records
+            if tampered and self.report.misbehaved is None:
+                self.report.misbehaved = script.name
 
     def recv(self, max_bytes: int) -> bytes:
         return bytes(self.conn.read(max=max_bytes))
@@ -122,16 +126,19 @@ class TlsliteBackend:
         self.private_key = parsePEMKey(cert.key_pem.decode("ascii"), private=True)
 
     def handle(self, ctx: ConnectionContext) -> None:
-        if self.config.misbehaviour in ("close_mid_handshake", "stall"):
-            self._sabotage_handshake(ctx)
+        script = self.config.misbehaviour
+        assert script is None or isinstance(script, Misbehaviour)  # validate_common resolved it
+        if script is not None and script.before_handshake is not None:
+            script.before_handshake(ctx)
             return
         config = self.config
         report = ctx.report
+        report.server_key_bytes = (len(self.private_key) + 7) // 8
         ctx.raw.settimeout(config.handshake_timeout_s)
-        tamper = TamperingSocket(ctx.raw) if config.misbehaviour == "tamper" else None
-        conn = TLSConnection(tamper if tamper is not None else ctx.raw)
-        oversize = config.misbehaviour == "oversize_record"
-        channel = _TlsliteChannel(conn, report, tamper, oversize)
+        tamper = TamperingSocket(ctx.raw) if script is not None and script.tamper else None
+        observer = ObservingSocket(tamper or ctx.raw, report, script.wire if script else None)
+        conn = ScriptedConnection(observer, script, self.private_key)
+        channel = _TlsliteChannel(conn, report, tamper, script)
         try:
             started = time.perf_counter()
             try:
@@ -139,8 +146,11 @@ class TlsliteBackend:
                     certChain=self.cert_chain, privateKey=self.private_key, settings=self.settings
                 )
             except Exception as exc:  # recorded in the report
+                self._note_misbehaved(conn, report)
                 ctx.fail(exc, channel, "handshake")
                 return
+            observer.handshake_done = True
+            self._note_misbehaved(conn, report)
             report.handshake_s = time.perf_counter() - started
             report.handshake_ok = True
             report.version = version_name(tuple(conn.version))
@@ -148,7 +158,16 @@ class TlsliteBackend:
             ctx.raw.settimeout(config.idle_timeout_s)
             if tamper is not None:
                 tamper.arm()
-            serve_application_data(channel, ctx, self._first_records())
+            records = self._first_records(script)
+            if script is not None and script.after_handshake is not None:
+                stage = AppStage(conn, records, channel.send_record, report)
+                try:
+                    script.after_handshake(stage)
+                except Exception as exc:  # recorded in the report
+                    ctx.fail(exc, channel, "application data")
+                    return
+                records = []
+            serve_application_data(channel, ctx, records)
         finally:
             if not conn.closed:
                 try:
@@ -156,36 +175,14 @@ class TlsliteBackend:
                 except Exception:  # the peer may be gone already
                     pass
 
-    def _first_records(self) -> list[bytes]:
-        config = self.config
-        if config.misbehaviour == "tamper":
-            # Only the tampered record: whatever follows would meet a client that has failed.
-            size = min(max(config.send_on_connect, 1), config.record_cap)
-            return [payload(size, config.seed)]
-        if config.misbehaviour == "oversize_record":
-            data = payload(max(config.send_on_connect, OVERSIZE_RECORD_BYTES), config.seed)
-            head = data[:OVERSIZE_RECORD_BYTES]
-            return [head, *slices(data[OVERSIZE_RECORD_BYTES:], config.record_cap)]
-        return plain_records(config)
+    @staticmethod
+    def _note_misbehaved(conn: ScriptedConnection, report: ConnectionReport) -> None:
+        # Application-record misbehaviours say so themselves once their record has gone out.
+        if conn.script is not None and conn.carried_out:
+            report.misbehaved = conn.script.name
 
-    def _sabotage_handshake(self, ctx: ConnectionContext) -> None:
-        """close_mid_handshake: read the ClientHello, then close TCP without answering.
-        stall: read the ClientHello, then answer nothing until idle timeout, close or stop."""
+    def _first_records(self, script: Misbehaviour | None) -> list[bytes]:
         config = self.config
-        report = ctx.report
-        ctx.raw.settimeout(config.handshake_timeout_s)
-        try:
-            hello = read_first_record(ctx.raw)
-        except Exception as exc:  # recorded in the report
-            ctx.fail(exc, None, "handshake")
-            return
-        if not hello:
-            report.closed_by = "server" if ctx.stopping.is_set() else "client"
-            return
-        report.misbehaved = config.misbehaviour
-        if config.misbehaviour == "close_mid_handshake":
-            report.closed_by = "server"
-            return
-        ctx.raw.settimeout(config.idle_timeout_s)
-        ended_by = hold_until_closed(ctx.raw)
-        report.closed_by = "server" if ctx.stopping.is_set() else ended_by
+        if script is not None and script.first_records is not None:
+            return script.first_records(config.send_on_connect, config.seed, config.record_cap)
+        return plain_records(config)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, HandshakeType
-from w24_harness.servers.names import WIRE_VERSION
+
+from w24_harness.tlsfacts import version_from_wire
 
 RECORD_HEADER = 5
 HANDSHAKE_HEADER = 4
@@ -45,7 +46,8 @@ def suite_name(code: int) -> str:
 
 
 def version_name(major: int, minor: int) -> str:
-    return WIRE_VERSION.get((major, minor), f"{major}.{minor}")
+    known = version_from_wire((major, minor))
+    return str(known) if known else f"{major}.{minor}"
 
 
 # Bulk cipher block size and MAC length of the W24 suites: what an empty application-data

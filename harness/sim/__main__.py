@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from w24_harness.profiles import PROFILES, get_profile
+from w24_harness.profile_files import ProfileFileError, load_profile_file
+from w24_harness.profiles import PROFILES, DeviceProfile, get_profile
 from w24_harness.sim.faults import Faults
-from w24_harness.sim.server import Simulator, SimulatorConfig
+from w24_harness.sim.server import SPEC_ENV, Simulator, SimulatorConfig, decode_spec
 
 INTERNAL_ERROR_EXIT = 3  # `w24 sim` exit status after a simulator internal error
 
@@ -19,7 +21,13 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="serve on a new pty; prints its path")
     where.add_argument("--tcp", metavar="HOST:PORT", help="serve one host at a time on TCP")
-    parser.add_argument("--profile", default="w24", choices=sorted(PROFILES))
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--profile", default="w24", choices=sorted(PROFILES))
+    which.add_argument("--profile-file", type=Path,
+                       help="run the profile in this TOML file (see `w24 profile show`)")
+    which.add_argument("--spec-env", action="store_true",
+                       help=f"take the whole profile and faults from ${SPEC_ENV} (what the "
+                       "pytest plugin uses)")
     parser.add_argument("--baud", type=int, default=0, help="emulated line rate; 0 = unthrottled")
     parser.add_argument("--state", type=Path, help="JSON file keeping nonvolatile parameters")
     parser.add_argument("--log", type=Path, help="append the serial transcript to this file")
@@ -40,11 +48,12 @@ def run_sim(args: argparse.Namespace) -> int:
         print("w24 sim: --baud must be >= 0", file=sys.stderr)
         return 2
     try:
+        profile, faults = _profile_and_faults(args)
         config = SimulatorConfig(
-            profile=get_profile(args.profile),
+            profile=profile,
             baud=args.baud,
             state=args.state,
-            faults=Faults.from_names(args.fault),
+            faults=faults,
             echo=False if args.no_echo else None,
             log=args.log,
             status=args.status,
@@ -91,6 +100,21 @@ def run_sim(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         return INTERNAL_ERROR_EXIT
     return 0
+
+
+def _profile_and_faults(args: argparse.Namespace) -> tuple[DeviceProfile, Faults]:
+    if args.spec_env:
+        text = os.environ.get(SPEC_ENV)
+        if not text:
+            raise ValueError(f"--spec-env: ${SPEC_ENV} is not set")
+        profile, faults = decode_spec(text)
+        return profile, Faults.from_names([*faults.active(), *args.fault])
+    if args.profile_file is not None:
+        try:
+            return load_profile_file(args.profile_file), Faults.from_names(args.fault)
+        except ProfileFileError as exc:
+            raise ValueError(str(exc)) from None
+    return get_profile(args.profile), Faults.from_names(args.fault)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,10 @@ _INTEGER = re.compile(r"-?[0-9]+")
 BDRF_VALUES = {"3", "4", "5", "6", "7", "8", "9", "h", "a"}
 
 
+# The CA parameters iChip 8.x has (spec §6); a module with fewer answers its own code for the rest.
+ICHIP_CA_SLOTS: frozenset[str] = frozenset({"CA", "CA2", "CA3", "CA4"})
+
+
 class CommandFailed(Exception):
     def __init__(self, code: int | None, reason: str = "") -> None:
         super().__init__(reason)
@@ -58,7 +62,8 @@ class SimDevice:
         faults: Faults | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        self.profile = profile
+        # A firmware does one concrete thing: UNKNOWN fields take the documented defaults.
+        self.profile = profile = profile.resolved()
         self.nvram = nvram or NVRam()
         self.faults = faults or Faults()
         self.echo = profile.echo_default
@@ -111,6 +116,10 @@ class SimDevice:
             self._log(f"bad input -> {item.code}: {item.reason}")
             return self.error(item.code)
         handler = self._handlers.get(item.name)
+        if handler is None and item.name in ICHIP_CA_SLOTS:
+            # A CA slot this firmware lacks: the profile says which code (§10, not documented).
+            self._log(f"no CA parameter {item.name!r} on this module")
+            return self.error(self.profile.absent_ca_slot_code)
         if handler is None:
             self._log(f"illegal command code {item.name!r}")
             return self.error(ResultCode.ILLEGAL_COMMAND)
@@ -278,10 +287,14 @@ class SimDevice:
                 server_hostname=sock.host,
                 timeout=self.profile.handshake_timeout_s,
                 verify=verify,
+                faults=self.faults,
+                lenient=self.faults.lenient_checks(),
             )
         except SSLFailure as exc:
             # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.
             self.table.close(handle)
+            if self.faults.leak_ssl_on_failure:
+                self.table.leaked_ssl += 1  # the SSL context is never freed: wedged until reset
             self._close_if_last()
             raise CommandFailed(exc.code, exc.reason) from exc
         self._log(

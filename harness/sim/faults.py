@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from w24_harness.vocab import ClientCheck
+
+# The faults that switch one client check off, by the check (the catalogue's Scenario.checks
+# names the scenarios that exist to catch each).
+CHECK_FAULTS: dict[str, ClientCheck] = {
+    "no_finished_check": ClientCheck.FINISHED,
+    "unoffered_suite_accepted": ClientCheck.OFFERED_SUITE,
+    "stray_ccs_ignored": ClientCheck.CCS_ORDER,
+    "export_key_accepted": ClientCheck.KEY_EXCHANGE,
+}
+
 
 @dataclass(frozen=True)
 class Faults:
@@ -25,6 +36,28 @@ class Faults:
     # The SSND handler crashes (an exception of the simulator's own) after the bytes went out:
     # the wire shows I/ERROR(216), and the harness must report a simulator internal error.
     internal_error: bool = False
+    # Trust a server certificate whose issuer NAME matches a loaded CA, without checking its
+    # signature (an impostor CA of the same name, a broken or forged signature all pass).
+    trust_by_name: bool = False
+    # Check PKCS#1 v1.5 signatures like the parsers of CVE-2006-4339 / CVE-2014-1568: BER
+    # lengths, DigestInfo parameters unread, bytes after the digest ignored.
+    lenient_pkcs1: bool = False
+    # Take any certificate of the server's list that a loaded CA signed as the server's, not
+    # only the first (a wrongly ordered chain, or a lone intermediate, then passes).
+    leaf_search: bool = False
+    # Do not check the server's Finished (a wrong verify_data is accepted).
+    no_finished_check: bool = False
+    # Go on with a suite the ServerHello picks that the ClientHello never offered.
+    unoffered_suite_accepted: bool = False
+    # Ignore a ChangeCipherSpec that arrives out of place (early, or a second one).
+    stray_ccs_ignored: bool = False
+    # Take a ServerKeyExchange in a static-RSA suite and encrypt the premaster to its key
+    # (FREAK: a 512-bit export key).
+    export_key_accepted: bool = False
+    # A failed handshake never frees its SSL context: the module still answers AT, but every
+    # later AT+iSSL fails (225) until AT+iDOWN. The sanity check after each rejection must
+    # report such a device as wedged.
+    leak_ssl_on_failure: bool = False
 
     @classmethod
     def names(cls) -> list[str]:
@@ -37,6 +70,10 @@ class Faults:
         if unknown:
             raise ValueError(f"unknown fault(s) {unknown}; known: {sorted(known)}")
         return cls(**{n.replace("-", "_"): True for n in names})
+
+    def lenient_checks(self) -> frozenset[ClientCheck]:
+        """The client checks these faults switch off."""
+        return frozenset(check for name, check in CHECK_FAULTS.items() if getattr(self, name))
 
     def active(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name)]

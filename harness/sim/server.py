@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import socket
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from w24_harness.profile_files import profile_from_mapping, profile_to_mapping
 from w24_harness.profiles import DeviceProfile, get_profile
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
@@ -147,17 +149,50 @@ class Simulator:
         self.stop()
 
 
+# The environment variable that carries a SimulatorProcess's whole profile and faults to the
+# child (`w24 sim --spec-env`): any profile, built-in or from a file, arrives field for field.
+SPEC_ENV = "W24_SIM_SPEC"
+
+
+def encode_spec(profile: DeviceProfile, faults: Faults) -> str:
+    return json.dumps({"profile": profile_to_mapping(profile), "faults": faults.active()})
+
+
+def decode_spec(text: str) -> tuple[DeviceProfile, Faults]:
+    """The profile and faults encode_spec wrote (ValueError when it is not one)."""
+    try:
+        data = json.loads(text)
+        profile = profile_from_mapping(data["profile"], f"${SPEC_ENV}", "simulated")
+        return profile, Faults.from_names(data["faults"])
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"${SPEC_ENV} is not a simulator spec: {exc}") from None
+
+
 class SimulatorProcess:
-    """`w24 sim` as a child process: what the pytest plugin uses, so the device is a real peer."""
+    """`w24 sim` as a child process: what the pytest plugin uses, so the device is a real peer.
+
+    With `profile` (and `faults`), the whole DeviceProfile travels to the child serialized in
+    $W24_SIM_SPEC, not as a name: a profile read from a file or changed in code runs unchanged.
+    """
 
     def __init__(
-        self, args: list[str], startup_timeout: float = 20.0, status: Path | None = None
+        self,
+        args: list[str],
+        startup_timeout: float = 20.0,
+        *,
+        profile: DeviceProfile | None = None,
+        faults: Faults | None = None,
+        status: Path | None = None,
     ) -> None:
         self.status_path = status
         self.returncode: int | None = None
         status_args = ["--status", str(status)] if status is not None else []
         cmd = [sys.executable, "-m", "w24_harness.sim", *args, *status_args]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.pop(SPEC_ENV, None)
+        if profile is not None or faults is not None:
+            env[SPEC_ENV] = encode_spec(profile or get_profile("w24"), faults or Faults())
+            cmd.append("--spec-env")
         # stderr goes to a file: a pipe nobody drains could fill up and stall the simulator.
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(

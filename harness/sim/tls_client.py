@@ -11,13 +11,21 @@ from collections.abc import Callable
 from typing import Any
 
 from tlslite.api import HandshakeSettings, TLSConnection
-from tlslite.constants import AlertDescription
+from tlslite.constants import AlertDescription, ContentType, HandshakeType
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ClientHello, ServerHello
+from tlslite.utils.python_rsakey import Python_RSAKey
 
 from w24_harness.profiles import DeviceProfile
 from w24_harness.sim.verify import CertRejected
 from w24_harness.tlsfacts import SUITES, ProtocolVersion, suite_name, version_name
+from w24_harness.vocab import ClientCheck
+
+# tlslite's own words for the checks a self-test fault may switch off (its _sendError texts).
+_SWALLOWED_ERRORS: dict[ClientCheck, str] = {
+    ClientCheck.FINISHED: "Finished message is incorrect",
+    ClientCheck.OFFERED_SUITE: "Server responded with incorrect ciphersuite",
+}
 
 # What the device's client can speak at all; a profile picks from these.
 CLIENT_VERSIONS: tuple[ProtocolVersion, ...] = (ProtocolVersion.SSL3, ProtocolVersion.TLS1)
@@ -59,8 +67,18 @@ def client_settings(profile: DeviceProfile) -> HandshakeSettings:
 class W24Client(TLSConnection):
     """tlslite client with the device's ClientHello, certificate check and unbuffered reads."""
 
-    def __init__(self, sock: socket.socket, profile: DeviceProfile, check: Callable) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        profile: DeviceProfile,
+        check: Callable,
+        lenient: frozenset[ClientCheck] = frozenset(),
+    ) -> None:
         super().__init__(sock)
+        # Checks a self-test fault switches off (w24_harness.sim.faults); empty on a correct W24.
+        self.lenient = lenient
+        self._expecting: tuple[int, ...] = ()
+        self.export_key: Python_RSAKey | None = None
         self.raw = sock
         # tlslite's BufferedSocket reads ahead up to 4 KB. Reads here are exact during the
         # handshake (nothing after Finished is swallowed); afterwards tlslite reads only from
@@ -89,7 +107,46 @@ class W24Client(TLSConnection):
             msg.extensions = None
         yield from super()._sendMsg(msg, False, update_hashes)
 
+    def _sendError(self, alertDescription: Any, errorStr: Any = None):
+        for check in self.lenient:
+            if errorStr is not None and _SWALLOWED_ERRORS.get(check) == errorStr:
+                return  # the fault: the check is not made, the handshake goes on
+        yield from super()._sendError(alertDescription, errorStr)
+
+    def _getNextRecord(self):
+        while True:
+            for result in super()._getNextRecord():
+                if result in (0, 1):
+                    yield result
+                else:
+                    break
+            header, parser = result
+            if not self.lenient or not self._lenient_skip(header.type, parser):
+                yield result
+                return
+
+    def _lenient_skip(self, ctype: int, parser: Any) -> bool:
+        """Under a fault: drop a record a correct client would refuse."""
+        expecting = self._expecting
+        if ClientCheck.CCS_ORDER in self.lenient and ctype == ContentType.change_cipher_spec:
+            return ContentType.change_cipher_spec not in expecting
+        if (
+            ClientCheck.KEY_EXCHANGE in self.lenient
+            and ctype == ContentType.handshake
+            and parser.bytes[parser.index] == HandshakeType.server_key_exchange
+            and ContentType.change_cipher_spec not in expecting
+        ):
+            body = bytes(parser.bytes[parser.index + 4 :])
+            n_len = int.from_bytes(body[:2], "big")
+            n = int.from_bytes(body[2 : 2 + n_len], "big")
+            e_len = int.from_bytes(body[2 + n_len : 4 + n_len], "big")
+            e = int.from_bytes(body[4 + n_len : 4 + n_len + e_len], "big")
+            self.export_key = Python_RSAKey(n, e)
+            return True
+        return False
+
     def _getMsg(self, expectedType: Any, secondaryType: Any = None, constructorType: Any = None):
+        self._expecting = expectedType if isinstance(expectedType, tuple) else (expectedType,)
         for result in super()._getMsg(expectedType, secondaryType, constructorType):
             if not isinstance(result, int):
                 self.last_message = type(result).__name__
@@ -115,7 +172,11 @@ class W24Client(TLSConnection):
         except CertRejected as exc:
             self.rejection = exc
             yield from self._sendError(getattr(AlertDescription, exc.alert), exc.reason)
-        yield from super()._clientGetKeyFromChain(certificate, settings, tack_ext)
+        for result in super()._clientGetKeyFromChain(certificate, settings, tack_ext):
+            if self.export_key is not None and not isinstance(result, int):
+                _key, chain, tack = result
+                result = (self.export_key, chain, tack)  # the FREAK fault: the export key
+            yield result
 
     def version_reason(self, hello: ServerHello) -> str:
         allowed = ", ".join(self.profile.protocols)

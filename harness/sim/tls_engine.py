@@ -47,9 +47,11 @@ from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemo
 from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode, describe
 from w24_harness.profiles import DeviceProfile
+from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
 from w24_harness.sim.verify import verify_server_chain
 from w24_harness.tlsfacts import suite_name, version_name
+from w24_harness.vocab import ClientCheck
 
 _MAC_BYTES = {"md5": 16, "sha": 20}
 CLOSE_TIMEOUT_S = 1.0  # best-effort close_notify on close()
@@ -130,23 +132,31 @@ class SecureChannel:
         now: datetime | None = None,
         timeout: float | None = None,
         verify: bool = True,
+        faults: Faults | None = None,
+        lenient: frozenset[ClientCheck] = frozenset(),
     ) -> SecureChannel:
         """Run the client handshake on a connected TCP socket.
 
         `verify=False` is a fault-injection mode (a module that accepts any server certificate):
-        no certificate check, and an empty `trusted_cas` is allowed.
+        no certificate check, and an empty `trusted_cas` is allowed. `faults` reach the
+        certificate check (w24_harness.sim.verify).
+        no certificate check, and an empty `trusted_cas` is allowed. `lenient` names client
+        checks a self-test fault switches off (w24_harness.sim.faults.CHECK_FAULTS).
         """
         if verify and not trusted_cas:
             raise SSLFailure(ResultCode.SSL_NO_CA, "no trusted CA certificate is loaded")
         fastcipher.install()
+        profile = profile.resolved()  # UNKNOWN fields: the simulator's documented defaults
         limit = profile.handshake_timeout_s if timeout is None else timeout
 
         def check(chain: list[bytes]) -> None:
             if verify:
-                verify_server_chain(chain, trusted_cas, profile, hostname=server_hostname, now=now)
+                verify_server_chain(
+                    chain, trusted_cas, profile, hostname=server_hostname, now=now, faults=faults
+                )
 
         settings = client_settings(profile)
-        conn = W24Client(sock, profile, check)
+        conn = W24Client(sock, profile, check, lenient)
         if profile.record_limit_in_handshake:
             conn._recv_record_limit = profile.max_record_plaintext
         sock.setblocking(False)

@@ -1,0 +1,97 @@
+"""A deviations file: the scenarios a firmware build is known to fail, and why (issue 9).
+
+On the model of tlsfuzzer's `-x` and BoGo's shim config, with the three reasons kept apart:
+
+    profile = "w24"            # optional: the file is for this profile only
+    [known-bug]
+    "wrong-hostname" = "FW-123: the CN is not compared"
+    [policy]
+    "server-key-*" = "this build refuses keys over 2048 bits"
+    [not-applicable]
+    "ca-slot-absent" = "our board has four CA slots"
+
+Keys are scenario ids or fnmatch globs; each value is the reason. A matching scenario is a strict
+xfail: when it passes, it is an XPASS and fails the run. A security-critical scenario may only
+be a `known-bug`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from w24_harness.scenarios import Scenario
+from w24_harness.vocab import Deviation
+
+
+class DeviationsError(ValueError):
+    """A deviations file that cannot be used: one message naming the file and the entry."""
+
+
+@dataclass(frozen=True)
+class DeviationEntry:
+    pattern: str
+    status: Deviation
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Deviations:
+    path: Path
+    entries: tuple[DeviationEntry, ...]
+    profile: str | None = None
+
+    def find(self, scenario_id: str) -> DeviationEntry | None:
+        return next((e for e in self.entries if fnmatch.fnmatchcase(scenario_id, e.pattern)), None)
+
+
+def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Deviations:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DeviationsError(f"{path}: cannot read the deviations file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DeviationsError(f"{path}: not valid TOML: {exc}") from None
+    for_profile = data.pop("profile", None)
+    if for_profile is not None and for_profile != profile:
+        raise DeviationsError(
+            f"{path}: field 'profile': the file is for profile {for_profile!r}, this run tests "
+            f"{profile!r}"
+        )
+    entries = []
+    for key, table in data.items():
+        if key not in _SECTIONS:
+            raise DeviationsError(
+                f"{path}: unknown section {key!r}; a deviations file has "
+                f"{', '.join(_SECTIONS)} (and 'profile')"
+            )
+        if not isinstance(table, dict):
+            raise DeviationsError(f"{path}: [{key}] must be a table of scenario = \"reason\"")
+        entries += [_entry(f"{path}: [{key}] {pattern!r}", pattern, _SECTIONS[key], reason,
+                           scenarios) for pattern, reason in table.items()]
+    return Deviations(path, tuple(entries), for_profile)
+
+
+_SECTIONS: dict[str, Deviation] = {d.value: d for d in Deviation}
+
+
+def _entry(
+    where: str, pattern: str, status: Deviation, reason: object, scenarios: list[Scenario]
+) -> DeviationEntry:
+    if not isinstance(reason, str) or not reason.strip():
+        raise DeviationsError(f"{where}: the value must be a reason (a non-empty string)")
+    matched = [s for s in scenarios if fnmatch.fnmatchcase(s.id, pattern)]
+    if not matched:
+        raise DeviationsError(f"{where}: matches no scenario in the catalogue")
+    critical = [s.id for s in matched if s.critical]
+    if critical and status != Deviation.KNOWN_BUG:
+        raise DeviationsError(
+            f"{where}: {', '.join(critical)} is security-critical; it can be marked "
+            f"only {Deviation.KNOWN_BUG}, not {status}"
+        )
+    return DeviationEntry(pattern, status, reason)

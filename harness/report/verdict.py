@@ -1,0 +1,292 @@
+"""The run's verdict: what was planned, what each planned scenario produced, and why some
+produced nothing.
+
+A run is judged against its plan (the scenario tests pytest collected), not against the results
+that happened to be written: a device that dies half-way leaves fewer results, never a greener
+report. As LAVA separates an *incomplete* job (the infrastructure failed: device dead, port
+lost, harness error, interrupted) from a *failed* one (a test ran and the firmware did the wrong
+thing), the verdict says which, with counts, and names every scenario that produced no result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import pytest
+
+from w24_harness.vocab import ResultClass
+
+if TYPE_CHECKING:  # results.py builds its JSON with judge(): no import cycle at run time
+    from w24_harness.report.results import ScenarioResult
+
+
+class Verdict(StrEnum):
+    """The run as a whole (report.html's banner, results.json's `verdict.state`)."""
+
+    PASSED = "passed"  # every planned scenario produced an expected or allowed result
+    NOTES = "passed with notes"  # nothing failed, but drift, xfail or skipped scenarios
+    FAILED = "failed"  # the firmware did something it must not (failed, xpass, regression)
+    INCOMPLETE = "incomplete"  # planned scenarios produced no result: infrastructure trouble
+
+    @property
+    def colour(self) -> Colour:
+        return {Verdict.PASSED: Colour.GREEN, Verdict.NOTES: Colour.AMBER}.get(self, Colour.RED)
+
+
+class Colour(StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+class Tally(StrEnum):
+    """What one planned scenario counts as: its result's class, pytest's xfail/xpass, or none."""
+
+    PASSED = ResultClass.PASSED.value
+    OBSERVED = ResultClass.OBSERVED.value
+    DRIFT = ResultClass.DRIFT.value
+    FAILED = ResultClass.FAILED.value
+    ERROR = ResultClass.ERROR.value
+    XFAIL = "xfail"  # a known deviation (deviations file) that still deviates
+    XPASS = "xpass"  # a known deviation that no longer deviates: the run fails
+    NO_RESULT = "no result"
+
+
+class NoResult(StrEnum):
+    """Why a planned scenario produced no result."""
+
+    DEVICE_DEAD = "device dead"  # the device stopped answering (timeout, garbled framing)
+    PORT_LOST = "port lost"  # the serial port closed or vanished
+    HARNESS_ERROR = "harness error"  # the harness itself failed (fixture, server, bug)
+    SKIPPED = "skipped"  # pytest skipped it (a marker, a missing prerequisite)
+    INTERRUPTED = "interrupted"  # the run stopped before it finished
+
+    @property
+    def infrastructure(self) -> bool:
+        """Trouble that makes a run incomplete (a skip is a choice, not trouble)."""
+        return self is not NoResult.SKIPPED
+
+
+class TestStatus(StrEnum):
+    """pytest's outcome for one test, as the controller saw its reports."""
+
+    __test__ = False  # not a pytest test class
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # setup or teardown failed
+    SKIPPED = "skipped"
+    XFAIL = "xfail"
+    XPASS = "xpass"
+    STARTED = "started"  # set up, but no call or teardown report arrived
+
+
+@dataclass
+class PlannedScenario:
+    """One collected scenario test (a parametrized item of the suites)."""
+
+    nodeid: str
+    id: str  # the scenario or throughput-case id (the item's parameter id otherwise)
+    family: str = ""  # Family value, "" when the test is no catalogue entry
+    kind: str = ""  # Kind value
+    basis: str = ""  # Basis value
+    measures: str | None = None  # the profile field a characterization measures
+    version: str = ""  # single protocol version of an acceptance case (the report's grid)
+    suite: str = ""  # single cipher suite of an acceptance case
+    direction: str = ""  # DataDirection of a throughput case
+
+
+@dataclass
+class TestOutcome:
+    """pytest's word on one test, and the infrastructure trouble it met, if any."""
+
+    __test__ = False
+
+    nodeid: str
+    status: TestStatus = TestStatus.STARTED
+    trouble: NoResult | None = None  # device dead / port lost / harness error in any phase
+    detail: str = ""  # the first line of the error that made the trouble
+    finished: bool = False  # the teardown report arrived
+
+
+@dataclass
+class Missing:
+    """A planned scenario that produced no result."""
+
+    nodeid: str
+    id: str
+    why: NoResult
+    detail: str = ""
+
+
+@dataclass
+class Entry:
+    """One planned scenario as the verdict counted it."""
+
+    planned: PlannedScenario
+    tally: Tally
+    result: ScenarioResult | None = None  # the last result it recorded
+    missing: Missing | None = None  # set when tally is NO_RESULT
+
+
+@dataclass
+class Counts:
+    planned: int = 0
+    passed: int = 0
+    failed: int = 0
+    observed: int = 0
+    drift: int = 0
+    error: int = 0  # results recorded as ResultClass.ERROR
+    xfail: int = 0
+    xpass: int = 0
+    no_result: int = 0
+    no_result_why: dict[str, int] = field(default_factory=dict)
+    other_failed: int = 0  # tests outside the plan (no scenario recorded) that failed
+
+
+@dataclass
+class RunVerdict:
+    state: Verdict
+    headline: str
+    counts: Counts
+    missing: list[Missing]
+    troubles: list[TestOutcome]  # tests (planned or not) that met infrastructure trouble
+    exit_status: int | None = None
+    other_failures: list[TestOutcome] = field(default_factory=list)  # see Counts.other_failed
+
+    @property
+    def colour(self) -> Colour:
+        return self.state.colour
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "state": str(self.state),
+            "colour": str(self.colour),
+            "headline": self.headline,
+            "missing": [asdict(m) for m in self.missing],
+            "troubles": [asdict(t) for t in self.troubles],
+            "other_failures": [asdict(t) for t in self.other_failures],
+        }
+
+
+def result_class_of(result: ScenarioResult) -> ResultClass:
+    """The result's class as recorded, else (a record without one) from `passed`."""
+    try:
+        return ResultClass(getattr(result, "result_class", ""))
+    except ValueError:
+        return ResultClass.PASSED if result.passed else ResultClass.FAILED
+
+
+def _why_missing(outcome: TestOutcome | None, interrupted: bool) -> NoResult:
+    if outcome is None or not outcome.finished:
+        return outcome.trouble if outcome and outcome.trouble else NoResult.INTERRUPTED
+    if outcome.trouble is not None:
+        return outcome.trouble
+    if outcome.status == TestStatus.SKIPPED:
+        return NoResult.SKIPPED
+    # It ran to the end and wrote nothing: the test or the harness is at fault, not the device.
+    return NoResult.INTERRUPTED if interrupted else NoResult.HARNESS_ERROR
+
+
+def entries(
+    planned: list[PlannedScenario],
+    results: list[ScenarioResult],
+    outcomes: list[TestOutcome],
+    exit_status: int | None,
+) -> list[Entry]:
+    """Every planned scenario once, by node id: counted by pytest's xfail/xpass, else by its
+    result, else as no result with the reason. Results outside the plan (a plan-less
+    results.json from an older harness) count as planned too."""
+    by_status = {o.nodeid: o for o in outcomes}
+    last_result = {r.nodeid: r for r in results}
+    plan = {p.nodeid: p for p in planned}
+    for r in results:
+        plan.setdefault(r.nodeid, PlannedScenario(r.nodeid, r.id))
+    interrupted = exit_status == pytest.ExitCode.INTERRUPTED
+    out: list[Entry] = []
+    for nodeid in sorted(plan):
+        outcome, result = by_status.get(nodeid), last_result.get(nodeid)
+        if outcome is not None and outcome.status in (TestStatus.XFAIL, TestStatus.XPASS):
+            out.append(Entry(plan[nodeid], Tally(outcome.status.value), result))
+        elif result is not None:
+            out.append(Entry(plan[nodeid], Tally(result_class_of(result).value), result))
+        else:
+            why = _why_missing(outcome, interrupted)
+            missing = Missing(nodeid, plan[nodeid].id, why, outcome.detail if outcome else "")
+            out.append(Entry(plan[nodeid], Tally.NO_RESULT, None, missing))
+    return out
+
+
+def judge(
+    planned: list[PlannedScenario],
+    results: list[ScenarioResult],
+    outcomes: list[TestOutcome],
+    exit_status: int | None,
+) -> RunVerdict:
+    """Count every planned scenario once (see `entries`) and judge the run from the counts,
+    the infrastructure trouble any test met, and pytest's exit status."""
+    counted = entries(planned, results, outcomes, exit_status)
+    tally = Counter(e.tally for e in counted)
+    missing = [e.missing for e in counted if e.missing is not None]
+    troubles = [o for o in outcomes if o.trouble is not None and o.trouble.infrastructure]
+    planned_ids = {e.planned.nodeid for e in counted}
+    failing = (TestStatus.FAILED, TestStatus.ERROR, TestStatus.XPASS)
+    others = [o for o in outcomes if o.nodeid not in planned_ids and o.status in failing]
+    why_counts = Counter(str(m.why) for m in missing)
+    counts = Counts(
+        planned=len(counted),
+        passed=tally[Tally.PASSED],
+        failed=tally[Tally.FAILED],
+        observed=tally[Tally.OBSERVED],
+        drift=tally[Tally.DRIFT],
+        error=tally[Tally.ERROR],
+        xfail=tally[Tally.XFAIL],
+        xpass=tally[Tally.XPASS],
+        no_result=len(missing),
+        no_result_why=dict(sorted(why_counts.items())),
+        other_failed=len(others),
+    )
+    state = _state(counts, troubles, exit_status)
+    return RunVerdict(state, _headline(state, counts), counts, missing, troubles, exit_status,
+                      others)
+
+
+def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None) -> Verdict:
+    skipped = counts.no_result_why.get(NoResult.SKIPPED, 0)
+    if (
+        counts.no_result > skipped
+        or counts.error
+        or troubles
+        or exit_status == pytest.ExitCode.INTERRUPTED
+    ):
+        return Verdict.INCOMPLETE
+    if (
+        counts.failed
+        or counts.xpass
+        or counts.other_failed
+        or exit_status not in (None, pytest.ExitCode.OK)
+    ):
+        return Verdict.FAILED
+    if counts.drift or counts.xfail or skipped or not counts.planned:
+        return Verdict.NOTES
+    return Verdict.PASSED
+
+
+def _headline(state: Verdict, c: Counts) -> str:
+    as_expected = c.passed + c.observed
+    parts = [f"{as_expected} of {c.planned} planned scenarios as expected"]
+    if c.observed:
+        parts[0] += f" ({c.observed} observed)"
+    if c.no_result:
+        why = ", ".join(f"{n} {reason}" for reason, n in c.no_result_why.items())
+        parts.append(f"{c.no_result} produced no result ({why})")
+    for n, word in ((c.failed, "failed"), (c.xpass, "xpass"), (c.drift, "drift"),
+                    (c.xfail, "xfail"), (c.error, "error")):
+        if n:
+            parts.append(f"{n} {word}")
+    if c.other_failed:
+        parts.append(f"{c.other_failed} other test{'s' if c.other_failed != 1 else ''} failed")
+    return f"{str(state).upper()}: " + "; ".join(parts)

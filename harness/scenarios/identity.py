@@ -1,0 +1,242 @@
+"""Certificate-identity scenarios: does the device trust the right certificate, for the right
+reason? (Certificate sets: w24_harness.pki.identity.)
+
+The W24 manual documents one check, "signed by the trusted CA" (spec §5.1): the leaf's signature
+must verify with the loaded CA's key. So an impostor CA of the same name, a broken signature and
+forged PKCS#1 v1.5 signatures are conformance rows, whatever the device's code for them (220 in
+the later firmware's table). What a server commonly sends (leaf + root), the manual's own v1 CA
+style and the seed's self-signed FTP-server certificate loaded as the CA must be accepted.
+basicConstraints, keyUsage and unknown critical extensions are checks no manual mentions: those
+rows are characterizations of a named profile field, with the outcomes a correct firmware may
+show.
+
+`FAULT_DEPENDENCIES` is the catalogue's record of which scenarios depend on which check, by the
+simulator self-test fault that breaks the check (tests/test_suites_catch_faults.py reads it).
+"""
+
+from __future__ import annotations
+
+from w24_harness.at.codes import ResultCode
+from w24_harness.profiles import DeviceProfile
+from w24_harness.vocab import Backend, Basis, Family, Kind, Stage
+
+from .model import ACCEPT, Expect, Rule, Scenario, accept_unless, always, reject
+
+NEGOTIATION = reject(ResultCode.SSL_NEGOTIATION)
+CA_REFUSED = reject(ResultCode.CA_PARSE_ERROR, Stage.CA)
+
+
+def _under_e3_ca(p: DeviceProfile) -> Expect:
+    # A firmware that refuses e=3 CAs at AT+iCA= never meets the forged leaf: 116 at the CA.
+    return NEGOTIATION if p.ca_small_exponent else CA_REFUSED
+
+
+def _e3_ca_loads(p: DeviceProfile) -> Expect:
+    return ACCEPT if p.ca_small_exponent else CA_REFUSED
+
+
+def _issuer_not_ca(p: DeviceProfile) -> Expect:
+    return CA_REFUSED if p.ca_requires_ca_flag else ACCEPT
+
+
+def _allowed(*outcomes: Expect):
+    return lambda _p: frozenset(outcomes)
+
+
+def _signature(id: str, description: str, certs: str, rule: Rule | None = None) -> Scenario:
+    return Scenario(
+        id,
+        description,
+        Family.IDENTITY,
+        rule or always(NEGOTIATION),
+        certs=certs,
+        basis=Basis.W24_MANUAL,
+        kind=Kind.CONFORMANCE,
+    )
+
+
+SIGNATURE_CHECK: list[Scenario] = [
+    _signature(
+        "impostor-ca-same-subject",
+        "leaf signed by an impostor CA: the loaded CA's subject name, another key; no AKI, "
+        "so only the signature tells them apart",
+        "impostor_ca",
+    ),
+    _signature(
+        "impostor-ca-same-subject-aki",
+        "leaf signed by an impostor CA of the loaded CA's name, with an AKI naming the "
+        "impostor's key",
+        "impostor_ca_aki",
+    ),
+    _signature(
+        "leaf-signature-bit-flipped",
+        "leaf signed by the loaded CA, one bit flipped in the middle of the signature",
+        "signature_bit_flipped",
+    ),
+    _signature(
+        "leaf-signature-first-byte-flipped",
+        "leaf signed by the loaded CA, the low bit of the signature's first byte flipped",
+        "signature_first_byte_flipped",
+    ),
+    _signature(
+        "leaf-signature-last-byte-flipped",
+        "leaf signed by the loaded CA, the low bit of the signature's last byte flipped",
+        "signature_last_byte_flipped",
+    ),
+    _signature(
+        "leaf-tbs-modified",
+        "leaf whose serial number was changed after the loaded CA signed it",
+        "tbs_modified",
+    ),
+]
+
+PKCS1_FORGERIES: list[Scenario] = [
+    _signature(
+        "pkcs1-e3-bleichenbacher-2006",
+        "e=3 CA; leaf signature forged without the CA key: DigestInfo, then garbage "
+        "that makes the block a cube (CVE-2006-4339)",
+        "e3_bleichenbacher",
+        _under_e3_ca,
+    ),
+    _signature(
+        "pkcs1-e3-ber-long-length",
+        "e=3 CA; leaf signature over a DigestInfo with non-minimal long-form lengths "
+        "(BERserk, CVE-2014-1568)",
+        "e3_ber_long_length",
+        _under_e3_ca,
+    ),
+    _signature(
+        "pkcs1-e3-digestinfo-params",
+        "e=3 CA; leaf signature over a DigestInfo with garbage for the NULL parameters",
+        "e3_digest_params",
+        _under_e3_ca,
+    ),
+    _signature(
+        "pkcs1-e3-padding-not-ff",
+        "e=3 CA; leaf signature whose PKCS#1 padding bytes are not 0xFF",
+        "e3_padding_not_ff",
+        _under_e3_ca,
+    ),
+    _signature(
+        "pkcs1-e3-digest-algorithm-mismatch",
+        "e=3 CA; sha1WithRSA leaf whose signature holds an MD5 DigestInfo of the TBS",
+        "e3_digest_algorithm_mismatch",
+        _under_e3_ca,
+    ),
+]
+
+SCENARIOS: list[Scenario] = [
+    *SIGNATURE_CHECK,
+    *PKCS1_FORGERIES,
+    Scenario(
+        "pkcs1-e3-ca-valid-leaf",
+        "e=3 CA, leaf correctly signed by it: the control for the forgeries (does AT+iCA= "
+        "take an e=3 CA?)",
+        Family.IDENTITY,
+        _e3_ca_loads,
+        certs="e3_valid",
+        basis=Basis.HARNESS,
+        kind=Kind.CHARACTERIZATION,
+        measures="ca_small_exponent",
+        allowed=_allowed(ACCEPT, CA_REFUSED),
+    ),
+    Scenario(
+        "leaf-plus-root",
+        "server sends leaf + the loaded root (the commonest real configuration; RFC 2246 "
+        "§7.4.2 allows it)",
+        Family.IDENTITY,
+        always(ACCEPT),
+        certs="leaf_and_root",
+        basis=Basis.RFC,
+    ),
+    Scenario(
+        "chain-wrong-order",
+        "server sends an untrusted certificate (holding the leaf's key) first, the trusted "
+        "leaf second (RFC 2246 §7.4.2: the sender's certificate comes first)",
+        Family.IDENTITY,
+        always(NEGOTIATION),
+        certs="wrong_order",
+        backend=Backend.TLSLITE,
+        basis=Basis.RFC,
+    ),
+    Scenario(
+        "v1-ca",
+        "X.509 v1 CA without extensions (the style of the manual's own sample CA) and a v1 leaf",
+        Family.IDENTITY,
+        always(ACCEPT),
+        certs="v1_ca",
+        basis=Basis.W24_MANUAL,
+    ),
+    Scenario(
+        "self-signed-loaded-as-ca",
+        "FTP-server-style self-signed server certificate (openssl req -x509), itself "
+        "loaded as the CA",
+        Family.IDENTITY,
+        always(ACCEPT),
+        certs="self_signed_ca",
+        basis=Basis.W24_MANUAL,
+    ),
+    Scenario(
+        "garbage-leaf-no-signature",
+        "Certificate message entry that holds TBS and algorithm but no signature (not X.509)",
+        Family.IDENTITY,
+        always(NEGOTIATION),
+        certs="garbage_no_signature",
+        backend=Backend.TLSLITE,
+        basis=Basis.RFC,
+    ),
+    Scenario(
+        "garbage-leaf-junk-signature",
+        "Certificate message entry whose signature field is 256 bytes of junk (not DER)",
+        Family.IDENTITY,
+        always(NEGOTIATION),
+        certs="garbage_junk_tail",
+        backend=Backend.TLSLITE,
+        basis=Basis.RFC,
+    ),
+    Scenario(
+        "issuer-not-ca",
+        "loaded CA has basicConstraints CA:FALSE, and signed the leaf",
+        Family.IDENTITY,
+        _issuer_not_ca,
+        certs="issuer_not_ca",
+        basis=Basis.HARNESS,
+        kind=Kind.CHARACTERIZATION,
+        measures="ca_requires_ca_flag",
+        allowed=_allowed(ACCEPT, CA_REFUSED, NEGOTIATION),
+    ),
+    Scenario(
+        "issuer-no-keycertsign",
+        "loaded CA has a keyUsage without keyCertSign",
+        Family.IDENTITY,
+        accept_unless(lambda p: p.check_issuer_key_usage),
+        certs="issuer_no_keycertsign",
+        basis=Basis.HARNESS,
+        kind=Kind.CHARACTERIZATION,
+        measures="check_issuer_key_usage",
+        allowed=_allowed(ACCEPT, CA_REFUSED, NEGOTIATION),
+    ),
+    Scenario(
+        "leaf-unknown-critical-extension",
+        "leaf with an unknown critical extension",
+        Family.IDENTITY,
+        accept_unless(lambda p: p.reject_unknown_critical),
+        certs="leaf_unknown_critical",
+        basis=Basis.HARNESS,
+        kind=Kind.CHARACTERIZATION,
+        measures="reject_unknown_critical",
+        allowed=_allowed(ACCEPT, NEGOTIATION),
+    ),
+]
+
+# Which scenarios each certificate-check fault breaks on a profile that loads e=3 CAs and
+# builds no chains (w24): trusting by name passes every leaf whose issuer name is the loaded
+# CA's; a lenient PKCS#1 parser passes the forgeries.
+FAULT_DEPENDENCIES: dict[str, frozenset[str]] = {
+    "trust_by_name": frozenset(s.id for s in SIGNATURE_CHECK + PKCS1_FORGERIES),
+    "lenient_pkcs1": frozenset(s.id for s in PKCS1_FORGERIES),
+    # The server's certificate is the first of its list: a client that searches the list
+    # passes the wrong order, and also the lone intermediate of `intermediate-sent` (handshake
+    # family), which the loaded root did sign.
+    "leaf_search": frozenset({"chain-wrong-order", "intermediate-sent"}),
+}
