@@ -32,22 +32,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from w24_harness import runner as runner_module  # noqa: E402
 from w24_harness.device.w24 import W24  # noqa: E402
 from w24_harness.pki.sets import CertSets  # noqa: E402
 from w24_harness.profiles import TLS1, W24_SUITES, get_profile  # noqa: E402
 from w24_harness.report.linerate import rates, transfer_size  # noqa: E402
-from w24_harness.runner import ScenarioRunner, ca_loaded  # noqa: E402
+from w24_harness.runner import Outcome, ScenarioRunner  # noqa: E402
 from w24_harness.scenarios import SCENARIOS  # noqa: E402
 from w24_harness.servers import TLSServer  # noqa: E402
 from w24_harness.sim.server import SimulatorProcess  # noqa: E402
-from w24_harness.throughput import (  # noqa: E402
-    RECEIVE,
-    SEND,
-    ThroughputCase,
-    run_transfer,
-    server_config,
-)
+from w24_harness.throughput import RECEIVE, SEND, ThroughputCase  # noqa: E402
 from w24_harness.tlsfacts import short_name  # noqa: E402
 
 PARTS = ("throughput", "overhead", "matrix")
@@ -75,21 +68,17 @@ def open_device(baud: int) -> tuple[SimulatorProcess, W24]:
 
 
 def bench_throughput(sets: CertSets, all_suites: bool, unthrottled_bytes: int) -> str:
-    certs = sets.get("valid")
     rows = []
     for baud in BAUDS:
         suites = W24_SUITES if all_suites or baud in ALL_SUITES_AT else (AES128,)
         size = transfer_size(baud or None) if baud else unthrottled_bytes
         sim, device = open_device(baud)
+        runner = ScenarioRunner(device, sets, data_timeout=60.0)
         try:
-            with ca_loaded(device, certs.ca_pem):
-                for direction in (RECEIVE, SEND):
-                    for suite in suites:
-                        case = ThroughputCase(direction, TLS1, suite)
-                        config = server_config(case, certs.server, size, "127.0.0.1")
-                        with TLSServer(config) as server:
-                            t = run_transfer(device, server, case, size)
-                        rows.append(_throughput_row(case, baud, size, t))
+            for direction in (RECEIVE, SEND):
+                for suite in suites:
+                    case = ThroughputCase(direction, TLS1, suite)
+                    rows.append(_throughput_row(case, baud, size, runner.run(case, size)))
         finally:
             device.close_port()
             sim.stop()
@@ -98,8 +87,10 @@ def bench_throughput(sets: CertSets, all_suites: bool, unthrottled_bytes: int) -
     return table("SSL throughput through the simulator pty (TLS 1.0)", head, rows)
 
 
-def _throughput_row(case: ThroughputCase, baud: int, size: int, t) -> list[str]:
-    r = rates(size, t.seconds, t.minimal, baud or None) if t.seconds else None
+def _throughput_row(case: ThroughputCase, baud: int, size: int, out: Outcome) -> list[str]:
+    t = out.transfer
+    assert t is not None  # the runner always reports a throughput case's transfer
+    r = rates(size, t.seconds, t.minimal, baud or None) if out.accepted else None
     rate = "" if r is None else (
         f"{r.throughput_bps / 1e6:.2f} MB/s" if not baud else f"{r.throughput_bps / 1e3:.1f} KB/s"
     )
@@ -108,7 +99,7 @@ def _throughput_row(case: ThroughputCase, baud: int, size: int, t) -> list[str]:
         f"{t.seconds:.3f}", rate,
         f"{r.line_ratio:.3f}" if r and r.line_ratio is not None else "-",
         f"{r.framing_ratio:.3f}" if r and r.framing_ratio is not None else "-",
-        f"{t.handshake_ms:.1f}", "yes" if t.ok else f"NO: {t.error}",
+        f"{out.handshake_ms or 0:.1f}", "yes" if out.accepted else f"NO: {out.detail}",
     ]
 
 
@@ -153,7 +144,7 @@ def bench_overhead(sets: CertSets, include_slow: bool) -> str:
         watch.wrap(TLSServer, "__init__", "server"),
         watch.wrap(TLSServer, "start", "server"),
         watch.wrap(TLSServer, "stop", "server"),
-        watch.wrap(runner_module, "_wait", "wait"),
+        watch.wrap(TLSServer, "wait_bytes_in", "wait"),
     ]
     runner = ScenarioRunner(device, sets)
     rows, harness_ms, device_ms = [], [], []

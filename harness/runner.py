@@ -1,13 +1,14 @@
-"""Run one catalogue scenario against a device: load the CA, start the server, drive the device.
+"""Run one case against a device: load the CA, start the server, drive the device.
 
-The runner reports what happened as an Outcome; the suites compare it with the scenario's
-expectation. It always leaves the device as it found it: sockets closed, CA restored.
+A case is a catalogue scenario or a throughput case (w24_harness.throughput); both go through
+ScenarioRunner.run, and both come back as an Outcome that check_scenario records and judges.
+The runner always leaves the device as it found it: sockets closed, CA restored.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from w24_harness.at.codes import DeviceError
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import DeviceProfile
+from w24_harness.report.linerate import transfer_size, wire_bytes
 from w24_harness.scenarios import Evidence, Expect, Scenario
 from w24_harness.scenarios.ca import SECOND_SLOT
 from w24_harness.servers import (
@@ -25,6 +27,15 @@ from w24_harness.servers import (
     payload,
     sha256_hex,
 )
+from w24_harness.throughput import (
+    RECEIVE,
+    RECEIVE_SEED,
+    SEND_SEED,
+    ThroughputCase,
+    Transfer,
+    minimal_for,
+)
+from w24_harness.throughput import server_config as throughput_server_config
 from w24_harness.vocab import Action, Stage
 
 SANITY_PING_TIMEOUT_S = 5.0
@@ -53,6 +64,7 @@ class Outcome:
     # passed or did not run.
     wedged: str | None = None
     sanity_checked: bool = False
+    transfer: Transfer | None = None  # throughput cases: what the transfer put on the line
 
     def matches(self, expect: Expect) -> bool:
         if not self.intact:
@@ -96,15 +108,6 @@ def restore_ca(device: W24, pem: str, slot: str = "CA") -> None:
         device.clear_ca(slot)
 
 
-def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
-
-
 @dataclass
 class ScenarioRunner:
     device: W24
@@ -112,8 +115,14 @@ class ScenarioRunner:
     host: str = "127.0.0.1"
     bind: str = "127.0.0.1"
     data_timeout: float = 30.0
+    # The line's known rate (None: unknown, e.g. an unthrottled simulator): sizes throughput
+    # cases (w24_harness.report.linerate.transfer_size).
+    baud: int | None = None
 
-    def run(self, scenario: Scenario) -> Outcome:
+    def run(self, scenario: Scenario | ThroughputCase, size: int | None = None) -> Outcome:
+        """`size`: a throughput case's payload (default: about 1.5 s at the line rate)."""
+        if isinstance(scenario, ThroughputCase):
+            return self._throughput(scenario, transfer_size(self.baud) if size is None else size)
         if scenario.action not in ACTIONS:
             raise ValueError(
                 f"scenario {scenario.id}: unknown action {scenario.action!r}; "
@@ -317,11 +326,84 @@ class ScenarioRunner:
             except DeviceError as exc:
                 raise Rejected(Stage.SEND, exc.code, str(exc)) from exc
             out.bytes_sent = len(data)
-            conn = server.wait_for_connection(1, timeout=5.0)
-            if not _wait(lambda: conn.bytes_in >= len(data), self.data_timeout):
+            conn = server.wait_bytes_in(len(data), self.data_timeout)
+            if conn.bytes_in < len(data):
                 raise Rejected(Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)}")
             if conn.sha256_in != sha256_hex(data):
                 raise Rejected(Stage.SEND, None, "server received different bytes (SHA-256 differs)")
+
+    # -- throughput ------------------------------------------------------------------------
+
+    def _throughput(self, case: ThroughputCase, size: int) -> Outcome:
+        """Like an exchange, timed, with the serial line's bytes counted. Data errors leave the
+        Outcome rejected with what moved so far; the socket is closed, the CA restored."""
+        certs = self.sets.get("valid")
+        if certs.server is None:
+            raise ValueError("certificate set 'valid' has no server certificate")
+        transfer = Transfer(size)
+        try:
+            with ExitStack() as stack:
+                try:
+                    stack.enter_context(ca_loaded(self.device, certs.ca_pem))
+                except DeviceError as exc:
+                    raise Rejected(Stage.CA, exc.code, f"CA refused: {exc}") from exc
+                config = throughput_server_config(case, certs.server, size, self.bind)
+                server = stack.enter_context(TLSServer(config))
+                handle, ms = self._handshake(server)
+                out = Outcome(True, handshake_ms=ms, transfer=transfer)
+                transfer.minimal = minimal_for(self.device, case, size, handle)
+                if case.direction == RECEIVE:
+                    self._timed_receive(handle, out, transfer)
+                else:
+                    self._timed_send(server, handle, out, transfer)
+                self.device.close_quietly(handle)
+                out.server = {**_server_view(server), "backend": case.backend}
+                return out
+        except Rejected as rej:
+            return Outcome(False, rej.code, rej.stage, rej.detail, handshake_ms=rej.handshake_ms,
+                           transfer=transfer)
+        finally:
+            for handle in list(self.device.sockets):
+                self.device.close_quietly(handle)
+
+    def _timed_receive(self, handle: int, out: Outcome, transfer: Transfer) -> None:
+        want = payload(transfer.payload_bytes, RECEIVE_SEED)
+        mark = self.device.transcript.mark()
+        started = time.perf_counter()
+        got = self.device.receive_all(handle, len(want), timeout=self.data_timeout)
+        transfer.seconds = time.perf_counter() - started
+        transfer.wire = wire_bytes(self.device.transcript.since(mark))
+        transfer.commands = got.commands
+        out.bytes_received = n = len(got.data)
+        if got.error is not None:
+            _fail(out, Stage.DATA, got.error.code, f"SRCV failed after {n} bytes: {got.error}")
+        elif got.timed_out:
+            _fail(out, Stage.DATA, None, f"timed out after {self.data_timeout} s with {n} bytes")
+        elif sha256_hex(got.data) != sha256_hex(want):
+            _fail(out, Stage.DATA, None,
+                  f"received {n} bytes whose SHA-256 differs from the server's")
+
+    def _timed_send(self, server: TLSServer, handle: int, out: Outcome, transfer: Transfer) -> None:
+        data = payload(transfer.payload_bytes, SEND_SEED)
+        mark = self.device.transcript.mark()
+        started = time.perf_counter()
+        try:
+            transfer.commands = self.device.send(handle, data)
+        except DeviceError as exc:
+            _fail(out, Stage.SEND, exc.code, f"SSND failed: {exc}")
+        # Timed to the device's last I/OK: the serial transfer; the server's view comes after.
+        transfer.seconds = time.perf_counter() - started
+        transfer.wire = wire_bytes(self.device.transcript.since(mark))
+        wait = self.data_timeout if out.accepted else 0.0
+        conn = server.wait_bytes_in(len(data), wait)
+        out.bytes_sent = conn.bytes_in
+        if out.accepted and conn.sha256_in != sha256_hex(data):
+            _fail(out, Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)} bytes"
+                  + (", SHA-256 differs" if conn.bytes_in == len(data) else ""))
+
+
+def _fail(out: Outcome, stage: Stage, code: int | None, detail: str) -> None:
+    out.accepted, out.stage, out.code, out.detail = False, stage, code, detail
 
 
 def _diff(want: bytes, got: bytes) -> str:

@@ -17,6 +17,7 @@ from w24_harness.at.codes import (
     CAFitError,
     DeviceError,
     DeviceTimeout,
+    ResultCode,
     SocketError,
 )
 from w24_harness.at.commands import ca_text_length
@@ -358,3 +359,30 @@ def test_timeout_reports_the_partial_reply(scripted_device) -> None:
     device = scripted_device({b"AT+iRP0": b"AT+iRP0\r\nW24-X\r\nI/O"})
     with pytest.raises(DeviceTimeout, match="I/O"):
         device.execute("RP0", timeout=0.3)
+
+
+# A read that ends early keeps what arrived: 4 bytes, then the socket fails on the next SRCV.
+PARTIAL_READ = {b"AT+iSRCV:0,10": b"I/4:abcd\r\n", b"AT+iSRCV:0,6": b"I/ERROR(209)\r\n"}
+
+
+def test_receive_all_keeps_the_bytes_before_an_error_and_counts_srcv(scripted_device) -> None:
+    got = scripted_device(PARTIAL_READ).receive_all(0, 10, timeout=2.0)
+    assert (got.data, got.commands, got.timed_out) == (b"abcd", 2, False)
+    assert got.error is not None and got.error.code == ResultCode.SOCKET_RECEIVE_ERROR
+    assert not got.complete
+
+
+def test_receive_raises_an_error_other_than_socket_down(scripted_device) -> None:
+    with pytest.raises(DeviceError) as caught:
+        scripted_device(PARTIAL_READ).receive(0, 10, timeout=2.0)
+    assert caught.value.code == ResultCode.SOCKET_RECEIVE_ERROR
+
+
+def test_receive_ends_quietly_at_socket_down_with_what_arrived(scripted_device) -> None:
+    replies = {**PARTIAL_READ, b"AT+iSRCV:0,6": b"I/ERROR(203)\r\n"}
+    assert scripted_device(replies).receive(0, 10, timeout=2.0) == b"abcd"
+
+
+def test_receive_all_times_out_without_raising(scripted_device) -> None:
+    got = scripted_device({b"AT+iSRCV:0,10": b"I/0\r\n"}).receive_all(0, 10, timeout=0.05)
+    assert got.timed_out and got.data == b"" and got.error is None and got.commands >= 1

@@ -210,6 +210,30 @@ def test_openssl_tls10_transfers_both_ways(serve, pki: Pki, suite: str, openssl_
     assert report.closed_by == "client" and report.error is None
 
 
+def test_wait_bytes_in_returns_once_the_bytes_are_in(serve, pki: Pki) -> None:
+    server = serve(backend="openssl", suites=(AES128,))
+    ctx = ssl_client_context(pki, "AES128-SHA", ssl.TLSVersion.TLSv1)
+    upload = payload(3000, seed=5)
+    with ssl_connect(server, ctx) as sock:
+        sock.sendall(upload)
+        # The client is still connected: only the byte count can end this wait.
+        report = server.wait_bytes_in(len(upload), timeout=10.0)
+        assert report.bytes_in == len(upload) and not report.finished
+        assert report.sha256_in == sha256_hex(upload)
+
+
+@pytest.mark.timeout(30)
+def test_wait_bytes_in_ends_when_the_connection_does(serve, pki: Pki) -> None:
+    # Fewer bytes than asked, then the client goes: the wait ends with the connection (the
+    # test's timeout is under the wait's), and the report says how much came.
+    server = serve(backend="openssl", suites=(AES128,))
+    ctx = ssl_client_context(pki, "AES128-SHA", ssl.TLSVersion.TLSv1)
+    with ssl_connect(server, ctx) as sock:
+        sock.sendall(b"abc")
+    report = server.wait_bytes_in(10, timeout=60.0)
+    assert report.finished and report.bytes_in == 3
+
+
 def test_openssl_record_cap_counted_by_client_and_no_empty_fragments(serve) -> None:
     server = serve(backend="openssl", send_on_connect=10_000, record_cap=2048)
     client = TlsliteClient(server, TLS1, AES128).handshake()

@@ -27,11 +27,10 @@ from w24_harness.report.linerate import (
     transfer_size,
     wire_bytes,
 )
-from w24_harness.runner import ca_loaded
-from w24_harness.servers import TLSServer
+from w24_harness.runner import ScenarioRunner
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import Simulator, SimulatorConfig
-from w24_harness.throughput import RECEIVE, SEND, ThroughputCase, run_transfer, server_config
+from w24_harness.throughput import RECEIVE, SEND, ThroughputCase
 from w24_harness.transport import Transcript
 
 
@@ -120,19 +119,19 @@ def test_paced_transfer_comes_close_to_the_bound_and_never_beats_it(direction: s
     """One second of line at 57600 baud through the simulator: the emulated UART must neither
     be slower than the floor nor faster than the line the bound describes."""
     profile = get_profile("w24")
-    certs = CertSets(profile).get("valid")
+    sets = CertSets(profile)
     case = ThroughputCase(direction, TLS1, "TLS_RSA_WITH_AES_128_CBC_SHA")
     size = transfer_size(57600, seconds=1.0)
     with Simulator(SimulatorConfig(profile=profile, baud=57600)) as sim:
         device = W24.open(sim.start_pty(), baud=57600, profile=profile)
         try:
             device.resync()
-            with ca_loaded(device, certs.ca_pem):
-                with TLSServer(server_config(case, certs.server, size, "127.0.0.1")) as server:
-                    transfer = run_transfer(device, server, case, size)
+            outcome = ScenarioRunner(device, sets).run(case, size)
         finally:
             device.close_port()
-    assert transfer.ok, transfer.error
+    assert outcome.accepted, outcome.detail
+    transfer = outcome.transfer
+    assert transfer is not None
     measured = rates(size, transfer.seconds, transfer.minimal, 57600)
     assert transfer.wire.total > transfer.minimal.total > size  # framing was counted
     assert SIMULATOR_FLOOR <= measured.framing_ratio <= 1.005
@@ -156,7 +155,7 @@ def test_slow_firmware_is_judged_against_the_protocol_not_its_own_polls() -> Non
     idly; the bound from the minimal framing puts it far under the floor, where the bound from
     the bytes this run put on the line would have flattered it."""
     profile = get_profile("w24")
-    certs = CertSets(profile).get("valid")
+    sets = CertSets(profile)
     case = ThroughputCase(RECEIVE, TLS1, "TLS_RSA_WITH_AES_128_CBC_SHA")
     size = transfer_size(115200, seconds=1.0)
     config = SimulatorConfig(profile=profile, baud=115200, faults=Faults(slow_delivery=True))
@@ -164,12 +163,12 @@ def test_slow_firmware_is_judged_against_the_protocol_not_its_own_polls() -> Non
         device = W24.open(sim.start_pty(), baud=115200, profile=profile)
         try:
             device.resync()
-            with ca_loaded(device, certs.ca_pem):
-                with TLSServer(server_config(case, certs.server, size, "127.0.0.1")) as server:
-                    transfer = run_transfer(device, server, case, size)
+            outcome = ScenarioRunner(device, sets).run(case, size)
         finally:
             device.close_port()
-    assert transfer.ok, transfer.error
+    assert outcome.accepted, outcome.detail
+    transfer = outcome.transfer
+    assert transfer is not None
     honest = rates(size, transfer.seconds, transfer.minimal, 115200)
     flattering = rates(size, transfer.seconds, transfer.wire, 115200)
     assert honest.framing_ratio < 0.4 < HARDWARE_FLOOR < SIMULATOR_FLOOR

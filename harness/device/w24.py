@@ -51,6 +51,21 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Received:
+    """What a bounded SRCV read brought: the bytes that arrived, even when an error or the
+    timeout ended it, and how many SRCV commands it took (polls that found nothing count)."""
+
+    data: bytes
+    commands: int
+    error: DeviceError | None = None  # the result code that ended the read, if one did
+    timed_out: bool = False  # the timeout passed before all bytes arrived
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and not self.timed_out
+
+
+@dataclass(frozen=True)
 class Identity:
     part_number: str
     firmware: str
@@ -323,25 +338,31 @@ class W24:
         is still up. A socket-down code (203) after data ends the read quietly; any other error
         code (224, 226...) is raised.
         """
+        got = self.receive_all(handle, n, timeout)
+        if got.error is not None and got.error.code != ResultCode.SOCKET_DOWN:
+            raise got.error
+        if got.timed_out and not got.data:
+            raise DeviceTimeout(f"no data on socket {handle} within {timeout} s (wanted {n} bytes)")
+        return got.data
+
+    def receive_all(self, handle: int, n: int, timeout: float = 10.0) -> Received:
+        """Poll SRCV until `n` bytes arrived, an error code ends the read, or `timeout` passes
+        without data; never raises for a result code: the Received says what ended it."""
         got = bytearray()
+        commands = 0
         deadline = time.monotonic() + timeout
         while len(got) < n:
+            commands += 1
             try:
                 chunk = self.receive_once(handle, n - len(got))
             except DeviceError as exc:
-                if exc.code == ResultCode.SOCKET_DOWN:
-                    break
-                raise
+                return Received(bytes(got), commands, error=exc)
             got += chunk
             if not chunk:
                 if time.monotonic() >= deadline:
-                    if not got:
-                        raise DeviceTimeout(
-                            f"no data on socket {handle} within {timeout} s (wanted {n} bytes)"
-                        )
-                    break
+                    return Received(bytes(got), commands, timed_out=True)
                 time.sleep(self.poll_interval)
-        return bytes(got)
+        return Received(bytes(got), commands)
 
     def socket_status(self, handle: int) -> int:
         """SST: >= 0 bytes waiting, < 0 a negated error code."""

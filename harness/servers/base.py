@@ -19,9 +19,15 @@ OVERSIZE_RECORD_BYTES = 4096
 class CertMaterial(Protocol):
     """What a server presents: satisfied by the PKI helper's IssuedCert and by StaticCert."""
 
-    cert_pem: bytes  # leaf
-    key_pem: bytes  # leaf private key, unencrypted PEM (PKCS#8 or traditional RSA)
-    chain_pem: bytes  # intermediates sent after the leaf, may be b""
+    # Read-only members, so that an IssuedCert's properties satisfy them as well as fields do.
+    @property
+    def cert_pem(self) -> bytes: ...  # leaf
+
+    @property
+    def key_pem(self) -> bytes: ...  # leaf private key, unencrypted PEM (PKCS#8 or RSA)
+
+    @property
+    def chain_pem(self) -> bytes: ...  # intermediates sent after the leaf, may be b""
 
 
 @dataclass(frozen=True)

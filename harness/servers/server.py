@@ -5,6 +5,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Protocol
 
@@ -14,6 +15,8 @@ from .base import ConnectionReport, ServerConfig
 from .session import ConnectionContext
 
 JOIN_TIMEOUT_S = 5.0
+# The server thread counts bytes_in as records arrive, without a notification: poll it.
+BYTES_POLL_S = 0.005
 
 
 class ConnectionHandler(Protocol):
@@ -110,6 +113,16 @@ class TLSServer:
                     f"{len(self.connections)} connection(s) after {timeout}s, expected {n}"
                 )
             return self.connections[n - 1]
+
+    def wait_bytes_in(self, n: int, timeout: float = 10.0, connection: int = 1) -> ConnectionReport:
+        """The report of the `connection`-th connection once it has received `n` bytes of
+        application data, or has ended (no more can come), or `timeout` has passed: the caller
+        compares bytes_in and sha256_in. TimeoutError if the connection was never accepted."""
+        deadline = time.monotonic() + timeout
+        report = self.wait_for_connection(connection, timeout)
+        while report.bytes_in < n and not report.finished and time.monotonic() < deadline:
+            time.sleep(BYTES_POLL_S)
+        return report
 
     def wait_closed(self, timeout: float = 10.0) -> ConnectionReport:
         """The report of the latest connection once the server has finished with it."""
