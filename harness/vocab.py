@@ -30,6 +30,10 @@ class Action(StrEnum):
     SSND_OVER = "ssnd_over"  # one AT+iSSND over the profile's limit
     SSL_BAD_HANDLE = "ssl_bad_handle"  # AT+iSSL on a handle that is no open TCP socket
     LOAD_CA = "load_ca"  # AT+iCA= and read back only
+    RECEIVE_TO_CLOSE = "receive_to_close"  # once the server has sent and closed: read it all
+    RECEIVE_PAUSED = "receive_paused"  # no SRCV for a while after the handshake, then read
+    SRCV_MAX = "srcv_max"  # read with AT+iSRCV:<hn>,<max> only, each reply checked
+    FULL_DUPLEX = "full_duplex"  # SSND and SRCV interleaved while the server streams
 
 
 class Family(StrEnum):
@@ -38,6 +42,7 @@ class Family(StrEnum):
     HANDSHAKE = "handshake"
     CA = "ca"
     DATA = "data"
+    RECORD = "record"  # the record layer: padding, MAC, lengths, types, segmentation
 
 
 class Backend(StrEnum):

@@ -12,10 +12,16 @@ from collections import Counter
 
 from w24_harness.profiles import DeviceProfile
 
-from . import ca, data, handshake
+from . import ca, data, datastage, handshake, record
 from .model import ACCEPT, AllowedRule, Expect, Rule, Scenario, accept_unless, always, reject
 
-SCENARIOS: list[Scenario] = [*handshake.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS]
+SCENARIOS: list[Scenario] = [
+    *handshake.SCENARIOS,
+    *ca.SCENARIOS,
+    *data.SCENARIOS,
+    *datastage.SCENARIOS,
+    *record.SCENARIOS,
+]
 DATA_SIZES = data.DATA_SIZES
 
 __all__ = [

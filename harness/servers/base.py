@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from .records import RecordPlan
+
 MISBEHAVIOURS: tuple[str, ...] = ("tamper", "close_mid_handshake", "stall", "oversize_record")
 BACKENDS: tuple[str, ...] = ("openssl", "tlslite")
 # Plaintext of the one record the "oversize_record" misbehaviour sends: twice the W24's 2 KB.
@@ -50,6 +52,9 @@ class ServerConfig:
     # The W24 has no client certificate, so such a server must be refused.
     client_ca_pem: bytes | None = None
     idle_timeout_s: float = 30.0  # a connection with no traffic this long is dropped
+    # What the server does at the record layer after the handshake (tlslite only); replaces
+    # send_on_connect. See w24_harness.servers.records.
+    records: RecordPlan | None = None
 
     def validate_common(self) -> None:
         if self.backend not in BACKENDS:
@@ -60,6 +65,8 @@ class ServerConfig:
             )
         if not 1 <= self.record_cap <= 16384:
             raise ValueError(f"record_cap must be 1..16384, got {self.record_cap}")
+        if self.records is not None and self.backend != "tlslite":
+            raise ValueError("a record plan (records=) needs backend='tlslite'")
         if self.send_on_connect < 0:
             raise ValueError("send_on_connect must be >= 0")
         if not self.versions:
@@ -88,3 +95,4 @@ class ConnectionReport:
     records_out: int = 0  # application-data records sent
     handshake_s: float | None = None  # wall time of a successful handshake
     finished: bool = False  # the server is done with this connection (socket closed)
+    records_plan: str | None = None  # the record plan whose steps were all sent

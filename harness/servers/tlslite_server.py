@@ -15,6 +15,7 @@ from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 from .base import OVERSIZE_RECORD_BYTES, ConnectionReport, ServerConfig
 from .misbehave import TamperingSocket, hold_until_closed, read_first_record
 from .names import IANA_TO_TLSLITE, version_range
+from .records import serve_plan, wrap_socket
 from .payload import payload
 from .session import (
     ConnectionContext,
@@ -129,7 +130,8 @@ class TlsliteBackend:
         report = ctx.report
         ctx.raw.settimeout(config.handshake_timeout_s)
         tamper = TamperingSocket(ctx.raw) if config.misbehaviour == "tamper" else None
-        conn = TLSConnection(tamper if tamper is not None else ctx.raw)
+        out = wrap_socket(config.records, tamper if tamper is not None else ctx.raw)
+        conn = TLSConnection(out)
         oversize = config.misbehaviour == "oversize_record"
         channel = _TlsliteChannel(conn, report, tamper, oversize)
         try:
@@ -148,6 +150,9 @@ class TlsliteBackend:
             ctx.raw.settimeout(config.idle_timeout_s)
             if tamper is not None:
                 tamper.arm()
+            if config.records is not None:
+                serve_plan(config.records, channel, conn, out, ctx)
+                return
             serve_application_data(channel, ctx, self._first_records())
         finally:
             if not conn.closed:

@@ -229,7 +229,7 @@ class SimDevice:
         except OSError as exc:
             raise CommandFailed(ResultCode.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.table.slots[handle] = SimSocket(handle, sock, host, port)
+        self.table.slots[handle] = SimSocket(handle, sock, host, port, faults=self.faults)
         self.online = True
         return self.lines(f"I/{handle}")
 
@@ -257,6 +257,7 @@ class SimDevice:
                 server_hostname=sock.host,
                 timeout=self.profile.handshake_timeout_s,
                 verify=verify,
+                faults=self.faults,
             )
         except SSLFailure as exc:
             # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.
@@ -289,6 +290,8 @@ class SimDevice:
                 raise CommandFailed(sock.error, sock.error_reason)
             return self.lines("I/0")
         n = len(sock.rx) if limit is None else min(limit, len(sock.rx))
+        if self.faults.srcv_max_ignored:
+            n = len(sock.rx)  # the fault: <max> is not looked at
         if n == 0:  # max 0: nothing is returned, in the empty-buffer form (no ':')
             return self.lines("I/0")
         data = bytes(sock.rx[:n])
