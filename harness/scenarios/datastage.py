@@ -76,7 +76,7 @@ def _close_scenarios() -> list[Scenario]:
     ]
     for ending, label in ((Ending.FIN, "FIN"), (Ending.RESET, "RST")):
         closes.append(_data(
-            f"data-{ending.value}-1000", f"1000 bytes, then TCP {label} without close_notify: "
+            f"data-{label.lower()}-1000", f"1000 bytes, then TCP {label} without close_notify: "
             "are the data delivered, and can the host tell it from a clean close? (BoGo "
             "Unclean-Shutdown; truncation attacks)",
             RecordPlan(f"{ending.value}-after-data", (Data(1000),), ending=ending),

@@ -296,34 +296,43 @@ def send_plan(plan: RecordPlan, conn: Any, out: socket.socket | SegmentingSocket
         if stopping.is_set():
             break
         if isinstance(step, Data):
-            chunk, at = stream[at : at + step.size], at + step.size
-            for start in range(0, len(chunk), step.record_size):
-                piece = chunk[start : start + step.record_size]
-                parts = [piece[:1], piece[1:]] if step.split_1n1 and len(piece) > 1 else [piece]
-                for part in parts:
-                    for _ in range(step.empty_before):
-                        writer.record(ContentType.APPLICATION_DATA, b"")
-                        result.records += 1
-                    pad = writer.record(step.shape.content_type, part, step.shape)
-                    result.records += 1
-                    result.data_bytes += len(part)
-                    result.largest = max(result.largest, len(part))
-                    if step.shape != WELL_FORMED:
-                        result.notes.append(f"{len(part)}-byte record, {pad} padding, {step.shape}")
-        elif isinstance(step, Empty):
-            for _ in range(step.count):
-                writer.record(ContentType.APPLICATION_DATA, b"")
-                result.records += 1
-        elif isinstance(step, Alert):
-            writer.record(ContentType.ALERT, bytes([step.level, step.description]))
-        elif isinstance(step, HelloRequest):
-            writer.record(ContentType.HANDSHAKE, b"\x00\x00\x00\x00")
-        elif isinstance(step, Raw):
-            writer.raw(step.content_type, step.body)
-        elif isinstance(step, Encrypted):
-            writer.encrypted(step.content_type, step.plaintext)
+            _send_data(writer, step, stream[at : at + step.size], result)
+            at += step.size
+        else:
+            _send_other(writer, step, result)
     segmenter.flush()
     return result
+
+
+def _send_data(writer: RecordWriter, step: Data, chunk: bytes, result: PlanResult) -> None:
+    for start in range(0, len(chunk), step.record_size):
+        piece = chunk[start : start + step.record_size]
+        parts = [piece[:1], piece[1:]] if step.split_1n1 and len(piece) > 1 else [piece]
+        for part in parts:
+            for _ in range(step.empty_before):
+                writer.record(ContentType.APPLICATION_DATA, b"")
+                result.records += 1
+            pad = writer.record(step.shape.content_type, part, step.shape)
+            result.records += 1
+            result.data_bytes += len(part)
+            result.largest = max(result.largest, len(part))
+            if step.shape != WELL_FORMED:
+                result.notes.append(f"{len(part)}-byte record, {pad} padding, {step.shape}")
+
+
+def _send_other(writer: RecordWriter, step: Step, result: PlanResult) -> None:
+    if isinstance(step, Empty):
+        for _ in range(step.count):
+            writer.record(ContentType.APPLICATION_DATA, b"")
+            result.records += 1
+    elif isinstance(step, Alert):
+        writer.record(ContentType.ALERT, bytes([step.level, step.description]))
+    elif isinstance(step, HelloRequest):
+        writer.record(ContentType.HANDSHAKE, b"\x00\x00\x00\x00")
+    elif isinstance(step, Raw):
+        writer.raw(step.content_type, step.body)
+    elif isinstance(step, Encrypted):
+        writer.encrypted(step.content_type, step.plaintext)
 
 
 def end_connection(plan: RecordPlan, conn: Any, raw: socket.socket) -> None:

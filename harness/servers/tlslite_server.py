@@ -15,8 +15,8 @@ from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 from .base import OVERSIZE_RECORD_BYTES, ConnectionReport, ServerConfig
 from .misbehave import TamperingSocket, hold_until_closed, read_first_record
 from .names import IANA_TO_TLSLITE, version_range
-from .records import serve_plan, wrap_socket
 from .payload import payload
+from .records import serve_plan, wrap_socket
 from .session import (
     ConnectionContext,
     Failure,

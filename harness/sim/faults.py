@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-
 # How long the host must leave a socket alone before rx_overflow_drops takes data from TCP.
 RX_OVERFLOW_IDLE_S = 1.0
 

@@ -227,14 +227,7 @@ class SecureChannel:
             while len(out) < max_bytes and not self._peer_closed and not self._conn.closed:
                 if not self._assemble():
                     break
-                record_type = self._record[0]
-                self._conn.feed += self._record
-                self._record = bytearray()
-                data = self._read_record()
-                if data is not None:
-                    out += data
-                elif self._faults.empty_record_eof and record_type == ContentType.application_data:
-                    self._peer_closed = True  # the fault: an empty record read as the end
+                out += self._take_record()
         except SSLFailure:
             if not out:
                 raise
@@ -249,6 +242,17 @@ class SecureChannel:
                 )
             raise PeerClosed("the server closed the SSL connection")
         return bytes(out)
+
+    def _take_record(self) -> bytes:
+        """Hand the assembled record to tlslite; its plaintext (b"" if it carried none)."""
+        record_type = self._record[0]
+        self._conn.feed += self._record
+        self._record = bytearray()
+        data = self._read_record()
+        empty = data is None and record_type == ContentType.application_data
+        if empty and self._faults.empty_record_eof:
+            self._peer_closed = True  # the fault: an empty record read as the end
+        return data or b""
 
     def _assemble(self) -> bool:
         """Read from the socket until one whole record is held; False if it is not there yet.
