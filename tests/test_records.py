@@ -21,6 +21,8 @@ from w24_harness.servers.records import (
     Ending,
     HelloRequest,
     RecordPlan,
+    SegmentingSocket,
+    Segments,
     Shape,
 )
 from w24_harness.tlsfacts import ProtocolVersion
@@ -160,3 +162,19 @@ def test_endings_follow_the_data(serve, ending: Ending, error) -> None:
         with pytest.raises(error):
             client.conn.read()
     client.close()
+
+
+def test_with_finished_holds_from_change_cipher_spec_until_flush() -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        out = SegmentingSocket(a, Segments.WITH_FINISHED)
+        out.sendall(b"\x16flight")  # a handshake flight goes out at once
+        assert b.recv(100) == b"\x16flight"
+        out.sendall(b"\x14ccs+finished")  # from ChangeCipherSpec on, held ...
+        out.sendall(b"\x17data")
+        b.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            b.recv(100)
+        out.flush()  # ... and sent in one write with the first data
+        b.setblocking(True)
+        assert b.recv(100) == b"\x14ccs+finished\x17data"
