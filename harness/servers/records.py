@@ -349,6 +349,27 @@ def end_connection(plan: RecordPlan, conn: Any, raw: socket.socket) -> None:
     conn.closed = True
 
 
+def _observe_renegotiation(ctx: Any) -> None:
+    """After a HelloRequest: note the type of the device's first answer record (an alert, e.g.
+    no_renegotiation, or a handshake record, a new ClientHello), then hold the session open
+    until the device closes. tlslite-ng can neither renegotiate nor go on after the warning (it
+    closes on any warning alert), and closing here would race the host reading its data."""
+    from .misbehave import hold_until_closed, read_first_record
+
+    report = ctx.report
+    try:
+        first = read_first_record(ctx.raw)
+    except (TimeoutError, OSError):
+        first = b""
+    if first:
+        kind = {ContentType.ALERT: "an alert", ContentType.HANDSHAKE: "a handshake record"}
+        report.misbehaved = f"hello_request answered with {kind.get(first[0], first[0])}"
+        ended_by = hold_until_closed(ctx.raw)
+    else:
+        ended_by = "client"
+    report.closed_by = "server" if ctx.stopping.is_set() else ended_by
+
+
 def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) -> None:
     """A tlslite connection after its handshake, when its config carries a record plan.
 
@@ -356,7 +377,6 @@ def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) ->
     the report, then ends the connection as the plan says; KEEP_OPEN reads and counts what the
     device sends until it closes, as an ordinary server does.
     """
-    from .misbehave import hold_until_closed
     from .session import serve_application_data
 
     report = ctx.report
@@ -385,9 +405,18 @@ def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) ->
         report.misbehaved = "; ".join(result.notes[:3])
     if plan.duplex or plan.ending == Ending.KEEP_OPEN:
         report.records_plan = plan.name
-        if not plan.duplex:
+        if plan.has(lambda s: isinstance(s, HelloRequest)):
+            _observe_renegotiation(ctx)
+        elif not plan.duplex:
             serve_application_data(channel, ctx, [])
         return
+    _end(plan, channel, conn, ctx)
+
+
+def _end(plan: RecordPlan, channel: Any, conn: Any, ctx: Any) -> None:
+    from .misbehave import hold_until_closed
+
+    report = ctx.report
     try:
         end_connection(plan, conn, ctx.raw)
     except OSError as exc:  # the device may be gone already
