@@ -311,7 +311,9 @@ class ScenarioRunner:
             raise Rejected(Stage.DATA, None, _diff(want, bytes(got)))
         out.detail = f"{len(want)} bytes in {replies} replies of at most {limit}"
 
-    def _full_duplex(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
+    def _full_duplex(
+        self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome
+    ) -> None:
         """SSND and SRCV interleaved while the server streams: both directions at once."""
         want = payload(scenario.recv_size, seed=7)
         data = payload(scenario.send_size, seed=11)
