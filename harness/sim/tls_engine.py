@@ -25,6 +25,13 @@ padding) is refused from its header (226), one that decrypts to more is refused 
 Decrypted data that precedes a failure or a close is returned first; the failure, or
 PeerClosed, comes on the next call.
 
+Record checks (w24_harness.sim.records): TLS 1.0 padding bytes must all hold the padding length,
+SSL 3.0 padding must be shorter than a block; a bad padding and a bad MAC are the same 224. A
+record type outside 20..23 is 224 from its header. Empty records are skipped; warning alerts
+other than close_notify are passed over when `profile.ignore_warning_alerts`. A peer close shows
+as PeerClosed once the data before it are out: 203 after close_notify, the profile's
+`unclean_close_code` after a bare FIN or RST.
+
 Failure handling: 222 leaves the socket untouched; any handshake failure (220, or 226 for an
 oversize handshake record when `profile.record_limit_in_handshake`) closes it, after the alert if
 one was due. After a 224/226 from `pump` the channel is closed (alert sent best effort) and
