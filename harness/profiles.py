@@ -87,6 +87,17 @@ class DeviceProfile:
     max_ssnd_ssl: int = 2048
     # Largest plaintext in one incoming application-data record (226 above it).
     max_record_plaintext: int = 2048
+    # Whether the 2 KB limit counts the record on the wire (ciphertext: plaintext, MAC and
+    # padding) rather than its plaintext. The manual says only "Maximum SSL packet size (2 KB)
+    # exceeded" (226); plaintext is assumed, as the SSND limit counts plaintext (spec §5.3).
+    record_limit_counts_wire: bool = False
+    # What the socket reports, once its buffer is empty, after the server closed TCP without a
+    # close_notify (a FIN or RST: possibly a truncation). Not documented (§11.13); 203 means the
+    # host cannot tell it from a clean close.
+    unclean_close_code: int = ResultCode.SOCKET_DOWN
+    # After the handshake, pass over a warning alert other than close_notify (RFC 2246 §7.2
+    # leaves it to the receiver; OpenSSL does so). Not documented for the W24.
+    ignore_warning_alerts: bool = True
     # Whether the record limit also applies during the handshake (not documented; the firmware
     # is assumed to buffer the handshake separately).
     record_limit_in_handshake: bool | None = False
@@ -147,6 +158,7 @@ class DeviceProfile:
 # holds the simulator's choice for them instead of UNKNOWN (a known gap, see issue 9's note).
 EXPLICIT_UNDOCUMENTED: tuple[str, ...] = (
     "ca_requires_ca_flag", "check_issuer_key_usage", "reject_unknown_critical", "ca_small_exponent",
+    "record_limit_counts_wire", "unclean_close_code", "ignore_warning_alerts",
 )
 
 UNDOCUMENTED: dict[str, Undocumented] = {

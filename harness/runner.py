@@ -8,11 +8,11 @@ The runner always leaves the device as it found it: sockets closed, CA restored.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
-from w24_harness.at.codes import DeviceError
+from w24_harness.at.codes import DeviceError, ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import DeviceProfile
@@ -43,6 +43,13 @@ SANITY_PING_TIMEOUT_S = 5.0
 # before the device is touched: falling through to a plain handshake would report a verdict for a
 # case that never ran.
 ACTIONS: frozenset[Action] = frozenset(Action)
+# How long the host leaves the socket alone in Action.RECEIVE_PAUSED (the server meanwhile sends
+# far more than the module's receive buffer holds: TCP flow control must keep the rest).
+NO_POLL_S = 2.0
+# How long a close may take to show once all data are read (Action.RECEIVE_TO_CLOSE).
+CLOSE_REPORT_S = 2.0
+# How long the server may take to send its whole record plan.
+PLAN_SENT_S = 10.0
 
 
 @dataclass
@@ -232,6 +239,7 @@ class ScenarioRunner:
             misbehaviour=scenario.misbehaviour,
             handshake_timeout_s=20.0,
             client_ca_pem=self.sets.root.cert_pem if scenario.client_auth else None,
+            records=scenario.records,
         )
 
     def _with_server(self, scenario: Scenario, server_box: list[TLSServer]) -> Outcome:
@@ -302,6 +310,15 @@ class ScenarioRunner:
             outcome.detail = "an SSND over the SSL limit was accepted"
         elif scenario.action == Action.EXCHANGE:
             self._exchange(scenario, server, handle, outcome)
+        elif scenario.action == Action.RECEIVE_TO_CLOSE:
+            self._receive_to_close(scenario, server, handle, outcome)
+        elif scenario.action == Action.RECEIVE_PAUSED:
+            time.sleep(NO_POLL_S)
+            self._exchange(scenario, server, handle, outcome)
+        elif scenario.action == Action.SRCV_MAX:
+            self._srcv_max(scenario, server, handle, outcome)
+        elif scenario.action == Action.FULL_DUPLEX:
+            self._full_duplex(scenario, server, handle, outcome)
 
     def _handshake_on(self, handle: int) -> None:
         try:
@@ -402,13 +419,129 @@ class ScenarioRunner:
                   + (", SHA-256 differs" if conn.bytes_in == len(data) else ""))
 
 
+    def _plan_sent(self, server: TLSServer) -> None:
+        """Wait until the server has sent its whole record plan (its ending included)."""
+        conn = server.wait_for_connection(1, timeout=5.0)
+        if not _wait(lambda: conn.records_plan is not None or conn.finished, PLAN_SENT_S):
+            raise Rejected(Stage.DATA, None, f"the server did not send its plan in {PLAN_SENT_S} s")
+
+    def _receive_to_close(
+        self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome
+    ) -> None:
+        """All the data, then the close status, and never the close before the data.
+
+        The host starts reading only once the server has sent everything and closed, so the
+        data and the close are both in the device's hands: it must hand over every byte first.
+        """
+        want = payload(scenario.recv_size, seed=7)
+        self._plan_sent(server)
+        status = self.device.socket_status(handle)
+        if want and status < 0:
+            raise Rejected(Stage.DATA, -status, f"the close ({status}) shows before the "
+                           f"{len(want)} bytes of data were read")
+        got = bytearray()
+        code: int | None = None
+        deadline = time.monotonic() + CLOSE_REPORT_S
+        while True:
+            try:
+                chunk = self.device.receive_once(handle)
+            except DeviceError as exc:
+                code = exc.code
+                break
+            got += chunk
+            if chunk:
+                deadline = time.monotonic() + CLOSE_REPORT_S
+            elif time.monotonic() >= deadline:
+                break
+            else:
+                time.sleep(self.device.poll_interval)
+        out.bytes_received = len(got)
+        if bytes(got) != want:
+            then = "no close" if code is None else f"then {code}"
+            raise Rejected(Stage.DATA, None, f"{_diff(want, bytes(got))}; {then}")
+        if code is None:
+            raise Rejected(Stage.DATA, None, f"all {len(want)} bytes arrived, but no close was "
+                           f"reported within {CLOSE_REPORT_S} s (SRCV keeps answering I/0)")
+        if code != ResultCode.SOCKET_DOWN:
+            raise Rejected(Stage.DATA, code, f"all {len(want)} bytes arrived, then code {code}")
+        out.detail = f"all {len(want)} bytes arrived, then the close as {code}"
+
+    def _srcv_max(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
+        """Read with AT+iSRCV:<hn>,<max> only, once the server has sent everything (so the
+        device holds more than <max>): no reply may carry more than <max> bytes."""
+        want = payload(scenario.recv_size, seed=7)
+        limit = scenario.srcv_max
+        self._plan_sent(server)
+        got = bytearray()
+        replies = 0
+        deadline = time.monotonic() + self.data_timeout
+        while len(got) < len(want) and time.monotonic() < deadline:
+            try:
+                chunk = self.device.receive_once(handle, limit)
+            except DeviceError as exc:
+                raise Rejected(Stage.DATA, exc.code, str(exc)) from exc
+            if len(chunk) > limit:
+                raise Rejected(Stage.DATA, None, f"AT+iSRCV:{handle},{limit} returned "
+                               f"{len(chunk)} bytes (after {len(got)} bytes)")
+            replies += 1
+            got += chunk
+            if not chunk:
+                time.sleep(self.device.poll_interval)
+        out.bytes_received = len(got)
+        if bytes(got) != want:
+            raise Rejected(Stage.DATA, None, _diff(want, bytes(got)))
+        out.detail = f"{len(want)} bytes in {replies} replies of at most {limit}"
+
+    def _full_duplex(
+        self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome
+    ) -> None:
+        """SSND and SRCV interleaved while the server streams: both directions at once."""
+        want = payload(scenario.recv_size, seed=7)
+        data = payload(scenario.send_size, seed=11)
+        step = self.device.profile.max_ssnd_ssl
+        got = bytearray()
+        sent = 0
+        deadline = time.monotonic() + self.data_timeout
+        while (sent < len(data) or len(got) < len(want)) and time.monotonic() < deadline:
+            if sent < len(data):
+                try:
+                    self.device.send(handle, data[sent : sent + step])
+                except DeviceError as exc:
+                    raise Rejected(Stage.SEND, exc.code, str(exc)) from exc
+                sent += len(data[sent : sent + step])
+            if len(got) < len(want):
+                try:
+                    got += self.device.receive_once(handle, len(want) - len(got))
+                except DeviceError as exc:
+                    raise Rejected(Stage.DATA, exc.code, str(exc)) from exc
+        out.bytes_received, out.bytes_sent = len(got), sent
+        if bytes(got) != want:
+            raise Rejected(Stage.DATA, None, _diff(want, bytes(got)))
+        conn = server.wait_for_connection(1, timeout=5.0)
+        if not _wait(lambda: conn.bytes_in >= len(data), self.data_timeout):
+            raise Rejected(Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)}")
+        if conn.sha256_in != sha256_hex(data):
+            raise Rejected(Stage.SEND, None, "server received different bytes (SHA-256 differs)")
+
+
 def _fail(out: Outcome, stage: Stage, code: int | None, detail: str) -> None:
     out.accepted, out.stage, out.code, out.detail = False, stage, code, detail
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
 
 
 def _diff(want: bytes, got: bytes) -> str:
     if len(got) != len(want):
         return f"received {len(got)} bytes, expected {len(want)}"
+    if got == want:
+        return "received the expected bytes"
     first = next(i for i, (a, b) in enumerate(zip(want, got, strict=True)) if a != b)
     return f"received data differs from the server's at byte {first} (SHA-256 differs)"
 

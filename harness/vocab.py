@@ -31,6 +31,10 @@ class Action(StrEnum):
     SSL_BAD_HANDLE = "ssl_bad_handle"  # AT+iSSL on a handle that is no open TCP socket
     LOAD_CA = "load_ca"  # AT+iCA= and read back only
     QUERY_CA_SLOT = "query_ca_slot"  # AT+iCA2? (a slot the profile may lack)
+    RECEIVE_TO_CLOSE = "receive_to_close"  # once the server has sent and closed: read it all
+    RECEIVE_PAUSED = "receive_paused"  # no SRCV for a while after the handshake, then read
+    SRCV_MAX = "srcv_max"  # read with AT+iSRCV:<hn>,<max> only, each reply checked
+    FULL_DUPLEX = "full_duplex"  # SSND and SRCV interleaved while the server streams
 
 
 class Family(StrEnum):
@@ -41,6 +45,7 @@ class Family(StrEnum):
     DATA = "data"
     IDENTITY = "identity"  # whose certificate the device trusts (suites/test_identity.py)
     THROUGHPUT = "throughput"  # suites/test_throughput.py: throughput cases, not catalogue rows
+    RECORD = "record"  # the record layer: padding, MAC, lengths, types, segmentation
 
 
 class Backend(StrEnum):

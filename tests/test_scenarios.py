@@ -126,3 +126,21 @@ def test_w24_scenarios_command_prints_the_table():
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     assert "| `no-ca` |" in out and "reject 222 at ssl" in out
+
+
+def test_record_plans_are_consistent():
+    """A scenario with a record plan runs on tlslite and expects exactly the plan's data."""
+    planned = [s for s in SCENARIOS if s.records is not None]
+    assert planned
+    for s in planned:
+        assert s.backend == "tlslite", s.id
+        assert s.recv_size == s.records.data_bytes, s.id
+
+
+@pytest.mark.parametrize("profile", list(PROFILES.values()), ids=list(PROFILES))
+def test_characterizations_allow_what_the_profile_predicts(profile):
+    """The outcome a profile predicts is always one a correct firmware may show."""
+    for s in SCENARIOS:
+        predicted = s.expected(profile)  # None: the profile holds the field as unknown
+        if s.allowed is not None and predicted is not None:
+            assert predicted in s.allowed(profile), s.id

@@ -12,7 +12,7 @@ from collections import Counter
 
 from w24_harness.profiles import DeviceProfile
 
-from . import ca, data, handshake, identity, malicious
+from . import ca, data, datastage, handshake, identity, malicious, record
 from .model import (
     ACCEPT,
     AllowedRule,
@@ -28,7 +28,7 @@ from .model import (
 
 SCENARIOS: list[Scenario] = [
     *handshake.SCENARIOS, *malicious.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS,
-    *identity.SCENARIOS,
+    *identity.SCENARIOS, *datastage.SCENARIOS, *record.SCENARIOS,
 ]
 DATA_SIZES = data.DATA_SIZES
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.profiles import DeviceProfile
+from w24_harness.servers.records import RecordPlan
 from w24_harness.servers.script import Misbehaviour
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import Action, Backend, Basis, ClientCheck, Family, Kind, Stage
@@ -93,6 +94,10 @@ class Scenario:
     send_size: int = 0  # device -> server bytes (exchange)
     recv_size: int = 0  # server -> device bytes (exchange, and misbehaving servers)
     slow: bool = False
+    # What a tlslite server does at the record layer after the handshake (replaces recv_size's
+    # plain records; recv_size is then the plan's data bytes).
+    records: RecordPlan | None = None
+    srcv_max: int = 0  # Action.SRCV_MAX: the <max> of every AT+iSRCV
     # Why the expectation holds, and what the scenario can conclude. A characterization names
     # the profile field it measures and the outcomes a correct firmware may show; `rule` then
     # gives the outcome the profile's current value predicts.

@@ -10,6 +10,8 @@ if TYPE_CHECKING:
 
 from w24_harness.vocab import Backend
 
+from .records import RecordPlan
+
 BACKENDS: tuple[Backend, ...] = tuple(Backend)
 # Plaintext of the one record the "oversize_record" misbehaviour sends: twice the W24's 2 KB.
 OVERSIZE_RECORD_BYTES = 4096
@@ -60,6 +62,9 @@ class ServerConfig:
     # The W24 has no client certificate, so such a server must be refused.
     client_ca_pem: bytes | None = None
     idle_timeout_s: float = 30.0  # a connection with no traffic this long is dropped
+    # What the server does at the record layer after the handshake (tlslite only); replaces
+    # send_on_connect. See w24_harness.servers.records.
+    records: RecordPlan | None = None
 
     def validate_common(self) -> None:
         if self.backend not in BACKENDS:
@@ -75,6 +80,8 @@ class ServerConfig:
                 raise ValueError(f"misbehaviour {self.misbehaviour} needs backend='tlslite'")
         if not 1 <= self.record_cap <= 16384:
             raise ValueError(f"record_cap must be 1..16384, got {self.record_cap}")
+        if self.records is not None and self.backend != "tlslite":
+            raise ValueError("a record plan (records=) needs backend='tlslite'")
         if self.send_on_connect < 0:
             raise ValueError("send_on_connect must be >= 0")
         if not self.versions:
@@ -125,3 +132,4 @@ class ConnectionReport:
     @property
     def sent_key_exchange(self) -> bool:
         return self.key_exchange_bytes is not None
+    records_plan: str | None = None  # the record plan whose steps were all sent

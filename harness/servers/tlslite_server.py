@@ -17,6 +17,7 @@ from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 from .base import ConnectionReport, ServerConfig
 from .misbehave import TamperingSocket
 from .names import IANA_TO_TLSLITE, version_range
+from .records import serve_plan, wrap_socket
 from .script import AppStage, Misbehaviour, ObservingSocket, ScriptedConnection
 from .session import (
     ConnectionContext,
@@ -136,7 +137,8 @@ class TlsliteBackend:
         report.server_key_bytes = (len(self.private_key) + 7) // 8
         ctx.raw.settimeout(config.handshake_timeout_s)
         tamper = TamperingSocket(ctx.raw) if script is not None and script.tamper else None
-        observer = ObservingSocket(tamper or ctx.raw, report, script.wire if script else None)
+        out = wrap_socket(config.records, tamper or ctx.raw)  # a record plan's TCP cutting
+        observer = ObservingSocket(out, report, script.wire if script else None)
         conn = ScriptedConnection(observer, script, self.private_key)
         channel = _TlsliteChannel(conn, report, tamper, script)
         try:
@@ -158,6 +160,9 @@ class TlsliteBackend:
             ctx.raw.settimeout(config.idle_timeout_s)
             if tamper is not None:
                 tamper.arm()
+            if config.records is not None:
+                serve_plan(config.records, channel, conn, out, ctx)
+                return
             records = self._first_records(script)
             if script is not None and script.after_handshake is not None:
                 stage = AppStage(conn, records, channel.send_record, report)

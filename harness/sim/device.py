@@ -258,7 +258,7 @@ class SimDevice:
         except OSError as exc:
             raise CommandFailed(ResultCode.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.table.slots[handle] = SimSocket(handle, sock, host, port)
+        self.table.slots[handle] = SimSocket(handle, sock, host, port, faults=self.faults)
         self.online = True
         self._slow_started.pop(handle, None)  # a new connection on a reused handle
         return self.lines(f"I/{handle}")
@@ -325,6 +325,8 @@ class SimDevice:
                 raise CommandFailed(sock.error, sock.error_reason)
             return self.lines("I/0")
         n = len(sock.rx) if limit is None else min(limit, len(sock.rx))
+        if self.faults.srcv_max_ignored:
+            n = len(sock.rx)  # the fault: <max> is not looked at
         if self.faults.slow_delivery and sock.ssl:
             n = self._slow_allowance(handle, n)
         if n == 0:  # max 0: nothing is returned, in the empty-buffer form (no ':')

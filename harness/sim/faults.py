@@ -18,6 +18,8 @@ CHECK_FAULTS: dict[str, ClientCheck] = {
     "stray_ccs_ignored": ClientCheck.CCS_ORDER,
     "export_key_accepted": ClientCheck.KEY_EXCHANGE,
 }
+# How long the host must leave a socket alone before rx_overflow_drops takes data from TCP.
+RX_OVERFLOW_IDLE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,22 @@ class Faults:
     # later AT+iSSL fails (225) until AT+iDOWN. The sanity check after each rejection must
     # report such a device as wedged.
     leak_ssl_on_failure: bool = False
+    # TLS 1.0 CBC padding bytes not checked, only the MAC (POODLE-TLS, CVE-2014-8730).
+    padding_unchecked: bool = False
+    # An empty application-data record is taken for the end of the connection.
+    empty_record_eof: bool = False
+    # A record one byte over the plaintext limit is accepted (the limit check is `>`, off by one).
+    record_limit_off_by_one: bool = False
+    # When the peer closes, the data still buffered for the host are thrown away.
+    drop_data_at_close: bool = False
+    # A close_notify from the peer is swallowed: the socket still looks up (SRCV keeps giving I/0).
+    ignore_close_notify: bool = False
+    # AT+iSRCV:<hn>,<max> returns everything buffered, whatever <max> says.
+    srcv_max_ignored: bool = False
+    # While the host is away (no command on the socket for RX_OVERFLOW_IDLE_S), the module goes
+    # on taking TCP data and drops what does not fit its receive buffer, instead of leaving it to
+    # TCP flow control.
+    rx_overflow_drops: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

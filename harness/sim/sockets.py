@@ -9,10 +9,15 @@ from __future__ import annotations
 import errno
 import select
 import socket
+import time
 from dataclasses import dataclass, field
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.sim.faults import RX_OVERFLOW_IDLE_S, Faults
 from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
+
+# What rx_overflow_drops takes from TCP at once when the host comes back: everything there is.
+_OVERFLOW_GRAB = 1 << 20
 
 
 class SimSocketError(Exception):
@@ -33,6 +38,8 @@ class SimSocket:
     error: int | None = None
     error_reason: str = ""
     channel: SecureChannel | None = None
+    faults: Faults = field(default_factory=Faults)
+    last_poll: float = field(default_factory=time.monotonic)  # the host's last look at it
 
     @property
     def ssl(self) -> bool:
@@ -46,6 +53,18 @@ class SimSocket:
         """Move data that has arrived into `rx`, up to `limit` bytes buffered."""
         if self.error is not None:
             return
+        now = time.monotonic()
+        away, self.last_poll = now - self.last_poll, now
+        if not (self.faults.rx_overflow_drops and away >= RX_OVERFLOW_IDLE_S):
+            self._fill(limit)
+            return
+        # The fault: take everything TCP holds, keep only what fits the buffer.
+        try:
+            self._fill(_OVERFLOW_GRAB)
+        finally:
+            del self.rx[limit:]
+
+    def _fill(self, limit: int) -> None:
         while len(self.rx) < limit:
             room = limit - len(self.rx)
             try:
@@ -53,8 +72,10 @@ class SimSocket:
                     chunk = self.channel.pump(room)
                 else:
                     chunk = self._recv_plain(room)
-            except PeerClosed:
-                self.fail(ResultCode.SOCKET_DOWN, "peer closed the connection")
+            except PeerClosed as exc:
+                if self.faults.drop_data_at_close:
+                    self.rx.clear()  # the fault: buffered data go with the connection
+                self.fail(exc.code, f"peer closed the connection: {exc}")
                 return
             except SSLFailure as exc:
                 self.fail(exc.code, exc.reason)

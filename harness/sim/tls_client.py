@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tlslite.api import HandshakeSettings, TLSConnection
-from tlslite.constants import AlertDescription, ContentType, HandshakeType
+from tlslite.constants import AlertDescription, AlertLevel, ContentType, HandshakeType
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ClientHello, ServerHello
 from tlslite.utils.python_rsakey import Python_RSAKey
@@ -114,13 +114,27 @@ class W24Client(TLSConnection):
         yield from super()._sendError(alertDescription, errorStr)
 
     def _getNextRecord(self):
+        """tlslite's, but after the handshake a warning alert other than close_notify is
+        passed over when the profile says so (RFC 2246 §7.2 leaves it to the receiver; tlslite
+        alone would end the session on any warning); and under a fault, a record a correct
+        client would refuse is dropped."""
         while True:
+            result: Any = None
             for result in super()._getNextRecord():
                 if result in (0, 1):
                     yield result
                 else:
                     break
             header, parser = result
+            if self.feed is not None and self.profile.ignore_warning_alerts:
+                body = parser.bytes[parser.index : parser.index + 2]
+                if (
+                    header.type == ContentType.alert
+                    and len(body) == 2
+                    and body[0] == AlertLevel.warning
+                    and body[1] != AlertDescription.close_notify
+                ):
+                    continue
             if not self.lenient or not self._lenient_skip(header.type, parser):
                 yield result
                 return

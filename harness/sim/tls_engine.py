@@ -25,6 +25,13 @@ padding) is refused from its header (226), one that decrypts to more is refused 
 Decrypted data that precedes a failure or a close is returned first; the failure, or
 PeerClosed, comes on the next call.
 
+Record checks (w24_harness.sim.records): TLS 1.0 padding bytes must all hold the padding length,
+SSL 3.0 padding must be shorter than a block; a bad padding and a bad MAC are the same 224. A
+record type outside 20..23 is 224 from its header. Empty records are skipped; warning alerts
+other than close_notify are passed over when `profile.ignore_warning_alerts`. A peer close shows
+as PeerClosed once the data before it are out: 203 after close_notify, the profile's
+`unclean_close_code` after a bare FIN or RST.
+
 Failure handling: 222 leaves the socket untouched; any handshake failure (220, or 226 for an
 oversize handshake record when `profile.record_limit_in_handshake`) closes it, after the alert if
 one was due. After a 224/226 from `pump` the channel is closed (alert sent best effort) and
@@ -47,6 +54,7 @@ from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemo
 from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode, describe
 from w24_harness.profiles import DeviceProfile
+from w24_harness.sim import records
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
 from w24_harness.sim.verify import verify_server_chain
@@ -55,6 +63,15 @@ from w24_harness.vocab import ClientCheck
 
 _MAC_BYTES = {"md5": 16, "sha": 20}
 CLOSE_TIMEOUT_S = 1.0  # best-effort close_notify on close()
+# The record types of SSL 3.0 / TLS 1.0 (heartbeat, 24, is never negotiated by this client).
+_KNOWN_TYPES = frozenset(
+    {
+        ContentType.change_cipher_spec,
+        ContentType.alert,
+        ContentType.handshake,
+        ContentType.application_data,
+    }
+)
 
 
 class SSLFailure(Exception):
@@ -67,7 +84,15 @@ class SSLFailure(Exception):
 
 
 class PeerClosed(Exception):
-    """The server closed the connection in order (close_notify or TCP EOF)."""
+    """The server closed the connection (close_notify, TCP EOF or RST).
+
+    `code` is what the socket reports once its buffer is empty: 203 after close_notify, the
+    profile's `unclean_close_code` after a TCP close without one (a possible truncation).
+    """
+
+    def __init__(self, reason: str, code: int = ResultCode.SOCKET_DOWN) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 def _no_delay(sock: socket.socket) -> None:
@@ -103,18 +128,31 @@ class SecureChannel:
     cipher: str
     server_cert_der: bytes
 
-    def __init__(self, conn: W24Client, sock: socket.socket, profile: DeviceProfile) -> None:
+    def __init__(
+        self,
+        conn: W24Client,
+        sock: socket.socket,
+        profile: DeviceProfile,
+        faults: Faults | None = None,
+    ) -> None:
         self._conn, self._sock, self._profile = conn, sock, profile
+        self._faults = faults = faults or Faults()
         self.version = version_name(conn.version)
         self.cipher = suite_name(conn.session.cipherSuite)
         self.server_cert_der = bytes(conn.session.serverCertChain.x509List[0].bytes)
-        conn._recv_record_limit = profile.max_record_plaintext  # 226 after decryption
+        self._limit = profile.max_record_plaintext + faults.record_limit_off_by_one
+        conn._recv_record_limit = self._limit  # 226 after decryption
+        records.install(conn._recordLayer, check_padding_bytes=not faults.padding_unchecked)
         cipher, mac = tlslite_names(self.cipher)
         block = {"rc4": 0, "3des": 8}.get(cipher, 16)
-        # Longest record a plaintext within the limit can make: MAC, explicit IV, 256 padding.
+        # Longest record a plaintext within the limit can make: MAC, explicit IV, 256 padding;
+        # or, when the limit counts the record on the wire, the limit itself.
         self._max_wire = (
-            profile.max_record_plaintext + _MAC_BYTES[mac] + (block + 256) * bool(block)
+            self._limit
+            if profile.record_limit_counts_wire
+            else self._limit + _MAC_BYTES[mac] + (block + 256) * bool(block)
         )
+        self._unclean = False  # the peer closed TCP without close_notify
         self._record = bytearray()  # the incoming record being assembled from the socket
         conn.feed = bytearray()
         self._peer_closed = False
@@ -179,7 +217,7 @@ class SecureChannel:
                 ResultCode.SSL_NEGOTIATION,
                 f"handshake timed out after {limit:.1f} s (last received: {conn.last_message})",
             )
-        return cls(conn, sock, profile)
+        return cls(conn, sock, profile, faults)
 
     @property
     def closed(self) -> bool:
@@ -204,23 +242,32 @@ class SecureChannel:
             while len(out) < max_bytes and not self._peer_closed and not self._conn.closed:
                 if not self._assemble():
                     break
-                feed = self._conn.feed
-                assert feed is not None  # set by the constructor; None only before it
-                feed += self._record
-                self._record = bytearray()
-                data = self._read_record()
-                if data is not None:
-                    out += data
+                out += self._take_record()
         except SSLFailure:
             if not out:
                 raise
             # Plaintext decrypted before the bad record goes to the host first; the stored
             # failure is raised by the next call.
-        if self._conn.closed and not self._closed:
+        if self._conn.closed and not self._closed and not self._faults.ignore_close_notify:
             self._peer_closed = True  # close_notify (or EOF) processed by tlslite
         if not out and self._peer_closed:
+            if self._unclean:
+                raise PeerClosed(
+                    "the server closed TCP without close_notify", self._profile.unclean_close_code
+                )
             raise PeerClosed("the server closed the SSL connection")
         return bytes(out)
+
+    def _take_record(self) -> bytes:
+        """Hand the assembled record to tlslite; its plaintext (b"" if it carried none)."""
+        record_type = self._record[0]
+        self._conn.feed += self._record
+        self._record = bytearray()
+        data = self._read_record()
+        empty = data is None and record_type == ContentType.application_data
+        if empty and self._faults.empty_record_eof:
+            self._peer_closed = True  # the fault: an empty record read as the end
+        return data or b""
 
     def _assemble(self) -> bool:
         """Read from the socket until one whole record is held; False if it is not there yet.
@@ -235,12 +282,20 @@ class SecureChannel:
             need = 5
             if have >= 5:
                 need += int.from_bytes(self._record[3:5], "big")
+                if self._record[0] not in _KNOWN_TYPES:
+                    # Not a type of SSL 3.0 / TLS 1.0 (tlslite would read a high first byte as
+                    # an SSLv2 header): unexpected_message, a decoding error for the host.
+                    self._fail(
+                        ResultCode.SSL_DECODE_ERROR,
+                        f"incoming record of unknown content type {self._record[0]}",
+                        AlertDescription.unexpected_message,
+                    )
                 if self._record[0] == ContentType.application_data and need - 5 > self._max_wire:
+                    what = "is over" if self._profile.record_limit_counts_wire else "cannot hold <="
                     self._fail(
                         ResultCode.SSL_RECORD_TOO_BIG,
-                        f"incoming record of {need - 5} bytes cannot hold <= "
-                        f"{self._profile.max_record_plaintext} bytes of plaintext with "
-                        f"{self.cipher}",
+                        f"incoming record of {need - 5} bytes {what} "
+                        f"{self._limit} bytes of plaintext with {self.cipher}",
                         AlertDescription.record_overflow,
                     )
                 if have == need:
@@ -253,6 +308,7 @@ class SecureChannel:
                 chunk = b""  # connection reset: the peer is gone
             if not chunk:
                 self._peer_closed = True  # TCP EOF; a truncated record is dropped
+                self._unclean = not self._conn.closed
                 return False
             self._record += chunk
 
@@ -273,7 +329,7 @@ class SecureChannel:
                     self._fail(ResultCode.SSL_DECODE_ERROR, "could not answer the server in time")
         except TLSLocalAlert as exc:
             if exc.description == AlertDescription.record_overflow:
-                limit = self._profile.max_record_plaintext
+                limit = self._limit
                 self._fail(
                     ResultCode.SSL_RECORD_TOO_BIG,
                     f"incoming record has more than {limit} bytes of plaintext",
@@ -284,6 +340,7 @@ class SecureChannel:
             self._fail(ResultCode.SSL_DECODE_ERROR, f"server sent alert {name}")
         except (TLSAbruptCloseError, OSError):
             self._peer_closed = True
+            self._unclean = True
         return b""
 
     def _fail(self, code: int, reason: str, alert: int | None = None) -> NoReturn:
