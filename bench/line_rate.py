@@ -51,8 +51,12 @@ PROFILE = get_profile("w24")
 
 
 def table(title: str, head: list[str], rows: list[list[str]]) -> str:
-    lines = [f"### {title}", "", "| " + " | ".join(head) + " |",
-             "|" + "|".join("---" for _ in head) + "|"]
+    lines = [
+        f"### {title}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -82,8 +86,18 @@ def bench_throughput(sets: CertSets, all_suites: bool, unthrottled_bytes: int) -
         finally:
             device.close_port()
             sim.stop()
-    head = ["direction", "baud", "suite", "bytes", "s", "payload rate", "of line rate",
-            "of framing bound", "handshake ms", "ok"]
+    head = [
+        "direction",
+        "baud",
+        "suite",
+        "bytes",
+        "s",
+        "payload rate",
+        "of line rate",
+        "of framing bound",
+        "handshake ms",
+        "ok",
+    ]
     return table("SSL throughput through the simulator pty (TLS 1.0)", head, rows)
 
 
@@ -91,15 +105,26 @@ def _throughput_row(case: ThroughputCase, baud: int, size: int, out: Outcome) ->
     t = out.transfer
     assert t is not None  # the runner always reports a throughput case's transfer
     r = rates(size, t.seconds, t.minimal, baud or None) if out.accepted else None
-    rate = "" if r is None else (
-        f"{r.throughput_bps / 1e6:.2f} MB/s" if not baud else f"{r.throughput_bps / 1e3:.1f} KB/s"
+    rate = (
+        ""
+        if r is None
+        else (
+            f"{r.throughput_bps / 1e6:.2f} MB/s"
+            if not baud
+            else f"{r.throughput_bps / 1e3:.1f} KB/s"
+        )
     )
     return [
-        case.direction, str(baud or "unthrottled"), short_name(case.suite), str(size),
-        f"{t.seconds:.3f}", rate,
+        case.direction,
+        str(baud or "unthrottled"),
+        short_name(case.suite),
+        str(size),
+        f"{t.seconds:.3f}",
+        rate,
         f"{r.line_ratio:.3f}" if r and r.line_ratio is not None else "-",
         f"{r.framing_ratio:.3f}" if r and r.framing_ratio is not None else "-",
-        f"{out.handshake_ms or 0:.1f}", "yes" if out.accepted else f"NO: {out.detail}",
+        f"{out.handshake_ms or 0:.1f}",
+        "yes" if out.accepted else f"NO: {out.detail}",
     ]
 
 
@@ -159,27 +184,61 @@ def bench_overhead(sets: CertSets, include_slow: bool) -> str:
             harness_ms.append(harness)
             device_ms.append(ms.get("device", 0.0))
             accounted = ms.get("certs", 0) + ms.get("server", 0) + ms.get("wait", 0)
-            rows.append([
-                scenario.id, str(outcome), f"{total:.1f}", f"{ms.get('device', 0):.1f}",
-                f"{ms.get('ssl', 0):.1f}", f"{ms.get('ca', 0):.1f}", f"{harness:.1f}",
-                f"{ms.get('certs', 0):.2f}", f"{ms.get('server', 0):.1f}",
-                f"{ms.get('wait', 0):.1f}", f"{harness - accounted:.1f}",
-            ])
+            rows.append(
+                [
+                    scenario.id,
+                    str(outcome),
+                    f"{total:.1f}",
+                    f"{ms.get('device', 0):.1f}",
+                    f"{ms.get('ssl', 0):.1f}",
+                    f"{ms.get('ca', 0):.1f}",
+                    f"{harness:.1f}",
+                    f"{ms.get('certs', 0):.2f}",
+                    f"{ms.get('server', 0):.1f}",
+                    f"{ms.get('wait', 0):.1f}",
+                    f"{harness - accounted:.1f}",
+                ]
+            )
     finally:
         for restore in undo:
             restore()
         device.close_port()
         sim.stop()
-    rows.append([
-        f"**median of {len(scenarios)}**", "", "", f"{statistics.median(device_ms):.1f}", "", "",
-        f"{statistics.median(harness_ms):.1f}", "", "", "", "",
-    ])
-    head = ["scenario", "outcome", "total ms", "device ms", "of which AT+iSSL", "of which CA",
-            "harness ms", "certs", "server setup/start/stop", "waiting for server", "other"]
-    note = (f"\nOne-time certificate build for these scenarios: {build_ms:.0f} ms "
-            "(keys cached per process).\n")
-    return table("Harness overhead per handshake scenario (unthrottled simulator)", head,
-                 rows) + note
+    rows.append(
+        [
+            f"**median of {len(scenarios)}**",
+            "",
+            "",
+            f"{statistics.median(device_ms):.1f}",
+            "",
+            "",
+            f"{statistics.median(harness_ms):.1f}",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
+    head = [
+        "scenario",
+        "outcome",
+        "total ms",
+        "device ms",
+        "of which AT+iSSL",
+        "of which CA",
+        "harness ms",
+        "certs",
+        "server setup/start/stop",
+        "waiting for server",
+        "other",
+    ]
+    note = (
+        f"\nOne-time certificate build for these scenarios: {build_ms:.0f} ms "
+        "(keys cached per process).\n"
+    )
+    return (
+        table("Harness overhead per handshake scenario (unthrottled simulator)", head, rows) + note
+    )
 
 
 # -- whole matrix -------------------------------------------------------------------------
@@ -189,8 +248,18 @@ def bench_matrix() -> str:
     rows = []
     for label, extra in (("single process", []), ("-n 2", ["-n", "2"])):
         with tempfile.TemporaryDirectory(prefix="w24-bench-") as report_dir:
-            cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
-                   "--w24-report-dir", report_dir, *extra]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--w24-report-dir",
+                report_dir,
+                *extra,
+            ]
             started = time.perf_counter()
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
             wall = time.perf_counter() - started
@@ -200,18 +269,32 @@ def bench_matrix() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default=",".join(PARTS),
-                        help=f"comma-separated, from {', '.join(PARTS)} (default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated, from {', '.join(PARTS)} (default: all)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
-    parser.add_argument("--all-suites", action="store_true",
-                        help="every suite at every baud rate (default: all five unthrottled "
-                             "and at 921600, AES128-SHA elsewhere)")
-    parser.add_argument("--unthrottled-bytes", type=int, default=1 << 20,
-                        help="transfer size on the unthrottled line (default 1 MB)")
-    parser.add_argument("--include-slow", action="store_true",
-                        help="overhead: include slow scenarios (a 10 s stalled handshake)")
+    parser.add_argument(
+        "--all-suites",
+        action="store_true",
+        help="every suite at every baud rate (default: all five unthrottled "
+        "and at 921600, AES128-SHA elsewhere)",
+    )
+    parser.add_argument(
+        "--unthrottled-bytes",
+        type=int,
+        default=1 << 20,
+        help="transfer size on the unthrottled line (default 1 MB)",
+    )
+    parser.add_argument(
+        "--include-slow",
+        action="store_true",
+        help="overhead: include slow scenarios (a 10 s stalled handshake)",
+    )
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = sorted(set(parts) - set(PARTS))

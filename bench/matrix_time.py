@@ -55,23 +55,60 @@ def child_env(as_is: bool) -> dict[str, str]:
 
 def warm_up(env: dict[str, str], extra: list[str]) -> None:
     """One untimed collection, so the timed runs find the bytecode cache filled."""
-    subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q",
-                    "-p", "no:cacheprovider", *extra], cwd=ROOT, env=env, capture_output=True,
-                   timeout=RUN_TIMEOUT_S, check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
 
 
 def run_once(workers: int, extra: list[str], env: dict[str, str]) -> Run:
     with tempfile.TemporaryDirectory(prefix="w24-matrix-") as report_dir:
-        cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
-               "-n", str(workers), "--w24-report-dir", report_dir, *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            str(workers),
+            "--w24-report-dir",
+            report_dir,
+            *extra,
+        ]
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env,
-                              timeout=RUN_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=RUN_TIMEOUT_S,
+            check=False,
+        )
         wall = time.perf_counter() - started
         junit = Path(report_dir) / "junit.xml"
-        times = ([float(c.get("time") or 0) for c in ET.parse(junit).getroot().iter("testcase")]
-                 if junit.exists() else [])
+        times = (
+            [float(c.get("time") or 0) for c in ET.parse(junit).getroot().iter("testcase")]
+            if junit.exists()
+            else []
+        )
     lines = [ln.strip("= ") for ln in proc.stdout.splitlines() if ln.strip()]
     summary = lines[-1] if lines else f"exit {proc.returncode}"
     if proc.returncode != 0:
@@ -128,12 +165,16 @@ def write_section(text: str, path: Path = RESULTS) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs per worker count (default 3)")
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--env-as-is", action="store_true",
-                        help="keep PYTHONDONTWRITEBYTECODE if set (default: drop it)")
+    parser.add_argument(
+        "--env-as-is",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE if set (default: drop it)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="after --: extra pytest arguments")
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -147,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         for n in WORKERS:
             run = run_once(n, args.pytest_args, env)
             runs[n].append(run)
-            print(f"run {i + 1}/{args.runs} -n {n}: {run.wall_s:.1f} s "
-                  f"(load {run.load_before:.1f}) {run.summary}", flush=True)
+            print(
+                f"run {i + 1}/{args.runs} -n {n}: {run.wall_s:.1f} s "
+                f"(load {run.load_before:.1f}) {run.summary}",
+                flush=True,
+            )
     text = section(runs, args.pytest_args, bytecode)
     print(text)
     if not args.no_write:

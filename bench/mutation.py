@@ -50,23 +50,44 @@ class Target:
 
 # A selection after a test file (-k ...) keeps each mutant's run short on a shared machine.
 TARGETS = [
-    Target("verify", "harness/sim/verify.py", ("tests/test_verify.py",),
-           ("_dns_matches",)),
-    Target("replies", "harness/at/replies.py", ("tests/test_at_replies.py",),
-           ("_digits_value", "classify_line")),
-    Target("scenarios", "harness/scenarios.py", ("tests/test_scenarios.py",),
-           ("_suite_rule", "_sha256_ca_rule", "_key_rule", "accept_unless")),
-    Target("linerate", "harness/report/linerate.py",
-           ("tests/test_throughput_math.py", "-k", "not paced"),
-           ("default_floor", "meets_floor", "SIMULATOR_FLOOR", "HARDWARE_FLOOR")),
-    Target("compare", "harness/report/compare.py",
-           ("tests/test_report_compare.py", "-k",
-            "not record and not baseline_option and not installed and not cli"),
-           ("DEFAULT_THRESHOLD", "DEFAULT_MIN_HANDSHAKE_DELTA_MS", "_compare_throughput")),
-    Target("device-limits", "harness/sim/device.py", ("tests/test_sim_commands.py",),
-           ("ssnd_limit", "_ca", "_ssl")),
-    Target("driver-limits", "harness/device/w24.py", ("tests/test_driver.py", "-k", "ca"),
-           ("set_ca",)),
+    Target("verify", "harness/sim/verify.py", ("tests/test_verify.py",), ("_dns_matches",)),
+    Target(
+        "replies",
+        "harness/at/replies.py",
+        ("tests/test_at_replies.py",),
+        ("_digits_value", "classify_line"),
+    ),
+    Target(
+        "scenarios",
+        "harness/scenarios.py",
+        ("tests/test_scenarios.py",),
+        ("_suite_rule", "_sha256_ca_rule", "_key_rule", "accept_unless"),
+    ),
+    Target(
+        "linerate",
+        "harness/report/linerate.py",
+        ("tests/test_throughput_math.py", "-k", "not paced"),
+        ("default_floor", "meets_floor", "SIMULATOR_FLOOR", "HARDWARE_FLOOR"),
+    ),
+    Target(
+        "compare",
+        "harness/report/compare.py",
+        (
+            "tests/test_report_compare.py",
+            "-k",
+            "not record and not baseline_option and not installed and not cli",
+        ),
+        ("DEFAULT_THRESHOLD", "DEFAULT_MIN_HANDSHAKE_DELTA_MS", "_compare_throughput"),
+    ),
+    Target(
+        "device-limits",
+        "harness/sim/device.py",
+        ("tests/test_sim_commands.py",),
+        ("ssnd_limit", "_ca", "_ssl"),
+    ),
+    Target(
+        "driver-limits", "harness/device/w24.py", ("tests/test_driver.py", "-k", "ca"), ("set_ca",)
+    ),
 ]
 
 # Operators whose mutants are noise here (see the module docstring).
@@ -111,8 +132,22 @@ def _signature_lines(module: Path) -> set[int]:
 
 
 def _test_command(target: Target) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:w24",
-            "-p", "no:xdist", "-o", "addopts=", *target.tests]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:w24",
+        "-p",
+        "no:xdist",
+        "-o",
+        "addopts=",
+        *target.tests,
+    ]
 
 
 def _config(target: Target, timeout: float) -> str:
@@ -198,8 +233,10 @@ def _summarise(target: Target, session: Path, earlier_killed: int = 0) -> tuple[
     total = killed_all + survived
     score = 100.0 * killed_all / total if total else 100.0
     extra = f" (+{earlier_killed} killed in the earlier run)" if earlier_killed else ""
-    print(f"\n== {target.name} ({target.module}): {score:.1f} %  killed {killed_all} of {total}"
-          f"{extra}; {incompetent} of them incompetent (the mutant does not even import)")
+    print(
+        f"\n== {target.name} ({target.module}): {score:.1f} %  killed {killed_all} of {total}"
+        f"{extra}; {incompetent} of them incompetent (the mutant does not even import)"
+    )
     for spec, result in sorted(survivors, key=lambda s: s[0].start_pos):
         print(f"  SURVIVED line {spec.start_pos[0]}: {spec.operator_name} #{spec.occurrence}")
         diff = [ln for ln in (result.diff or "").splitlines() if ln[:1] in "+-"]
@@ -211,18 +248,35 @@ def _summarise(target: Target, session: Path, earlier_killed: int = 0) -> tuple[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="target names: " +
-                        ", ".join(t.name for t in TARGETS))
-    parser.add_argument("--work", type=Path, default=None,
-                        help="where session databases go (default: a new temporary directory)")
+    parser.add_argument(
+        "--only", nargs="*", help="target names: " + ", ".join(t.name for t in TARGETS)
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="where session databases go (default: a new temporary directory)",
+    )
     parser.add_argument("--timeout", type=float, default=180.0, help="per mutant test run, s")
     parser.add_argument("--count", action="store_true", help="count the mutants in scope only")
-    parser.add_argument("--resume", action="store_true",
-                        help="go on with the sessions already in --work (after an interruption)")
-    parser.add_argument("--survivors-of", type=Path, default=None,
-                        help="--work directory of an earlier run: re-run only its survivors")
-    parser.add_argument("--scope", action="append", default=[], metavar="TARGET=F1,F2",
-                        help="mutate only these functions / module constants of a target")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the sessions already in --work (after an interruption)",
+    )
+    parser.add_argument(
+        "--survivors-of",
+        type=Path,
+        default=None,
+        help="--work directory of an earlier run: re-run only its survivors",
+    )
+    parser.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="TARGET=F1,F2",
+        help="mutate only these functions / module constants of a target",
+    )
     args = parser.parse_args(argv)
     known = {t.name: t for t in TARGETS}
     for item in args.scope:
@@ -255,15 +309,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.count:
             print(f"{target.name}: {pending} mutants in scope")
             continue
-        baseline = subprocess.run(_test_command(target), cwd=ROOT, capture_output=True,
-                                  text=True, timeout=args.timeout)
+        baseline = subprocess.run(
+            _test_command(target), cwd=ROOT, capture_output=True, text=True, timeout=args.timeout
+        )
         if baseline.returncode != 0:
             print(f"{target.name}: the tests fail without any mutant:\n{baseline.stdout[-2000:]}")
             return 2
         started = time.monotonic()
         print(f"{target.name}: {pending} mutants ...", flush=True)
-        subprocess.run(["cosmic-ray", "exec", str(work / f"{target.name}.toml"), str(session)],
-                       cwd=ROOT, check=True)
+        subprocess.run(
+            ["cosmic-ray", "exec", str(work / f"{target.name}.toml"), str(session)],
+            cwd=ROOT,
+            check=True,
+        )
         print(f"{target.name}: {time.monotonic() - started:.0f} s", flush=True)
         results.append((target, _summarise(target, session, earlier_killed)))
     if results:

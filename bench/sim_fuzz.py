@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     steps = sim_machine.STEPS["count"]
     verdict = f"{len(failures)} failing round(s)" if failures else "no failure"
-    print(f"\n{steps} steps in {rounds} rounds, {elapsed:.0f} s ({steps / elapsed:.0f} steps/s); "
-          f"{verdict}")
+    print(
+        f"\n{steps} steps in {rounds} rounds, {elapsed:.0f} s ({steps / elapsed:.0f} steps/s); "
+        f"{verdict}"
+    )
     for failure in failures:
         print(f"  FAILED: {failure}")
     print("outcomes (command -> final replies):")

@@ -103,8 +103,10 @@ def _refusal_code(scenario_id: str) -> Decider:
 
 # field -> (the scenarios that decide it, how)
 DECIDERS: dict[str, tuple[tuple[str, ...], Decider]] = {
-    "check_validity_dates": (("expired-leaf", "not-yet-valid-leaf"),
-                             _flag("expired-leaf", "not-yet-valid-leaf", accept_means=False)),
+    "check_validity_dates": (
+        ("expired-leaf", "not-yet-valid-leaf"),
+        _flag("expired-leaf", "not-yet-valid-leaf", accept_means=False),
+    ),
     "check_hostname": (("wrong-hostname",), _flag("wrong-hostname", accept_means=False)),
     "chain_building": (("intermediate-sent",), _flag("intermediate-sent", accept_means=True)),
     "record_limit_in_handshake": (("cert-record-over-2k",), _record_limit),
@@ -126,8 +128,13 @@ class Characterized:
 
 
 def decide_profile(
-    base: DeviceProfile, obs: Observations, *, name: str, identity: tuple[str, str],
-    port: str, measured: list[Scenario],
+    base: DeviceProfile,
+    obs: Observations,
+    *,
+    name: str,
+    identity: tuple[str, str],
+    port: str,
+    measured: list[Scenario],
 ) -> Characterized:
     """The base profile with every field the observations decide, and the provenance."""
     changes: dict[str, Any] = {}
@@ -172,8 +179,14 @@ def _harness_version() -> str:
 
 
 def characterize(
-    device: W24, base: DeviceProfile, *, name: str, port: str, host: str = "127.0.0.1",
-    bind: str = "127.0.0.1", progress: Callable[[str], None] | None = None,
+    device: W24,
+    base: DeviceProfile,
+    *,
+    name: str,
+    port: str,
+    host: str = "127.0.0.1",
+    bind: str = "127.0.0.1",
+    progress: Callable[[str], None] | None = None,
 ) -> Characterized:
     """Run every characterization scenario on `device` (expectations from `base`) and decide
     the profile. The device is left as found: the runner restores CA and sockets."""
@@ -185,5 +198,11 @@ def characterize(
         obs.outcomes[scenario.id] = outcome = runner.run(scenario)
         if progress:
             progress(f"{scenario.id}: {outcome}")
-    return decide_profile(base, obs, name=name, identity=(ident.part_number, ident.firmware),
-                          port=port, measured=measured)
+    return decide_profile(
+        base,
+        obs,
+        name=name,
+        identity=(ident.part_number, ident.firmware),
+        port=port,
+        measured=measured,
+    )

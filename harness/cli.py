@@ -97,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser(
-        "test", add_help=False,
+        "test",
+        add_help=False,
         help="run the device suites shipped with w24-harness (any further arguments go to "
-             "pytest, e.g. `w24 test --w24-port /dev/ttyUSB0 -k handshake`)",
+        "pytest, e.g. `w24 test --w24-port /dev/ttyUSB0 -k handshake`)",
     )
 
     sim = sub.add_parser("sim", help="run the W24 simulator on a pty or TCP port")
@@ -118,10 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port_options(clear)
 
     scen = sub.add_parser("scenarios", help="print the scenario catalogue with expectations")
-    scen.add_argument("--profile", action="append", choices=sorted(PROFILES),
-                      help="profile column(s) to show (default: all)")
-    scen.add_argument("--profile-file", action="append", type=Path, default=[],
-                      help="a column for the profile in this TOML file (repeatable)")
+    scen.add_argument(
+        "--profile",
+        action="append",
+        choices=sorted(PROFILES),
+        help="profile column(s) to show (default: all)",
+    )
+    scen.add_argument(
+        "--profile-file",
+        action="append",
+        type=Path,
+        default=[],
+        help="a column for the profile in this TOML file (repeatable)",
+    )
 
     add_report_parser(sub)
     add_profile_parsers(sub)

@@ -25,8 +25,9 @@ def add_profile_parsers(sub: argparse._SubParsersAction) -> None:
     diff = prof_sub.add_parser("diff", help="the fields two profiles disagree on (exit 1 if any)")
     diff.add_argument("a")
     diff.add_argument("b")
-    diff.add_argument("--identity", action="store_true",
-                      help="compare the name and description too")
+    diff.add_argument(
+        "--identity", action="store_true", help="compare the name and description too"
+    )
     diff.set_defaults(func=_diff)
 
     char = sub.add_parser(
@@ -35,12 +36,18 @@ def add_profile_parsers(sub: argparse._SubParsersAction) -> None:
     )
     char.add_argument("--port", required=True, help="device path or pyserial URL")
     char.add_argument("--baud", type=int, default=115200)
-    char.add_argument("--profile", default="w24",
-                      help="base profile (name or file): the fields no scenario measures")
+    char.add_argument(
+        "--profile",
+        default="w24",
+        help="base profile (name or file): the fields no scenario measures",
+    )
     char.add_argument("--out", required=True, type=Path, help="the profile file to write")
     char.add_argument("--name", help="profile name (default: the --out file's stem)")
-    char.add_argument("--host", default="127.0.0.1",
-                      help="address the device dials to reach the harness's TLS servers")
+    char.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the device dials to reach the harness's TLS servers",
+    )
     char.add_argument("--bind", default="127.0.0.1", help="address the TLS servers listen on")
     char.set_defaults(func=_characterize)
 
@@ -63,8 +70,10 @@ def _diff(args: argparse.Namespace) -> int:
         return 2
     rows = diff_profiles(a, b, identity=args.identity)
     if not rows:
-        print(f"{args.a} and {args.b}: equal, field for field"
-              + ("" if args.identity else " (name and description not compared)"))
+        print(
+            f"{args.a} and {args.b}: equal, field for field"
+            + ("" if args.identity else " (name and description not compared)")
+        )
         return 0
     width = max(len(r[0]) for r in rows)
     print(f"{'field':{width}}  {args.a}  |  {args.b}")
@@ -86,14 +95,20 @@ def _characterize(args: argparse.Namespace) -> int:
     try:
         device = W24.open(args.port, baud=args.baud, profile=base)
     except W24Error as exc:
-        print(f"w24 characterize: cannot open {args.port} at {args.baud} baud: {exc}",
-              file=sys.stderr)
+        print(
+            f"w24 characterize: cannot open {args.port} at {args.baud} baud: {exc}", file=sys.stderr
+        )
         return 2
     try:
         device.resync()
         result = characterize(
-            device, base, name=args.name or args.out.stem, port=args.port, host=args.host,
-            bind=args.bind, progress=lambda line: print(line, file=sys.stderr),
+            device,
+            base,
+            name=args.name or args.out.stem,
+            port=args.port,
+            host=args.host,
+            bind=args.bind,
+            progress=lambda line: print(line, file=sys.stderr),
         )
     except W24Error as exc:
         print(f"w24 characterize: {args.port}: {exc}", file=sys.stderr)

@@ -71,9 +71,11 @@ def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Devi
                 f"{', '.join(_SECTIONS)} (and 'profile')"
             )
         if not isinstance(table, dict):
-            raise DeviationsError(f"{path}: [{key}] must be a table of scenario = \"reason\"")
-        entries += [_entry(f"{path}: [{key}] {pattern!r}", pattern, _SECTIONS[key], reason,
-                           scenarios) for pattern, reason in table.items()]
+            raise DeviationsError(f'{path}: [{key}] must be a table of scenario = "reason"')
+        entries += [
+            _entry(f"{path}: [{key}] {pattern!r}", pattern, _SECTIONS[key], reason, scenarios)
+            for pattern, reason in table.items()
+        ]
     return Deviations(path, tuple(entries), for_profile)
 
 

@@ -10,11 +10,11 @@ exchange, AT+iSCLS. It returns the runner's Outcome, so the result fields match 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 
 from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.errors import TLSError
@@ -27,17 +27,10 @@ from w24_harness.servers.daemon_configs import ECHO_MODULE, FTP_BANNER
 from w24_harness.servers.daemons import App, Daemon
 from w24_harness.servers.plain import BANNER
 from w24_harness.tlsfacts import ProtocolVersion
+from w24_harness.vocab import Stage
 
 ECHO_BYTES = 1500  # under the W24's 2048-byte SSND and record limits: one SSND, one record
 READ_LIMIT = 16384
-
-
-class Stage(StrEnum):
-    """Where a refusal showed (the same words as the catalogue's Expect.stage)."""
-
-    SSL = "ssl"
-    DATA = "data"
-    SEND = "send"
 
 
 class Failed(Exception):
@@ -69,10 +62,8 @@ def probe(daemon: Daemon, version: str, suite: str, timeout: float = 10.0) -> st
     except (TLSError, OSError) as exc:
         return f"reference client (tlslite-ng): {type(exc).__name__}: {exc}".strip()
     finally:
-        try:
+        with contextlib.suppress(TLSError, OSError):
             conn.close()
-        except (TLSError, OSError):
-            pass
         sock.close()
 
 
@@ -83,8 +74,9 @@ class Exchange:
     detail: str = ""
 
 
-def read_until_closed(device: W24, handle: int, limit: int = READ_LIMIT,
-                      timeout: float = 10.0) -> bytes:
+def read_until_closed(
+    device: W24, handle: int, limit: int = READ_LIMIT, timeout: float = 10.0
+) -> bytes:
     """SRCV until the peer has closed (203 after its data) or `timeout` passes quietly."""
     got = bytearray()
     while len(got) < limit:
@@ -122,8 +114,9 @@ def _send(device: W24, handle: int, data: bytes) -> None:
 
 def _check_echo(sent: bytes, got: bytes, what: str) -> None:
     if hashlib.sha256(got).digest() != hashlib.sha256(sent).digest():
-        raise Failed(Stage.DATA, f"{what}: got {len(got)} bytes back for {len(sent)} sent, "
-                                 "SHA-256 differs")
+        raise Failed(
+            Stage.DATA, f"{what}: got {len(got)} bytes back for {len(sent)} sent, SHA-256 differs"
+        )
 
 
 def _http_body(response: bytes) -> tuple[bytes, bytes]:
@@ -159,16 +152,21 @@ def _banner_echo(device: W24, handle: int, daemon: Daemon) -> Exchange:
     behind = backend.connections[-1] if backend and backend.connections else None
     if behind is None or behind.sha256_in != hashlib.sha256(data).hexdigest():
         raise Failed(Stage.SEND, "the plain service behind stunnel received other bytes")
-    return Exchange(len(data), len(banner) + len(got),
-                    f"banner, then {len(data)} bytes echoed; SHA-256 equal at both ends")
+    return Exchange(
+        len(data),
+        len(banner) + len(got),
+        f"banner, then {len(data)} bytes echoed; SHA-256 equal at both ends",
+    )
 
 
 def _http(device: W24, handle: int, daemon: Daemon) -> Exchange:
     """POST echoed back by the echo module (both ways); without the module, GET of a file."""
     data = _echo_line()
     if ECHO_MODULE.is_file():
-        request = (b"POST /echo HTTP/1.0\r\nHost: localhost\r\n"
-                   b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        request = (
+            b"POST /echo HTTP/1.0\r\nHost: localhost\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(data) + data
+        )
         what = f"POST of {len(data)} bytes echoed by nginx"
     else:
         (daemon.workdir / "www" / "payload.txt").write_bytes(data)
@@ -192,8 +190,11 @@ def _ftp_banner(device: W24, handle: int, daemon: Daemon) -> Exchange:
     reply = read_until_closed(device, handle)
     if not reply.startswith(b"221"):
         raise Failed(Stage.DATA, f"QUIT answered {reply!r}, expected 221")
-    return Exchange(len(b"QUIT\r\n"), len(got) + len(reply),
-                    f"FTP banner {got.strip()!r}, QUIT answered {reply.strip()!r}")
+    return Exchange(
+        len(b"QUIT\r\n"),
+        len(got) + len(reply),
+        f"FTP banner {got.strip()!r}, QUIT answered {reply.strip()!r}",
+    )
 
 
 def _status_page(device: W24, handle: int, daemon: Daemon) -> Exchange:
@@ -204,8 +205,11 @@ def _status_page(device: W24, handle: int, daemon: Daemon) -> Exchange:
     if not head.startswith(b"HTTP/1.0 200") or b"Cipher is" not in body:
         raise Failed(Stage.DATA, f"status page {got[:80]!r}")
     line = next((ln for ln in body.splitlines() if b"Cipher is" in ln), b"")
-    return Exchange(len(request), len(got),
-                    f"status page of {len(body)} bytes: {line.decode(errors='replace').strip()}")
+    return Exchange(
+        len(request),
+        len(got),
+        f"status page of {len(body)} bytes: {line.decode(errors='replace').strip()}",
+    )
 
 
 _EXCHANGES: dict[App, Callable[[W24, int, Daemon], Exchange]] = {
@@ -238,7 +242,12 @@ def attempt(device: W24, host: str, port: int, daemon: Daemon, *, data: bool = T
             done = exchange(device, handle, daemon)
         except Failed as exc:
             return Outcome(False, exc.code, exc.stage, exc.detail, handshake_ms=ms)
-        return Outcome(True, detail=done.detail, handshake_ms=ms, bytes_sent=done.sent,
-                       bytes_received=done.received)
+        return Outcome(
+            True,
+            detail=done.detail,
+            handshake_ms=ms,
+            bytes_sent=done.sent,
+            bytes_received=done.received,
+        )
     finally:
         device.close_quietly(handle)

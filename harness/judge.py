@@ -35,11 +35,17 @@ def judge(scenario: Scenario, profile: DeviceProfile, outcome: Outcome) -> Judge
         allowed = scenario.allowed(profile)
         if not any(outcome.matches(e) for e in allowed):
             options = " | ".join(sorted(str(e) for e in allowed))
-            return Judgement(ResultClass.FAILED, shown, predicted,
-                             f"{outcome} is outside what a correct firmware may show ({options})")
+            return Judgement(
+                ResultClass.FAILED,
+                shown,
+                predicted,
+                f"{outcome} is outside what a correct firmware may show ({options})",
+            )
         if predicted is not None and not outcome.matches(predicted):
             return Judgement(
-                ResultClass.DRIFT, shown, predicted,
+                ResultClass.DRIFT,
+                shown,
+                predicted,
                 f"profile {profile.name} says {scenario.measures} = "
                 f"{getattr(profile, scenario.measures or '')!r}, which predicts {predicted}; "
                 f"the firmware showed {outcome}",
@@ -55,9 +61,13 @@ def judge(scenario: Scenario, profile: DeviceProfile, outcome: Outcome) -> Judge
         return Judgement(ResultClass.FAILED, shown, None, f"{outcome} is outside {options}")
     if predicted is None:
         # A conformance row over a field the profile does not know cannot conclude anything.
-        return Judgement(ResultClass.ERROR, shown, None,
-                         f"profile {profile.name} holds {scenario.measures} as unknown, and the "
-                         "scenario names no allowed set")
+        return Judgement(
+            ResultClass.ERROR,
+            shown,
+            None,
+            f"profile {profile.name} holds {scenario.measures} as unknown, and the "
+            "scenario names no allowed set",
+        )
     if outcome.matches(predicted):
         return Judgement(ResultClass.PASSED, shown, predicted, f"{outcome} as expected")
     return Judgement(ResultClass.FAILED, shown, predicted, f"expected {predicted}, got {outcome}")

@@ -113,8 +113,16 @@ class LocalLab:
         env = dict(os.environ, PATH=os.pathsep.join([str(shim_dir), _bin_path()]))
         self._spawn(
             "exporter",
-            [_tool("labgrid-exporter"), "-c", self.coordinator, "-n", EXPORTER,
-             "--hostname", "127.0.0.1", str(config)],
+            [
+                _tool("labgrid-exporter"),
+                "-c",
+                self.coordinator,
+                "-n",
+                EXPORTER,
+                "--hostname",
+                "127.0.0.1",
+                str(config),
+            ],
             env=env,
         )
         self._wait(self._exported, timeout, "exporter")
@@ -127,8 +135,7 @@ class LocalLab:
                 "comment": "W24 simulator",
                 "tags": {**self.tags, "profile": self.profile},
                 "matches": [
-                    {"exporter": EXPORTER, "group": name, "cls": "NetworkSerialPort",
-                     "name": None}
+                    {"exporter": EXPORTER, "group": name, "cls": "NetworkSerialPort", "name": None}
                 ],
                 "created": now,
                 "changed": now,
@@ -222,8 +229,11 @@ class LocalLab:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m w24_harness.labgrid_lab", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m w24_harness.labgrid_lab",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--places", type=int, default=2)
     parser.add_argument("--tags", nargs="*", default=["lab=ci"], metavar="KEY=VALUE")
     parser.add_argument("--profile", default="w24")

@@ -88,14 +88,18 @@ def _convert_tuple(value: Any, args: tuple[Any, ...], where: str) -> tuple[Any, 
 
 
 # TOML scalar types a field type accepts (a bool is no int here, though Python says it is).
-_SCALARS: dict[type, tuple[type, ...]] = {bool: (bool,), int: (int,), float: (int, float),
-                                          str: (str,)}
+_SCALARS: dict[type, tuple[type, ...]] = {
+    bool: (bool,),
+    int: (int,),
+    float: (int, float),
+    str: (str,),
+}
 
 
 def _convert_scalar(value: Any, tp: Any, where: str) -> Any:
     accepted = _SCALARS.get(tp, ())
     if isinstance(value, accepted) and not (isinstance(value, bool) and tp is not bool):
-        return float(value) if tp is float else value
+        return float(value) if tp is float else value  # type: ignore[arg-type]  # an int or float here
     raise ProfileFileError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 
@@ -127,7 +131,8 @@ def profile_from_mapping(data: dict[str, Any], source: str, default_name: str) -
         return get_profile(base_name).with_changes(**values)
     values.setdefault("name", default_name)
     missing = [
-        f.name for f in fields(DeviceProfile)
+        f.name
+        for f in fields(DeviceProfile)
         if f.name not in values and f.default is MISSING and f.default_factory is MISSING
     ]
     if missing:

@@ -157,31 +157,48 @@ class DeviceProfile:
 # came in beside the tri-state model; `w24 characterize` does not decide them yet, so `w24`
 # holds the simulator's choice for them instead of UNKNOWN (a known gap, see issue 9's note).
 EXPLICIT_UNDOCUMENTED: tuple[str, ...] = (
-    "ca_requires_ca_flag", "check_issuer_key_usage", "reject_unknown_critical", "ca_small_exponent",
-    "record_limit_counts_wire", "unclean_close_code", "ignore_warning_alerts",
+    "ca_requires_ca_flag",
+    "check_issuer_key_usage",
+    "reject_unknown_critical",
+    "ca_small_exponent",
+    "record_limit_counts_wire",
+    "unclean_close_code",
+    "ignore_warning_alerts",
 )
 
 UNDOCUMENTED: dict[str, Undocumented] = {
     "ca_too_long_code": Undocumented(
-        "§6 ('I/ERROR' only)", int(ResultCode.CA_PARSE_ERROR),
-        "the later firmware reports every CA rejection as 116 (§12.3)"),
+        "§6 ('I/ERROR' only)",
+        int(ResultCode.CA_PARSE_ERROR),
+        "the later firmware reports every CA rejection as 116 (§12.3)",
+    ),
     "absent_ca_slot_code": Undocumented(
         "§10 (CA2..CA4 are iChip 8.x only; the W24 answer is not given)",
-        int(ResultCode.ILLEGAL_COMMAND), "an unknown parameter name is an illegal command"),
+        int(ResultCode.ILLEGAL_COMMAND),
+        "an unknown parameter name is an illegal command",
+    ),
     "server_key_bits": Undocumented(
-        "§11.3", (1024, 2048), "the CA's own range (§12.2) for a client with 2 KB buffers"),
+        "§11.3", (1024, 2048), "the CA's own range (§12.2) for a client with 2 KB buffers"
+    ),
     "leaf_signature_hashes": Undocumented(
-        "§11.3 (§12.2 constrains the CA only)", lambda p: p.signature_hashes,
-        "the hashes the CA may be signed with (§12.2)"),
+        "§11.3 (§12.2 constrains the CA only)",
+        lambda p: p.signature_hashes,
+        "the hashes the CA may be signed with (§12.2)",
+    ),
     "check_validity_dates": Undocumented(
-        "§11.3", False, "no link between the RP8 clock and SSL is documented"),
+        "§11.3", False, "no link between the RP8 clock and SSL is documented"
+    ),
     "check_hostname": Undocumented(
-        "§11.3", False, "AT+iSSL takes no host name, only a socket handle"),
+        "§11.3", False, "AT+iSSL takes no host name, only a socket handle"
+    ),
     "chain_building": Undocumented(
-        "§11.3", False, "the manual says only 'signed by the trusted CA'"),
+        "§11.3", False, "the manual says only 'signed by the trusted CA'"
+    ),
     "record_limit_in_handshake": Undocumented(
-        "§11.1 (226: 'maximum SSL packet size (2 KB) exceeded', context not given)", False,
-        "the handshake is taken to be buffered separately from application data"),
+        "§11.1 (226: 'maximum SSL packet size (2 KB) exceeded', context not given)",
+        False,
+        "the handshake is taken to be buffered separately from application data",
+    ),
 }
 
 W24 = DeviceProfile(

@@ -177,9 +177,15 @@ class ScenarioRunner:
         version = profile.protocols[-1]
         suite = profile.cipher_suites[0]
         certs = self.sets.get("valid")
-        config = ServerConfig(cert=certs.server, backend=backend_for(version, suite),
-                              versions=(version,), suites=(suite,), bind=self.bind,
-                              handshake_timeout_s=profile.handshake_timeout_s + 5)
+        assert certs.server is not None  # the valid set always has a server certificate
+        config = ServerConfig(
+            cert=certs.server,
+            backend=backend_for(version, suite),
+            versions=(version,),
+            suites=(suite,),
+            bind=self.bind,
+            handshake_timeout_s=profile.handshake_timeout_s + 5,
+        )
         try:
             with ca_loaded(self.device, certs.ca_pem), TLSServer(config) as server:
                 handle, _ms = self._handshake(server)
@@ -212,15 +218,23 @@ class ScenarioRunner:
                 after = self.device.get_ca().pem
                 if after != previous:
                     return Outcome(
-                        False, exc.code, Stage.CA,
-                        "refused, but the previous CA was not kept intact", intact=False,
+                        False,
+                        exc.code,
+                        Stage.CA,
+                        "refused, but the previous CA was not kept intact",
+                        intact=False,
                     )
                 return Outcome(False, exc.code, Stage.CA, "refused; previous CA intact")
             back = self.device.get_ca().pem.strip()
             sent = (certs.ca_pem or b"").decode().replace("\r\n", "\n").strip()
             if back != sent:
-                return Outcome(False, None, Stage.CA,
-                               "accepted, but AT+iCA? reads back another PEM", intact=False)
+                return Outcome(
+                    False,
+                    None,
+                    Stage.CA,
+                    "accepted, but AT+iCA? reads back another PEM",
+                    intact=False,
+                )
             return Outcome(True, detail="loaded and read back")
         finally:
             restore_ca(self.device, previous)
@@ -265,10 +279,8 @@ class ScenarioRunner:
         """Let the server finish reading the client's last records (its alert) before the
         evidence is read; bounded, and a server still waiting is cut by the stop."""
         if server.connections:
-            try:
+            with suppress(TimeoutError):
                 server.wait_closed(timeout=SETTLE_TIMEOUT_S)
-            except TimeoutError:
-                pass
 
     def _handshake(self, server: TLSServer) -> tuple[int, float]:
         handle = self.device.open_tcp(self.host, server.port)
@@ -347,7 +359,9 @@ class ScenarioRunner:
             if conn.bytes_in < len(data):
                 raise Rejected(Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)}")
             if conn.sha256_in != sha256_hex(data):
-                raise Rejected(Stage.SEND, None, "server received different bytes (SHA-256 differs)")
+                raise Rejected(
+                    Stage.SEND, None, "server received different bytes (SHA-256 differs)"
+                )
 
     # -- throughput ------------------------------------------------------------------------
 
@@ -377,8 +391,14 @@ class ScenarioRunner:
                 out.server = {**_server_view(server), "backend": case.backend}
                 return out
         except Rejected as rej:
-            return Outcome(False, rej.code, rej.stage, rej.detail, handshake_ms=rej.handshake_ms,
-                           transfer=transfer)
+            return Outcome(
+                False,
+                rej.code,
+                rej.stage,
+                rej.detail,
+                handshake_ms=rej.handshake_ms,
+                transfer=transfer,
+            )
         finally:
             for handle in list(self.device.sockets):
                 self.device.close_quietly(handle)
@@ -397,8 +417,9 @@ class ScenarioRunner:
         elif got.timed_out:
             _fail(out, Stage.DATA, None, f"timed out after {self.data_timeout} s with {n} bytes")
         elif sha256_hex(got.data) != sha256_hex(want):
-            _fail(out, Stage.DATA, None,
-                  f"received {n} bytes whose SHA-256 differs from the server's")
+            _fail(
+                out, Stage.DATA, None, f"received {n} bytes whose SHA-256 differs from the server's"
+            )
 
     def _timed_send(self, server: TLSServer, handle: int, out: Outcome, transfer: Transfer) -> None:
         data = payload(transfer.payload_bytes, SEND_SEED)
@@ -415,9 +436,13 @@ class ScenarioRunner:
         conn = server.wait_bytes_in(len(data), wait)
         out.bytes_sent = conn.bytes_in
         if out.accepted and conn.sha256_in != sha256_hex(data):
-            _fail(out, Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)} bytes"
-                  + (", SHA-256 differs" if conn.bytes_in == len(data) else ""))
-
+            _fail(
+                out,
+                Stage.SEND,
+                None,
+                f"server received {conn.bytes_in} of {len(data)} bytes"
+                + (", SHA-256 differs" if conn.bytes_in == len(data) else ""),
+            )
 
     def _plan_sent(self, server: TLSServer) -> None:
         """Wait until the server has sent its whole record plan (its ending included)."""
@@ -437,8 +462,11 @@ class ScenarioRunner:
         self._plan_sent(server)
         status = self.device.socket_status(handle)
         if want and status < 0:
-            raise Rejected(Stage.DATA, -status, f"the close ({status}) shows before the "
-                           f"{len(want)} bytes of data were read")
+            raise Rejected(
+                Stage.DATA,
+                -status,
+                f"the close ({status}) shows before the {len(want)} bytes of data were read",
+            )
         got = bytearray()
         code: int | None = None
         deadline = time.monotonic() + CLOSE_REPORT_S
@@ -460,8 +488,12 @@ class ScenarioRunner:
             then = "no close" if code is None else f"then {code}"
             raise Rejected(Stage.DATA, None, f"{_diff(want, bytes(got))}; {then}")
         if code is None:
-            raise Rejected(Stage.DATA, None, f"all {len(want)} bytes arrived, but no close was "
-                           f"reported within {CLOSE_REPORT_S} s (SRCV keeps answering I/0)")
+            raise Rejected(
+                Stage.DATA,
+                None,
+                f"all {len(want)} bytes arrived, but no close was "
+                f"reported within {CLOSE_REPORT_S} s (SRCV keeps answering I/0)",
+            )
         if code != ResultCode.SOCKET_DOWN:
             raise Rejected(Stage.DATA, code, f"all {len(want)} bytes arrived, then code {code}")
         out.detail = f"all {len(want)} bytes arrived, then the close as {code}"
@@ -481,8 +513,12 @@ class ScenarioRunner:
             except DeviceError as exc:
                 raise Rejected(Stage.DATA, exc.code, str(exc)) from exc
             if len(chunk) > limit:
-                raise Rejected(Stage.DATA, None, f"AT+iSRCV:{handle},{limit} returned "
-                               f"{len(chunk)} bytes (after {len(got)} bytes)")
+                raise Rejected(
+                    Stage.DATA,
+                    None,
+                    f"AT+iSRCV:{handle},{limit} returned "
+                    f"{len(chunk)} bytes (after {len(got)} bytes)",
+                )
             replies += 1
             got += chunk
             if not chunk:
@@ -570,9 +606,14 @@ def _server_view(server: TLSServer) -> dict[str, object]:
         "client_records": list(conn.client_records),
         "key_exchange_bytes": conn.key_exchange_bytes,
         "server_key_bytes": conn.server_key_bytes,
-        "client_hello": None if hello is None else {
-            "version": hello.version, "suites": hello.suites, "compression": hello.compression,
-            "extensions": hello.extensions, "session_id_len": hello.session_id_len,
+        "client_hello": None
+        if hello is None
+        else {
+            "version": hello.version,
+            "suites": hello.suites,
+            "compression": hello.compression,
+            "extensions": hello.extensions,
+            "session_id_len": hello.session_id_len,
         },
     }
 
@@ -593,8 +634,10 @@ def evidence_problems(
             "instead of stopping at the server's first flight"
         )
     if evidence.key_exchange is True and not sent:
-        problems.append("the client never sent ClientKeyExchange: it stopped before the check "
-                        "this scenario tests")
+        problems.append(
+            "the client never sent ClientKeyExchange: it stopped before the check "
+            "this scenario tests"
+        )
     if sent and report.server_key_bytes and report.key_exchange_bytes != report.server_key_bytes:
         problems.append(
             f"the premaster is {report.key_exchange_bytes} bytes: encrypted to a "
@@ -610,6 +653,8 @@ def evidence_problems(
             if extra:
                 problems.append(f"the ClientHello offers suites outside the profile: {extra}")
             if hello.compression != [0]:
-                problems.append(f"the ClientHello offers compression methods {hello.compression}"
-                                " (only null, 0, is allowed: CRIME)")
+                problems.append(
+                    f"the ClientHello offers compression methods {hello.compression}"
+                    " (only null, 0, is allowed: CRIME)"
+                )
     return problems

@@ -94,7 +94,8 @@ class Ser2net:
         # -P: a pid file of its own, not /run/ser2net.pid which another instance may own.
         self.proc = subprocess.Popen(
             [binary, "-n", "-d", "-c", str(conf), "-P", str(Path(self._dir.name) / "pid")],
-            stdout=self._log, stderr=subprocess.STDOUT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + startup_timeout
         while not listening(config.host, config.port):

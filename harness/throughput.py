@@ -87,8 +87,11 @@ def server_config(case: ThroughputCase, cert: CertMaterial, size: int, bind: str
 def minimal_for(device: W24, case: ThroughputCase, size: int, handle: int) -> WireBytes:
     """The framing bound's basis: per reply the device's receive buffer; per SSND the driver's
     chunk, within the profile's SSL limit. Neither depends on how fast this device delivers."""
-    unit = (device.profile.rx_buffer_bytes if case.direction == RECEIVE
-            else min(device.ssnd_chunk, device.profile.max_ssnd_ssl))
+    unit = (
+        device.profile.rx_buffer_bytes
+        if case.direction == RECEIVE
+        else min(device.ssnd_chunk, device.profile.max_ssnd_ssl)
+    )
     return minimal_wire(case.direction, size, unit, handle)
 
 
@@ -107,8 +110,11 @@ def judge(case: ThroughputCase, outcome: Outcome, baud: int | None, floor: float
     """Intact (the runner's verdict), and on a line of known rate at least `floor` of the
     framing-adjusted bound."""
     transfer = outcome.transfer
-    measured = (rates(transfer.payload_bytes, transfer.seconds, transfer.minimal, baud)
-                if outcome.accepted and transfer is not None else None)
+    measured = (
+        rates(transfer.payload_bytes, transfer.seconds, transfer.minimal, baud)
+        if outcome.accepted and transfer is not None
+        else None
+    )
     ratio = measured.framing_ratio if measured is not None else None
     fast_enough = meets_floor(ratio, floor)
     if not outcome.accepted:
@@ -118,14 +124,19 @@ def judge(case: ThroughputCase, outcome: Outcome, baud: int | None, floor: float
         actual = "intact" if fast_enough else "intact, below the floor"
     parts = [] if outcome.accepted else [outcome.detail]
     if measured is not None and transfer is not None:
-        text = (f"{transfer.payload_bytes} bytes in {transfer.seconds:.3f} s = "
-                f"{measured.throughput_bps / 1000:.1f} KB/s")
+        text = (
+            f"{transfer.payload_bytes} bytes in {transfer.seconds:.3f} s = "
+            f"{measured.throughput_bps / 1000:.1f} KB/s"
+        )
         if measured.line_ratio is not None and measured.framing_ratio is not None:
-            text += (f"; {measured.line_ratio:.3f} of the line rate, "
-                     f"{measured.framing_ratio:.3f} of the framing-adjusted bound")
+            text += (
+                f"; {measured.line_ratio:.3f} of the line rate, "
+                f"{measured.framing_ratio:.3f} of the framing-adjusted bound"
+            )
         wire = transfer.wire
-        parts.append(text + f"; {transfer.commands} commands, "
-                     f"{wire.tx} bytes to / {wire.rx} from device")
+        parts.append(
+            text + f"; {transfer.commands} commands, {wire.tx} bytes to / {wire.rx} from device"
+        )
     if outcome.accepted and not fast_enough:
         parts.append(f"under the floor {floor} (--w24-min-line-efficiency)")
     return Verdict(

@@ -7,6 +7,7 @@ both directions with a timestamp so that a report can show exactly what crossed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -63,8 +64,14 @@ class Transcript:
         with self._lock:
             # Coalesce consecutive reads so a byte-by-byte stream stays readable.
             last = self._entries[-1] if self._entries else None
-            if last and last.direction == direction == LineDirection.RX and entry.t - last.t < 0.002:
-                self._entries[-1] = TranscriptEntry(last.t, LineDirection.RX, last.data + entry.data)
+            if (
+                last
+                and last.direction == direction == LineDirection.RX
+                and entry.t - last.t < 0.002
+            ):
+                self._entries[-1] = TranscriptEntry(
+                    last.t, LineDirection.RX, last.data + entry.data
+                )
             else:
                 self._entries.append(entry)
 
@@ -241,14 +248,15 @@ class Transport:
         # installed (upstream 3.5 or labgrid's fork, which both own the `serial` package).
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
-            waiting = self._port.in_waiting
+            waiting = self._port.in_waiting  # type: ignore[attr-defined]
             if waiting:
                 return self._port.read(waiting)
             if time.monotonic() >= deadline:
                 return b""
             first = self._port.read(1)  # waits at most RFC2217_POLL_S
             if first:
-                return first + self._port.read(self._port.in_waiting)
+                more = self._port.in_waiting  # type: ignore[attr-defined]
+                return first + self._port.read(more)
 
     def discard_input(self) -> bytes:
         """Drop bytes waiting from the device (late replies, noise); they go into the transcript."""
@@ -260,10 +268,8 @@ class Transport:
         return stale
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
-        except (serial.SerialException, OSError):
-            pass
 
     def __enter__(self) -> Transport:
         return self

@@ -10,8 +10,9 @@ from w24_harness.scenarios import SCENARIOS
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "scenarios(select): parametrize `scenario` with catalogue entries that "
-        "select(scenario, profile) picks"
+        "markers",
+        "scenarios(select): parametrize `scenario` with catalogue entries that "
+        "select(scenario, profile) picks",
     )
 
 
@@ -20,8 +21,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("scenarios")
     if marker is None:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid} uses `scenario` without "
-                                "@pytest.mark.scenarios(select)")
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid} uses `scenario` without @pytest.mark.scenarios(select)"
+        )
     select = marker.args[0]
     profile = metafunc.config.stash[OPTIONS_KEY].profile
     params = [

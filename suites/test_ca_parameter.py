@@ -44,7 +44,9 @@ def test_driver_refuses_oversized_ca_before_sending(w24, pki, w24_profile):
     message = str(err.value)
     assert str(w24_profile.ca_max_chars) in message
     assert str(ca_text_length(pem.decode())) in message
-    assert not [e for e in w24.transcript.since(mark) if e.direction == LineDirection.TX], "nothing sent"
+    assert not [e for e in w24.transcript.since(mark) if e.direction == LineDirection.TX], (
+        "nothing sent"
+    )
 
 
 def test_ca_survives_reset(w24, pki, loaded_ca):

@@ -77,8 +77,9 @@ def field_daemon(tmp_path: Path, w24_options) -> Iterator[Callable[..., Field]]:
     with ExitStack() as stack:
         started: list[Daemon] = []
 
-        def start(kind: DaemonKind, files: ServerFiles, tls: TLSSettings,
-                  characterize: bool = False) -> Field:
+        def start(
+            kind: DaemonKind, files: ServerFiles, tls: TLSSettings, characterize: bool = False
+        ) -> Field:
             spec = SPECS[kind]
             missing = spec.missing()
             if missing:
@@ -106,23 +107,45 @@ def server_files(pki: CertSets) -> ServerFiles:
     return ServerFiles(leaf.cert_pem + leaf.chain_pem, leaf.key_pem)
 
 
-def _record(w24_record, w24_options, *, row: str, description: str, expect: Expect,
-            outcome: Outcome, wire: WireLog | None, passed: bool, extra: dict | None = None,
-            why: str = "") -> None:
+def _record(
+    w24_record,
+    w24_options,
+    *,
+    row: str,
+    description: str,
+    expect: Expect,
+    outcome: Outcome,
+    wire: WireLog | None,
+    passed: bool,
+    extra: dict | None = None,
+    why: str = "",
+) -> None:
     server = wire.summary() if wire else {}
     server.update(extra or {})
     detail = "; ".join(p for p in (why, outcome.detail, wire.describe() if wire else "") if p)
     w24_record(
-        id=row, description=description, expected=str(expect), actual=str(outcome),
-        passed=passed, code=outcome.code, expected_code=expect.code, stage=outcome.stage,
+        id=row,
+        description=description,
+        expected=str(expect),
+        actual=str(outcome),
+        passed=passed,
+        code=outcome.code,
+        expected_code=expect.code,
+        stage=outcome.stage,
         handshake_ms=outcome.handshake_ms,
-        bytes_sent=outcome.bytes_sent, bytes_received=outcome.bytes_received, detail=detail,
+        bytes_sent=outcome.bytes_sent,
+        bytes_received=outcome.bytes_received,
+        detail=detail,
         server=server,
     )
     if not passed:
-        pytest.fail(f"{row} on profile {w24_options.profile.name}: expected {expect}, got "
-                    f"{outcome}" + (f"; device code {outcome.code}" if outcome.code else "")
-                    + f"\n{detail}", pytrace=False)
+        pytest.fail(
+            f"{row} on profile {w24_options.profile.name}: expected {expect}, got "
+            f"{outcome}"
+            + (f"; device code {outcome.code}" if outcome.code else "")
+            + f"\n{detail}",
+            pytrace=False,
+        )
 
 
 def _suite_expect(profile: DeviceProfile, version: str, suite: str) -> Expect:
@@ -142,11 +165,15 @@ def _wire_agrees(wire: WireLog | None, version: str, suite: str) -> str:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(
     ("version", "suite"),
-    [pytest.param(v, s, id=f"{ProtocolVersion(v).short}-{short_name(s)}")
-     for v in (TLS1, SSL3) for s in W24_SUITES],
+    [
+        pytest.param(v, s, id=f"{ProtocolVersion(v).short}-{short_name(s)}")
+        for v in (TLS1, SSL3)
+        for s in W24_SUITES
+    ],
 )
-def test_suite_offered(kind, version, suite, field_daemon, server_files, pki, w24, w24_options,
-                       w24_record):
+def test_suite_offered(
+    kind, version, suite, field_daemon, server_files, pki, w24, w24_options, w24_record
+):
     field = field_daemon(kind, server_files, TLSSettings(version, (suite,)), characterize=True)
     spec = field.daemon.spec
     cannot = probe(field.daemon, version, suite)
@@ -157,11 +184,17 @@ def test_suite_offered(kind, version, suite, field_daemon, server_files, pki, w2
         outcome = attempt(w24, w24_options.host, field.relay.port, field.daemon)
     wire = field.wire()
     why = _wire_agrees(wire, version, suite) if outcome.accepted else ""
-    _record(w24_record, w24_options,
-            row=f"field-{kind}-{ProtocolVersion(version).short}-{short_name(suite)}",
-            description=f"{kind} ({spec.library}) configured for {version} {suite} only",
-            expect=expect, outcome=outcome, wire=wire,
-            passed=outcome.matches(expect) and not why, why=why)
+    _record(
+        w24_record,
+        w24_options,
+        row=f"field-{kind}-{ProtocolVersion(version).short}-{short_name(suite)}",
+        description=f"{kind} ({spec.library}) configured for {version} {suite} only",
+        expect=expect,
+        outcome=outcome,
+        wire=wire,
+        passed=outcome.matches(expect) and not why,
+        why=why,
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -175,10 +208,17 @@ def test_data_both_ways(kind, field_daemon, server_files, pki, w24, w24_options,
         why = "the relay saw no ServerHello"
     elif outcome.accepted and wire.server_suite not in w24_options.profile.cipher_suites:
         why = f"the server chose {wire.server_suite}, which the device does not offer"
-    _record(w24_record, w24_options, row=f"field-{kind}-data",
-            description=f"{kind}: {field.daemon.spec.app} (TLS 1.0, the W24 suites)",
-            expect=ACCEPT, outcome=outcome, wire=wire, passed=outcome.accepted and not why,
-            why=why)
+    _record(
+        w24_record,
+        w24_options,
+        row=f"field-{kind}-data",
+        description=f"{kind}: {field.daemon.spec.app} (TLS 1.0, the W24 suites)",
+        expect=ACCEPT,
+        outcome=outcome,
+        wire=wire,
+        passed=outcome.accepted and not why,
+        why=why,
+    )
 
 
 def _new_log_lines(daemon: Daemon, mark: tuple[int, ...], timeout: float = 2.0) -> list[str]:
@@ -202,11 +242,18 @@ def test_wrong_ca_refused(kind, field_daemon, server_files, pki, w24, w24_option
         outcome = attempt(w24, w24_options.host, field.relay.port, field.daemon, data=False)
     wire = field.wire()
     logged = _new_log_lines(field.daemon, before)
-    _record(w24_record, w24_options, row=f"field-{kind}-wrong-ca",
-            description=f"{kind} presents a certificate the loaded CA did not sign",
-            expect=expect, outcome=outcome, wire=wire, passed=outcome.matches(expect),
-            extra={"daemon_log": logged},
-            why=f"{kind} logged: {' | '.join(logged)}" if logged else f"{kind} logged nothing")
+    _record(
+        w24_record,
+        w24_options,
+        row=f"field-{kind}-wrong-ca",
+        description=f"{kind} presents a certificate the loaded CA did not sign",
+        expect=expect,
+        outcome=outcome,
+        wire=wire,
+        passed=outcome.matches(expect),
+        extra={"daemon_log": logged},
+        why=f"{kind} logged: {' | '.join(logged)}" if logged else f"{kind} logged nothing",
+    )
 
 
 # -- the seed's workflow: an administrator's self-signed certificate, loaded with `w24 ca load` --
@@ -225,10 +272,26 @@ def _openssl_req(directory: Path, kind: DaemonKind, host: str, bits: int, digest
     directory.mkdir(parents=True, exist_ok=True)
     cert, key = directory / f"{kind}.crt", directory / f"{kind}.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", f"rsa:{bits}", f"-{digest}", "-nodes",
-         "-days", "3650", "-subj", f"/O=w24 field interop/OU={kind} administrator/CN={host}",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            f"rsa:{bits}",
+            f"-{digest}",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            f"/O=w24 field interop/OU={kind} administrator/CN={host}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return AdminCert(cert, key)
 
@@ -262,10 +325,23 @@ def _cli_ca_load(w24_session, w24_options, cert: Path) -> subprocess.CompletedPr
     w24_session.device.close_port()
     try:
         return subprocess.run(
-            [sys.executable, "-m", "w24_harness.cli", "ca", "load", str(cert),
-             "--port", w24_session.url, "--profile", w24_options.profile.name,
-             "--baud", str(w24_options.baud or 115200)],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "w24_harness.cli",
+                "ca",
+                "load",
+                str(cert),
+                "--port",
+                w24_session.url,
+                "--profile",
+                w24_options.profile.name,
+                "--baud",
+                str(w24_options.baud or 115200),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         w24_session.connect()
@@ -273,8 +349,9 @@ def _cli_ca_load(w24_session, w24_options, cert: Path) -> subprocess.CompletedPr
 
 @pytest.mark.parametrize("loaded", ["own", "other"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_admin_self_signed(kind, loaded, field_daemon, admin_cert, w24, w24_session, w24_options,
-                           w24_record):
+def test_admin_self_signed(
+    kind, loaded, field_daemon, admin_cert, w24, w24_session, w24_options, w24_record
+):
     other_kind = KINDS[(KINDS.index(kind) + 1) % len(KINDS)]
     own = admin_cert(kind)
     cert = own if loaded == "own" else admin_cert(other_kind)
@@ -289,8 +366,15 @@ def test_admin_self_signed(kind, loaded, field_daemon, admin_cert, w24, w24_sess
     wire = field.wire()
     expect = ACCEPT if loaded == "own" else reject(ResultCode.SSL_NEGOTIATION, Stage.SSL)
     whose = "its own" if loaded == "own" else f"{other_kind}'s"
-    _record(w24_record, w24_options, row=f"field-{kind}-admin-{loaded}-cert",
-            description=f"{kind} with its administrator's self-signed certificate; "
-                        f"`w24 ca load` of {whose} certificate",
-            expect=expect, outcome=outcome, wire=wire, passed=outcome.matches(expect),
-            why=cli.stdout.strip())
+    _record(
+        w24_record,
+        w24_options,
+        row=f"field-{kind}-admin-{loaded}-cert",
+        description=f"{kind} with its administrator's self-signed certificate; "
+        f"`w24 ca load` of {whose} certificate",
+        expect=expect,
+        outcome=outcome,
+        wire=wire,
+        passed=outcome.matches(expect),
+        why=cli.stdout.strip(),
+    )

@@ -6,6 +6,7 @@ and pyserial ports opened the way hardware is reached.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -58,10 +59,8 @@ class TcpPeer:
             threading.Thread(target=self._run, args=(conn,), daemon=True).start()
 
     def _run(self, conn: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._serve(conn)
-        except OSError:
-            pass
 
     def stop(self) -> None:
         self.stopped.set()

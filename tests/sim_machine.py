@@ -16,6 +16,7 @@ and RP4 agree with the sockets the model knows, SRCV returns exactly the next by
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import select
 import socket
@@ -99,10 +100,8 @@ class _PlainPeer:
         self._thread.join(timeout=5)
         self.listener.close()
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
 
 
@@ -123,8 +122,12 @@ class Peers:
             ),
         }
         self.stall = TLSServer(
-            ServerConfig(cert=self.valid.server, backend="tlslite", misbehaviour="stall",
-                         handshake_timeout_s=3.0)
+            ServerConfig(
+                cert=self.valid.server,
+                backend="tlslite",
+                misbehaviour="stall",
+                handshake_timeout_s=3.0,
+            )
         )
         self.echo = _PlainPeer(echo=True)
         self.closer = _PlainPeer(echo=False)
@@ -209,8 +212,10 @@ class Line:
             data = self._read(0.5)
             if data:
                 late = time.monotonic() - started + timeout
-                return (f"no answer to {what!r} within {timeout} s (got {got}); it came after "
-                        f"{late:.1f} s: {data[:80]!r}")
+                return (
+                    f"no answer to {what!r} within {timeout} s (got {got}); it came after "
+                    f"{late:.1f} s: {data[:80]!r}"
+                )
         return f"no answer to {what!r} within {timeout} s, nor {LATE_GRACE_S} s later: a hang"
 
     def assert_quiet(self) -> None:
@@ -251,8 +256,22 @@ def _err(reply: Reply) -> int | None:
 
 GARBAGE_BYTE = st.integers(0, 255).filter(lambda b: (b & 0x7F) not in (8, 10, 13, 127))
 # Prefixes of read-only commands: with a CR they are some command or error, never a change.
-PARTIALS = [b"A", b"AT", b"AT+", b"AT+i", b"AT+iR", b"AT+iRP", b"AT+iS", b"AT+iSS", b"AT+iSST",
-            b"AT+iSST:", b"AT+iSCS", b"AT+iRP4,", b"AT+iEC", b"at+irp1"]
+PARTIALS = [
+    b"A",
+    b"AT",
+    b"AT+",
+    b"AT+i",
+    b"AT+iR",
+    b"AT+iRP",
+    b"AT+iS",
+    b"AT+iSS",
+    b"AT+iSST",
+    b"AT+iSST:",
+    b"AT+iSCS",
+    b"AT+iRP4,",
+    b"AT+iEC",
+    b"at+irp1",
+]
 # Oversize or out-of-range values, each with the error code the simulator gives (None: an
 # error whose code depends on the state, e.g. on whether socket 0 exists).
 OVERSIZE: list[tuple[bytes, int | None]] = [
@@ -381,9 +400,11 @@ class SimMachine(RuleBasedStateMachine):
         if handle is not None:
             self._start_ssl(handle, chase)
 
-    @rule(peer=st.sampled_from(["tls-openssl", "tls-tlslite-ssl3"]),
-          sizes=st.lists(st.sampled_from([1, 100, 1000, 2048]), max_size=3),
-          seed=st.integers(0, 1000))
+    @rule(
+        peer=st.sampled_from(["tls-openssl", "tls-tlslite-ssl3"]),
+        sizes=st.lists(st.sampled_from([1, 100, 1000, 2048]), max_size=3),
+        seed=st.integers(0, 1000),
+    )
     def trusted_session(self, peer: str, sizes: list[int], seed: int) -> None:
         """A host program's whole sequence: trust the right CA, connect, SSL, send, receive.
         (The other rules then meet an SSL session far more often than by chance.)"""
@@ -452,8 +473,9 @@ class SimMachine(RuleBasedStateMachine):
         assert _err(reply) == ResultCode.SSL_NEGOTIATION, (model.peer, reply)
         self._dropped(handle)
 
-    @rule(gate=st.integers(0, 9),
-          command=st.sampled_from([b"AT+iRP4\r", b"AT+i\r", b"AT+iSST:0\r"]))
+    @rule(
+        gate=st.integers(0, 9), command=st.sampled_from([b"AT+iRP4\r", b"AT+i\r", b"AT+iSST:0\r"])
+    )
     def command_during_a_stalled_handshake(self, gate: int, command: bytes) -> None:
         # A server that never answers the ClientHello: a command sent meanwhile gets I/BUSY, and
         # the handshake ends with 220 at the timeout (rare: each costs the handshake timeout).
@@ -473,8 +495,11 @@ class SimMachine(RuleBasedStateMachine):
             assert _err(first) == ResultCode.SSL_NEGOTIATION, first
         self._dropped(handle)
 
-    @rule(data=st.data(), size=st.sampled_from([0, 1, 17, 300, 2047, 2048, 2049, 4000]),
-          seed=st.integers(0, 1000))
+    @rule(
+        data=st.data(),
+        size=st.sampled_from([0, 1, 17, 300, 2047, 2048, 2049, 4000]),
+        seed=st.integers(0, 1000),
+    )
     def send(self, data, size: int, seed: int) -> None:
         self._send(self._handle(data), size, seed)
 
@@ -591,8 +616,11 @@ class SimMachine(RuleBasedStateMachine):
         for handle, value in enumerate(reply.values):
             self._check_status(handle, value)
 
-    @rule(which=st.sampled_from(["RP0", "RP1", "RP2", "RP8", "CA=?", "BDRF?", "BDRF=?",
-                                 "ECHO?", "BDRF=a"]))
+    @rule(
+        which=st.sampled_from(
+            ["RP0", "RP1", "RP2", "RP8", "CA=?", "BDRF?", "BDRF=?", "ECHO?", "BDRF=a"]
+        )
+    )
     def report(self, which: str) -> None:
         STEPS["count"] += 1
         self.line.write(f"AT+i{which}\r".encode())
@@ -600,9 +628,13 @@ class SimMachine(RuleBasedStateMachine):
         assert final.kind is ReplyKind.OK, (which, final)
         lines = [r.text for r in text]
         expected = {
-            "RP0": [PROFILE.part_number], "RP1": [PROFILE.firmware],
-            "RP2": ["Connected" if self.socks else "Command mode"], "CA=?": ["String"],
-            "BDRF?": ["a"], "ECHO?": ["0"], "BDRF=a": [],
+            "RP0": [PROFILE.part_number],
+            "RP1": [PROFILE.firmware],
+            "RP2": ["Connected" if self.socks else "Command mode"],
+            "CA=?": ["String"],
+            "BDRF?": ["a"],
+            "ECHO?": ["0"],
+            "BDRF=a": [],
         }
         if which in expected:
             assert lines == expected[which], (which, lines)
@@ -642,8 +674,13 @@ class SimMachine(RuleBasedStateMachine):
     @rule(kind=st.sampled_from(["valid", "wrong", "empty", "garbage", "too_long"]))
     def load_ca(self, kind: str) -> None:
         p = self.peers
-        pem = {"valid": p.valid.ca_pem, "wrong": p.wrong_ca_pem, "empty": b"",
-               "garbage": p.garbage_pem, "too_long": p.too_long_pem}[kind]
+        pem = {
+            "valid": p.valid.ca_pem,
+            "wrong": p.wrong_ca_pem,
+            "empty": b"",
+            "garbage": p.garbage_pem,
+            "too_long": p.too_long_pem,
+        }[kind]
         (reply,) = self._ask(encode_ca(pem.decode()))
         if kind == "garbage":
             assert _err(reply) == ResultCode.CA_PARSE_ERROR, reply

@@ -55,8 +55,16 @@ def other_sim(other_profile: Path) -> Iterator[str]:
 
 def _suites(pytester: pytest.Pytester, report_dir: Path, *extra: str) -> tuple[int, dict, str]:
     result = pytester.runpytest_subprocess(
-        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider", "-m", "not slow",
-        "--w24-report-dir", str(report_dir), *extra, timeout=400,
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow",
+        "--w24-report-dir",
+        str(report_dir),
+        *extra,
+        timeout=400,
     )
     data = json.loads((report_dir / "results.json").read_text())
     return result.ret, data, result.stdout.str()
@@ -81,7 +89,10 @@ def test_default_w24_profile_observes_another_correct_firmware(pytester, tmp_pat
     # Each record says why and what it concluded.
     key = results["server-key-4096"]
     assert (key["basis"], key["scenario_kind"], key["measures"]) == (
-        "ichip-firmware", "characterization", "server_key_bits")
+        "ichip-firmware",
+        "characterization",
+        "server_key_bits",
+    )
     assert results["wrong-ca"]["result_class"] == ResultClass.PASSED
     assert results["wrong-ca"]["scenario_kind"] == "conformance"
 
@@ -89,14 +100,23 @@ def test_default_w24_profile_observes_another_correct_firmware(pytester, tmp_pat
 @pytest.fixture(scope="module")
 def characterized(tmp_path_factory, other_sim) -> Path:
     out = tmp_path_factory.mktemp("char") / "my-fw.toml"
-    subprocess.run([str(W24_CLI), "characterize", "--port", other_sim, "--out", str(out)],
-                   check=True, timeout=300, capture_output=True, text=True)
+    subprocess.run(
+        [str(W24_CLI), "characterize", "--port", other_sim, "--out", str(out)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
     return out
 
 
 def test_characterize_writes_the_profile_the_simulator_runs(characterized, other_profile):
-    diff = subprocess.run([str(W24_CLI), "profile", "diff", str(other_profile), str(characterized)],
-                          capture_output=True, text=True, timeout=60)
+    diff = subprocess.run(
+        [str(W24_CLI), "profile", "diff", str(other_profile), str(characterized)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert diff.returncode == 0, diff.stdout
     assert "equal, field for field" in diff.stdout
     prov = provenance_of(characterized)
@@ -104,7 +124,10 @@ def test_characterize_writes_the_profile_the_simulator_runs(characterized, other
     assert prov["rp0_part_number"] == PROFILES["w24"].part_number
     assert prov["date"] and prov["harness_version"]
     assert prov["fields"]["server_key_bits"]["decided_by"] == [
-        "server-key-512", "server-key-1024", "server-key-4096"]
+        "server-key-512",
+        "server-key-1024",
+        "server-key-4096",
+    ]
 
 
 def test_suites_hold_the_firmware_to_its_characterized_profile(pytester, tmp_path, characterized):
@@ -120,13 +143,21 @@ def test_a_fault_fails_exactly_the_scenarios_depending_on_it(pytester, tmp_path,
     # certificate check turns into an accept (conformance: failed; characterization: drift,
     # which fails against a characterized profile).
     expected = {
-        s.id for s in SCENARIOS
-        if not s.slow and s.certs not in ("valid", "no_ca")
+        s.id
+        for s in SCENARIOS
+        if not s.slow
+        and s.certs not in ("valid", "no_ca")
         and s.expected(profile) == reject(ResultCode.SSL_NEGOTIATION)
     }
     assert {"wrong-ca", "server-key-512", "md5-leaf", "expired-leaf"} <= expected
-    ret, data, out = _suites(pytester, tmp_path / "r", "--w24-profile-file", str(characterized),
-                             "--w24-sim-fault", "accept_any_cert")
+    ret, data, out = _suites(
+        pytester,
+        tmp_path / "r",
+        "--w24-profile-file",
+        str(characterized),
+        "--w24-sim-fault",
+        "accept_any_cert",
+    )
     assert ret == 1
     failed = {r["id"] for r in data["results"] if not r["passed"]}
     assert failed == expected
@@ -153,10 +184,20 @@ def test_drift_is_reported_and_fails_only_when_strict(pytester, tmp_path, other_
 
 def test_deviation_xfail_passes_the_run_and_xpass_fails_it(pytester, tmp_path):
     dev = tmp_path / "w24.deviations.toml"
-    dev.write_text('profile = "w24"\n[known-bug]\n"wrong-ca" = "FW-7: any CA accepted"\n'
-                   '[policy]\n"ssnd-over-2048" = "this build cuts the SSND instead"\n')
-    ret, data, out = _suites(pytester, tmp_path / "r", "--w24-sim-fault", "accept_any_cert",
-                             "--w24-deviations", str(dev), "-k", "wrong-ca or ssnd-over")
+    dev.write_text(
+        'profile = "w24"\n[known-bug]\n"wrong-ca" = "FW-7: any CA accepted"\n'
+        '[policy]\n"ssnd-over-2048" = "this build cuts the SSND instead"\n'
+    )
+    ret, data, out = _suites(
+        pytester,
+        tmp_path / "r",
+        "--w24-sim-fault",
+        "accept_any_cert",
+        "--w24-deviations",
+        str(dev),
+        "-k",
+        "wrong-ca or ssnd-over",
+    )
     results = _by_id(data)
     assert results["wrong-ca"]["result_class"] == ResultClass.XFAIL  # failed, as declared
     assert "known-bug: FW-7" in results["wrong-ca"]["deviation"]

@@ -19,7 +19,7 @@ def _run_ci(tmp_path: Path, pytest_status: int) -> subprocess.CompletedProcess[s
     (tmp_path / ".ci").mkdir()
     shutil.copy2(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
     stub = tmp_path / "w24-test"
-    stub.write_text(f"#!/usr/bin/env bash\necho \"stub $*\"\nexit {pytest_status}\n")
+    stub.write_text(f'#!/usr/bin/env bash\necho "stub $*"\nexit {pytest_status}\n')
     stub.chmod(0o755)
     return subprocess.run(
         ["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True, timeout=30

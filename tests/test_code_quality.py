@@ -42,9 +42,19 @@ def test_mypy_is_clean(tmp_path):
     stage_package(tmp_path)
     cache = ROOT / ".venv" / ".mypy_cache" if (ROOT / ".venv").is_dir() else tmp_path / "cache"
     result = subprocess.run(
-        [mypy, "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(cache),
-         "-p", "w24_harness"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=540,
+        [
+            mypy,
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(cache),
+            "-p",
+            "w24_harness",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=540,
         env={**os.environ, "MYPYPATH": ""},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -52,6 +62,11 @@ def test_mypy_is_clean(tmp_path):
 
 def test_ruff_is_clean():
     ruff = _tool("ruff")
-    result = subprocess.run([ruff, "check", "--no-cache", str(ROOT)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [ruff, "check", "--no-cache", str(ROOT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

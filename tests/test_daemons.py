@@ -46,8 +46,7 @@ def test_gnutls_priority_names_exactly_the_version_cipher_and_mac():
 
 @pytest.fixture(scope="module")
 def files() -> ServerFiles:
-    leaf = CertFactory().ca("daemon test CA", hash_name="sha1").issue("localhost",
-                                                                       hash_name="sha1")
+    leaf = CertFactory().ca("daemon test CA", hash_name="sha1").issue("localhost", hash_name="sha1")
     return ServerFiles(leaf.cert_pem, leaf.key_pem)
 
 

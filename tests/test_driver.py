@@ -108,9 +108,7 @@ def test_set_ca_unchecked_lets_the_device_refuse(sim_w24: W24, sim_ca_pem: bytes
 # -- sockets -------------------------------------------------------------------------------
 
 
-def test_tcp_round_trip_with_framing_bytes_in_the_payload(
-    sim_w24: W24, sim_echo_port: int
-) -> None:
+def test_tcp_round_trip_with_framing_bytes_in_the_payload(sim_w24: W24, sim_echo_port: int) -> None:
     handle = sim_w24.open_tcp("127.0.0.1", sim_echo_port)
     assert handle == 0 and sim_w24.sockets[0].port == sim_echo_port
     assert sim_w24.send(handle, TRICKY) == 1

@@ -26,8 +26,15 @@ pytestmark = [pytest.mark.timeout(300)]
 def _run(pytester: pytest.Pytester, tmp_path: Path, *extra: str):
     report_dir = tmp_path / "reports"
     result = pytester.runpytest_subprocess(
-        str(SUITE), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "-k", "not test_suite_offered", "--w24-report-dir", str(report_dir), *extra,
+        str(SUITE),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not test_suite_offered",
+        "--w24-report-dir",
+        str(report_dir),
+        *extra,
         timeout=280,
     )
     return result, json.loads((report_dir / "results.json").read_text())

@@ -35,7 +35,9 @@ from w24_harness.servers import ServerConfig, StaticCert, TLSServer
 from w24_harness.sim.server import Simulator
 
 pytestmark = pytest.mark.timeout(60)
-assert ResultCode.SSL_NEGOTIATION == 220  # the code the brief and the suites name for a refused handshake
+assert (
+    ResultCode.SSL_NEGOTIATION == 220
+)  # the code the brief and the suites name for a refused handshake
 
 OPENSSL = "/usr/bin/openssl"
 W24_SCRIPT = Path(sys.executable).parent / "w24"

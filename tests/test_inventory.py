@@ -114,8 +114,11 @@ def test_apply_device_keeps_what_the_entry_leaves_out(tmp_path: Path) -> None:
     options = Options(None, 9600, get_profile("w24"), "10.0.0.1", "0.0.0.0", tmp_path)
     applied = apply_device(options, InventoryDevice("loop://", profile="ichip"), 0)
     assert (applied.port, applied.baud, applied.profile.name) == ("loop://", 9600, "ichip")
-    assert (applied.host, applied.bind, applied.device_name) == ("10.0.0.1", "0.0.0.0",
-                                                                 "device 0 (loop://)")
+    assert (applied.host, applied.bind, applied.device_name) == (
+        "10.0.0.1",
+        "0.0.0.0",
+        "device 0 (loop://)",
+    )
     assert not applied.simulated
 
 
@@ -149,8 +152,13 @@ def _devices_toml(tmp_path: Path, urls: list[str]) -> Path:
 
 def _pytest(pytester: pytest.Pytester, tmp_path: Path, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        f"--rootdir={ROOT}", "-p", "no:cacheprovider", "--w24-report-dir",
-        str(tmp_path / "reports"), *args, timeout=100,
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "--w24-report-dir",
+        str(tmp_path / "reports"),
+        *args,
+        timeout=100,
     )
 
 

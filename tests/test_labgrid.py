@@ -26,7 +26,9 @@ needs_lab = pytest.mark.skipif(missing() is not None, reason=str(missing()))
 
 def test_tags_parse_and_bad_tags_are_refused() -> None:
     assert lg.parse_tags(["lab=ci", "board=w24 profile=w24"]) == {
-        "lab": "ci", "board": "w24", "profile": "w24"
+        "lab": "ci",
+        "board": "w24",
+        "profile": "w24",
     }
     with pytest.raises(lg.LabgridError, match="KEY=VALUE"):
         lg.parse_tags(["lab"])
@@ -57,8 +59,14 @@ def test_without_labgrid_the_error_says_how_to_get_it(monkeypatch: pytest.Monkey
 
 def _suites(pytester: pytest.Pytester, tmp_path: Path, *args: str, timeout: float = 120):
     return pytester.runpytest_subprocess(
-        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "--w24-report-dir", str(tmp_path / "reports"), *args, timeout=timeout,
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "--w24-report-dir",
+        str(tmp_path / "reports"),
+        *args,
+        timeout=timeout,
     )
 
 
@@ -104,8 +112,17 @@ def test_suites_on_two_places_reserved_by_tag(
     pytester: pytest.Pytester, tmp_path: Path, lab: LocalLab
 ) -> None:
     result = _suites(
-        pytester, tmp_path, "-n", "2", "--w24-lg-tags", "lab=ci",
-        "--w24-lg-coordinator", lab.coordinator, "-k", SUBSET, timeout=200,
+        pytester,
+        tmp_path,
+        "-n",
+        "2",
+        "--w24-lg-tags",
+        "lab=ci",
+        "--w24-lg-coordinator",
+        lab.coordinator,
+        "-k",
+        SUBSET,
+        timeout=200,
     )
     assert result.ret == 0, result.stdout.str()[-3000:] + result.stderr.str()[-2000:]
     data = json.loads((tmp_path / "reports" / "results.json").read_text())
@@ -138,8 +155,14 @@ def test_interrupted(w24):
 """
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--w24-report-dir", str(tmp_path / "reports"),
-        "--w24-lg-place", lab.place_names[0], "--w24-lg-coordinator", lab.coordinator,
+        "-p",
+        "no:cacheprovider",
+        "--w24-report-dir",
+        str(tmp_path / "reports"),
+        "--w24-lg-place",
+        lab.place_names[0],
+        "--w24-lg-coordinator",
+        lab.coordinator,
         timeout=100,
     )
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()[-2000:]
@@ -154,8 +177,14 @@ def test_a_place_already_acquired_is_refused_with_the_release_command(
     holder.claim(1)
     try:
         result = _suites(
-            pytester, tmp_path, "--w24-lg-place", lab.place_names[1],
-            "--w24-lg-coordinator", lab.coordinator, "-k", "ca-fits",
+            pytester,
+            tmp_path,
+            "--w24-lg-place",
+            lab.place_names[1],
+            "--w24-lg-coordinator",
+            lab.coordinator,
+            "-k",
+            "ca-fits",
         )
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         assert f"labgrid-client -p {lab.place_names[1]} release" in result.stderr.str()

@@ -86,7 +86,9 @@ def test_a_late_reader_cannot_hide_an_overrun() -> None:
 def test_sim_overrun_needs_a_line_rate() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "w24_harness.sim", "--pty", "--overrun"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 2
     assert "--overrun needs a line rate" in done.stderr
@@ -122,8 +124,10 @@ def test_baud_drop_loads_at_9600_and_notes_it(
     mark = device.transcript.mark()
     device.set_ca(sim_ca_pem)
     notes = [e.data for e in device.transcript.since(mark) if e.direction == "note"]
-    assert notes == [f"line rate now {LineRate.CA_LOAD} baud".encode(),
-                     f"line rate now {UART} baud".encode()]
+    assert notes == [
+        f"line rate now {LineRate.CA_LOAD} baud".encode(),
+        f"line rate now {UART} baud".encode(),
+    ]
 
 
 # -- SSND payloads ----------------------------------------------------------------------------
@@ -178,8 +182,14 @@ def test_default_ssnd_chunk(paced: bool, rtscts: bool, want: int) -> None:
 
 def _suites(pytester: pytest.Pytester, tmp_path: Path, *args: str):
     return pytester.runpytest_subprocess(
-        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "--w24-report-dir", str(tmp_path / "reports"), *args, timeout=220,
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "--w24-report-dir",
+        str(tmp_path / "reports"),
+        *args,
+        timeout=220,
     )
 
 
@@ -197,8 +207,13 @@ def test_ca_suite_on_an_overrunning_uart_uses_the_hardware_default(
     # No pacing option: the overrun model makes the line a UART, so the baud drop is used and
     # the CA cases pass (the unpaced burst fails on this line: see the driver tests above).
     result = _suites(
-        pytester, tmp_path, "--w24-sim-overrun", "--w24-baud", str(UART),
-        "-k", "ca-fits or test_read_back_shows_name_validity_and_pem",
+        pytester,
+        tmp_path,
+        "--w24-sim-overrun",
+        "--w24-baud",
+        str(UART),
+        "-k",
+        "ca-fits or test_read_back_shows_name_validity_and_pem",
     )
     assert result.ret == 0, result.stdout.str()[-2000:]
     result.assert_outcomes(passed=2)

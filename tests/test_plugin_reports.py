@@ -23,8 +23,13 @@ def test_a_valid(scenario_runner, check_scenario):
 
 def _run(pytester: pytest.Pytester, report_dir: Path, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        f"--rootdir={ROOT}", "-p", "no:cacheprovider", "--w24-report-dir", str(report_dir),
-        *args, timeout=100,
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "--w24-report-dir",
+        str(report_dir),
+        *args,
+        timeout=100,
     )
 
 
@@ -52,7 +57,8 @@ def test_c_never_runs(scenario_runner, check_scenario):
     assert data["runs"][0]["firmware"], "firmware identity recorded"
     assert data["verdict"]["state"] == "incomplete"
     assert [(m["id"], m["why"]) for m in data["verdict"]["missing"]] == [
-        ("test_c_never_runs", "interrupted")]
+        ("test_c_never_runs", "interrupted")
+    ]
     html = (report_dir / "report.html").read_text()
     assert "valid-tls1-aes128-sha" in html and data["runs"][0]["firmware"] in html
     assert (report_dir / "junit.xml").is_file()
@@ -105,8 +111,14 @@ def test_wrong_ca(scenario_runner, check_scenario):
 def test_options_and_markers_are_registered(pytester):
     result = pytester.runpytest_subprocess(f"--rootdir={ROOT}", "--help")
     out = result.stdout.str()
-    for option in ("--w24-port", "--w24-baud", "--w24-profile", "--w24-host", "--w24-bind",
-                   "--w24-report-dir"):
+    for option in (
+        "--w24-port",
+        "--w24-baud",
+        "--w24-profile",
+        "--w24-host",
+        "--w24-bind",
+        "--w24-report-dir",
+    ):
         assert option in out
     markers = pytester.runpytest_subprocess(f"--rootdir={ROOT}", "--markers").stdout.str()
     for marker in ("hardware_only", "simulator_only", "slow"):
@@ -135,14 +147,25 @@ def test_on_simulator():
 def test_ssnd_chunk_option_reaches_the_driver(pytester, tmp_path):
     report_dir = tmp_path / "reports"
     result = pytester.runpytest_subprocess(
-        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "-k", "data-up-2049", "--w24-ssnd-chunk", "256", "--w24-report-dir", str(report_dir),
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "data-up-2049",
+        "--w24-ssnd-chunk",
+        "256",
+        "--w24-report-dir",
+        str(report_dir),
         timeout=100,
     )
     result.assert_outcomes(passed=1)
     transcript = Path(_results(report_dir)["results"][0]["transcript"]).read_text()
-    sent = [line.split(" -> AT+iSSND%:", 1)[1] for line in transcript.splitlines()
-            if " -> AT+iSSND%:" in line]  # host-to-device lines, not the echo
+    sent = [
+        line.split(" -> AT+iSSND%:", 1)[1]
+        for line in transcript.splitlines()
+        if " -> AT+iSSND%:" in line
+    ]  # host-to-device lines, not the echo
     sizes = [int(header.split(":")[0].split(",")[1]) for header in sent]
     assert sizes == [256] * 8 + [1], sizes  # 2049 bytes in chunks of at most 256
 
@@ -168,9 +191,7 @@ def test_scenario(scenario, w24_session, scenario_runner, check_scenario):
 """
 
 
-def test_device_killed_midway_makes_the_verdict_red_and_names_the_lost_scenario(
-    pytester, tmp_path
-):
+def test_device_killed_midway_makes_the_verdict_red_and_names_the_lost_scenario(pytester, tmp_path):
     pytester.makepyfile(test_killed=KILLED_MIDWAY)
     report_dir = tmp_path / "reports"
     result = _run(pytester, report_dir)
@@ -178,12 +199,17 @@ def test_device_killed_midway_makes_the_verdict_red_and_names_the_lost_scenario(
     data = _results(report_dir)
     counts = data["counts"]
     assert (counts["planned"], counts["passed"], counts["failed"], counts["no_result"]) == (
-        3, 2, 0, 1)
+        3,
+        2,
+        0,
+        1,
+    )
     assert counts["no_result_why"] == {"device dead": 1}
     assert data["verdict"]["colour"] == "red" and data["verdict"]["state"] == "incomplete"
     assert [m["id"] for m in data["verdict"]["missing"]] == ["no-ca"]
     assert "INCOMPLETE: 2 of 3 planned scenarios as expected; 1 produced no result" in (
-        result.stdout.str())
+        result.stdout.str()
+    )
     assert "no result: no-ca (device dead" in result.stdout.str()
     html = (report_dir / "report.html").read_text()
     assert 'class="verdict red"' in html and "no-ca" in html
@@ -191,10 +217,13 @@ def test_device_killed_midway_makes_the_verdict_red_and_names_the_lost_scenario(
 
 def test_device_that_stays_dead_leaves_every_later_scenario_without_result(pytester, tmp_path):
     # On hardware nothing restarts a dead module: every later test errors in setup.
-    pytester.makepyfile(test_dead=KILLED_MIDWAY.replace(
-        "w24_session.simulator.proc.wait(timeout=10)",
-        "w24_session.simulator.proc.wait(timeout=10)\n"
-        "        w24_session.recover = lambda: w24_session.device.ping(timeout=0.5)"))
+    pytester.makepyfile(
+        test_dead=KILLED_MIDWAY.replace(
+            "w24_session.simulator.proc.wait(timeout=10)",
+            "w24_session.simulator.proc.wait(timeout=10)\n"
+            "        w24_session.recover = lambda: w24_session.device.ping(timeout=0.5)",
+        )
+    )
     report_dir = tmp_path / "reports"
     result = _run(pytester, report_dir)
     result.assert_outcomes(passed=1, failed=1, errors=2)  # no-ca: call and teardown
@@ -239,20 +268,30 @@ def test_not_a_scenario():
     result.assert_outcomes(passed=2, failed=2, skipped=1, xfailed=1)
     counts = _results(report_dir)["counts"]
     assert {k: counts[k] for k in ("planned", "passed", "xfail", "xpass", "no_result")} == {
-        "planned": 5, "passed": 1, "xfail": 1, "xpass": 1, "no_result": 2}
+        "planned": 5,
+        "passed": 1,
+        "xfail": 1,
+        "xpass": 1,
+        "no_result": 2,
+    }
     assert counts["no_result_why"] == {"harness error": 1, "skipped": 1}
     missing = _results(report_dir)["verdict"]["missing"]
     assert {m["id"]: m["why"] for m in missing} == {
-        "test_harness_breaks": "harness error", "test_skipped": "skipped"}
+        "test_harness_breaks": "harness error",
+        "test_skipped": "skipped",
+    }
     assert "the TLS server would not start" in next(
-        m["detail"] for m in missing if m["why"] == "harness error")
+        m["detail"] for m in missing if m["why"] == "harness error"
+    )
 
 
 def test_a_passing_test_that_records_no_scenario_fails_the_session(pytester, tmp_path):
-    pytester.makepyfile(test_silent="""
+    pytester.makepyfile(
+        test_silent="""
 def test_forgets_to_record(check_scenario):
     pass
-""")
+"""
+    )
     report_dir = tmp_path / "reports"
     result = _run(pytester, report_dir)
     result.assert_outcomes(passed=1)
@@ -260,4 +299,5 @@ def test_forgets_to_record(check_scenario):
     data = _results(report_dir)
     assert data["verdict"]["state"] == "incomplete" and data["exit_status"] == 1
     assert [(m["id"], m["why"]) for m in data["verdict"]["missing"]] == [
-        ("test_forgets_to_record", "harness error")]
+        ("test_forgets_to_record", "harness error")
+    ]

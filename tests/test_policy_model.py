@@ -51,11 +51,15 @@ def test_known_field_matching_outcome_is_observed_and_other_is_drift():
     assert not drift.fails(strict=False) and drift.fails(strict=True)
 
 
-@pytest.mark.parametrize("outcome", [
-    Outcome(False, ResultCode.SSL_NEGOTIATION, Stage.DATA),  # wrong stage
-    Outcome(False, ResultCode.SSL_DECODE_ERROR, Stage.SSL),  # code outside the set
-    Outcome(False, None, Stage.SSL),  # no code (a hang the driver timed out on)
-], ids=["wrong-stage", "wrong-code", "no-code"])
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        Outcome(False, ResultCode.SSL_NEGOTIATION, Stage.DATA),  # wrong stage
+        Outcome(False, ResultCode.SSL_DECODE_ERROR, Stage.SSL),  # code outside the set
+        Outcome(False, None, Stage.SSL),  # no code (a hang the driver timed out on)
+    ],
+    ids=["wrong-stage", "wrong-code", "no-code"],
+)
 def test_outcome_outside_the_allowed_set_fails_on_every_profile(outcome):
     scenario = get("server-key-4096")
     for profile in (W24, ICHIP, MODERN):
@@ -98,8 +102,10 @@ def test_every_builtin_profile_round_trips_through_toml(tmp_path, name):
 
 def test_a_file_may_start_from_a_builtin_and_override(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('from = "w24"\ncheck_hostname = true\nserver_key_bits = [1024, 4096]\n'
-                    'chain_building = "unknown"\n')
+    path.write_text(
+        'from = "w24"\ncheck_hostname = true\nserver_key_bits = [1024, 4096]\n'
+        'chain_building = "unknown"\n'
+    )
     profile = load_profile_file(path)
     assert profile.name == "mine"
     assert profile.check_hostname is True and profile.server_key_bits == (1024, 4096)
@@ -107,16 +113,27 @@ def test_a_file_may_start_from_a_builtin_and_override(tmp_path):
     assert [f for f, _, _ in diff_profiles(W24, profile)] == ["server_key_bits", "check_hostname"]
 
 
-@pytest.mark.parametrize(("text", "field", "words"), [
-    ('from = "w24"\ncheck_hostnames = true\n', "check_hostnames", "unknown field"),
-    ('from = "w24"\nca_max_chars = "1300"\n', "ca_max_chars", "expected int"),
-    ('from = "w24"\ncheck_hostname = 1\n', "check_hostname", "expected bool"),
-    ('from = "w24"\nserver_key_bits = [1024]\n', "server_key_bits", "expected 2 items"),
-    ('from = "w24"\nprotocols = ["SSL2.0"]\n', "protocols", "is not one of"),
-    ('from = "w25"\n', "from", "unknown base profile 'w25'"),
-    ('name = "bare"\n', "description", "is missing"),
-], ids=["unknown-field", "wrong-type", "wrong-type-bool", "wrong-length", "bad-enum",
-        "unknown-base", "missing-field"])
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ('from = "w24"\ncheck_hostnames = true\n', "check_hostnames", "unknown field"),
+        ('from = "w24"\nca_max_chars = "1300"\n', "ca_max_chars", "expected int"),
+        ('from = "w24"\ncheck_hostname = 1\n', "check_hostname", "expected bool"),
+        ('from = "w24"\nserver_key_bits = [1024]\n', "server_key_bits", "expected 2 items"),
+        ('from = "w24"\nprotocols = ["SSL2.0"]\n', "protocols", "is not one of"),
+        ('from = "w25"\n', "from", "unknown base profile 'w25'"),
+        ('name = "bare"\n', "description", "is missing"),
+    ],
+    ids=[
+        "unknown-field",
+        "wrong-type",
+        "wrong-type-bool",
+        "wrong-length",
+        "bad-enum",
+        "unknown-base",
+        "missing-field",
+    ],
+)
 def test_loader_errors_name_the_file_and_the_field(tmp_path, text, field, words):
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -151,22 +168,27 @@ def _deviations(tmp_path: Path, text: str):
 
 
 def test_deviations_file_matches_ids_and_globs(tmp_path):
-    dev = _deviations(tmp_path, '[policy]\n"server-key-*" = "refuses big keys"\n'
-                                '[known-bug]\n"wrong-ca" = "FW-1"\n')
+    dev = _deviations(
+        tmp_path,
+        '[policy]\n"server-key-*" = "refuses big keys"\n[known-bug]\n"wrong-ca" = "FW-1"\n',
+    )
     entry = dev.find("server-key-512")
     assert entry is not None and entry.status == Deviation.POLICY
     assert dev.find("wrong-ca").status == Deviation.KNOWN_BUG  # type: ignore[union-attr]
     assert dev.find("no-ca") is None
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ('[policy]\n"wrong-ca" = "we trust everyone"\n', "security-critical"),
-    ('[not-applicable]\n"tampered-record" = "n/a"\n', "security-critical"),
-    ('[wontfix]\n"wrong-ca" = "x"\n', "unknown section 'wontfix'"),
-    ('[policy]\n"no-such-*" = "x"\n', "matches no scenario"),
-    ('[policy]\n"md5-leaf" = ""\n', "must be a reason"),
-    ('profile = "ichip"\n[policy]\n"md5-leaf" = "x"\n', "for profile 'ichip'"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[policy]\n"wrong-ca" = "we trust everyone"\n', "security-critical"),
+        ('[not-applicable]\n"tampered-record" = "n/a"\n', "security-critical"),
+        ('[wontfix]\n"wrong-ca" = "x"\n', "unknown section 'wontfix'"),
+        ('[policy]\n"no-such-*" = "x"\n', "matches no scenario"),
+        ('[policy]\n"md5-leaf" = ""\n', "must be a reason"),
+        ('profile = "ichip"\n[policy]\n"md5-leaf" = "x"\n', "for profile 'ichip'"),
+    ],
+)
 def test_deviations_file_errors(tmp_path, text, words):
     with pytest.raises(DeviationsError, match=words):
         _deviations(tmp_path, text)
@@ -179,18 +201,24 @@ def test_every_characterization_decides_a_field():
     # Every field a characterization measures has a decider, and every decider reads only
     # characterizations (others measuring the same field add observations, not decisions).
     decided = {i for ids, _ in DECIDERS.values() for i in ids}
-    chars = [s for s in SCENARIOS
-             if s.kind == "characterization" and s.measures not in (None, *EXPLICIT_UNDOCUMENTED)]
+    chars = [
+        s
+        for s in SCENARIOS
+        if s.kind == "characterization" and s.measures not in (None, *EXPLICIT_UNDOCUMENTED)
+    ]
     assert decided <= {s.id for s in chars}
     assert {s.measures for s in chars} <= set(DECIDERS)
     assert set(DECIDERS) <= set(UNDOCUMENTED)
 
 
 def test_undecidable_outcomes_leave_the_field_unknown():
-    obs = Observations({
-        "intermediate-sent": Outcome(False, ResultCode.SSL_RECORD_TOO_BIG, Stage.SSL),
-        "expired-leaf": ACCEPTED, "not-yet-valid-leaf": REFUSED_220,  # they disagree
-    })
+    obs = Observations(
+        {
+            "intermediate-sent": Outcome(False, ResultCode.SSL_RECORD_TOO_BIG, Stage.SSL),
+            "expired-leaf": ACCEPTED,
+            "not-yet-valid-leaf": REFUSED_220,  # they disagree
+        }
+    )
     result = decide_profile(W24, obs, name="x", identity=("P", "F"), port="p", measured=[])
     assert result.profile.chain_building is UNKNOWN
     assert result.profile.check_validity_dates is UNKNOWN
@@ -209,12 +237,14 @@ def _bad_profile(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("argv", [["sim", "--pty", "--profile-file"], ["profile", "show"]],
-                         ids=["sim", "profile-show"])
+@pytest.mark.parametrize(
+    "argv", [["sim", "--pty", "--profile-file"], ["profile", "show"]], ids=["sim", "profile-show"]
+)
 def test_commands_refuse_a_bad_profile_file_with_one_message(tmp_path, argv):
     bad = _bad_profile(tmp_path)
-    run = subprocess.run([str(W24_CLI), *argv, str(bad)], capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run(
+        [str(W24_CLI), *argv, str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0] and "'check_hostnames'" in lines[0]
@@ -223,8 +253,15 @@ def test_commands_refuse_a_bad_profile_file_with_one_message(tmp_path, argv):
 def test_plugin_refuses_a_bad_profile_file_before_any_test(pytester, tmp_path):
     bad = _bad_profile(tmp_path)
     result = pytester.runpytest_subprocess(
-        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "--w24-profile-file", str(bad), "--w24-report-dir", str(tmp_path / "r"), timeout=120,
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "--w24-profile-file",
+        str(bad),
+        "--w24-report-dir",
+        str(tmp_path / "r"),
+        timeout=120,
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"--w24-profile-file: {bad}: unknown field 'check_hostnames'" in result.stderr.str()
@@ -233,7 +270,11 @@ def test_plugin_refuses_a_bad_profile_file_before_any_test(pytester, tmp_path):
 def test_profile_diff_exits_1_and_names_the_fields(tmp_path):
     path = tmp_path / "mine.toml"
     path.write_text('from = "w24"\ncheck_hostname = true\n')
-    run = subprocess.run([str(W24_CLI), "profile", "diff", "w24", str(path)],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [str(W24_CLI), "profile", "diff", "w24", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 1
     assert [line.split()[0] for line in run.stdout.splitlines()[1:]] == ["check_hostname"]

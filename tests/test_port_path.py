@@ -27,8 +27,14 @@ def test_port_path_kinds(url: str, labgrid: bool, kind: PortPath) -> None:
 
 def _run(path: str, handshake_ms: float) -> RunResults:
     result = ScenarioResult(
-        id="valid-tls1-aes128-sha", nodeid="n", profile="w24", description="d",
-        expected="accept", actual="accept", passed=True, handshake_ms=handshake_ms,
+        id="valid-tls1-aes128-sha",
+        nodeid="n",
+        profile="w24",
+        description="d",
+        expected="accept",
+        actual="accept",
+        passed=True,
+        handshake_ms=handshake_ms,
     )
     return RunResults([RunInfo(profile="w24", port="p", path=path)], [result])
 

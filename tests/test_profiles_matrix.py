@@ -24,9 +24,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_suites_pass_on_profile(pytester, tmp_path, profile):
     report_dir = tmp_path / "reports"
     result = pytester.runpytest_subprocess(
-        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "-m", "not slow and not field_interop",
-        "--w24-profile", profile, "--w24-report-dir", str(report_dir), timeout=280,
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow and not field_interop",
+        "--w24-profile",
+        profile,
+        "--w24-report-dir",
+        str(report_dir),
+        timeout=280,
     )
     assert result.ret == 0, result.stdout.str()[-3000:]
     counts = result.parseoutcomes()

@@ -36,9 +36,7 @@ SEED = 7
 def leaf() -> StaticCert:
     ca = trustme.CA(key_type=trustme.KeyType.RSA)
     cert = ca.issue_cert("127.0.0.1", key_type=trustme.KeyType.RSA)
-    return StaticCert(
-        cert.cert_chain_pems[0].bytes(), cert.private_key_pem.bytes(), b""
-    )
+    return StaticCert(cert.cert_chain_pems[0].bytes(), cert.private_key_pem.bytes(), b"")
 
 
 @pytest.fixture
@@ -47,8 +45,15 @@ def serve(leaf: StaticCert) -> Iterator:
 
     def start(plan: RecordPlan, suite: str = AES128, version=ProtocolVersion.TLS1) -> TLSServer:
         server = TLSServer(
-            ServerConfig(cert=leaf, backend="tlslite", suites=(suite,), versions=(version,),
-                         records=plan, seed=SEED, idle_timeout_s=5.0)
+            ServerConfig(
+                cert=leaf,
+                backend="tlslite",
+                suites=(suite,),
+                versions=(version,),
+                records=plan,
+                seed=SEED,
+                idle_timeout_s=5.0,
+            )
         )
         server.start()
         servers.append(server)
@@ -62,8 +67,9 @@ def serve(leaf: StaticCert) -> Iterator:
 class Client:
     """A stock tlslite client that logs the plaintext size of every application record."""
 
-    def __init__(self, server: TLSServer, suite: str = AES128,
-                 version=ProtocolVersion.TLS1) -> None:
+    def __init__(
+        self, server: TLSServer, suite: str = AES128, version=ProtocolVersion.TLS1
+    ) -> None:
         self.sock = socket.create_connection(server.address, timeout=5.0)
         self.conn = TLSConnection(self.sock)
         self.records: list[int] = []
@@ -99,13 +105,16 @@ class Client:
 
 
 def test_well_formed_shapes_are_read_in_full(serve) -> None:
-    plan = RecordPlan("shapes", (
-        Data(108, shape=Shape(pad_length=255)),  # 108 + 20 MAC: 255 bytes of padding align
-        Empty(3),
-        Data(50, split_1n1=True),
-        HelloRequest(),
-        Data(40, record_size=20, empty_before=1),
-    ))
+    plan = RecordPlan(
+        "shapes",
+        (
+            Data(108, shape=Shape(pad_length=255)),  # 108 + 20 MAC: 255 bytes of padding align
+            Empty(3),
+            Data(50, split_1n1=True),
+            HelloRequest(),
+            Data(40, record_size=20, empty_before=1),
+        ),
+    )
     server = serve(plan)
     client = Client(server)
     assert client.read(plan.data_bytes) == payload(plan.data_bytes, SEED)
@@ -115,8 +124,9 @@ def test_well_formed_shapes_are_read_in_full(serve) -> None:
     assert report.records_plan == "shapes" and report.bytes_out == 198
 
 
-@pytest.mark.parametrize("shape", [Shape(bad_padding_byte=True), Shape(bad_mac=True)],
-                         ids=["bad-padding", "bad-mac"])
+@pytest.mark.parametrize(
+    "shape", [Shape(bad_padding_byte=True), Shape(bad_mac=True)], ids=["bad-padding", "bad-mac"]
+)
 @pytest.mark.parametrize("suite", [AES128, DES3])
 def test_broken_tls1_record_is_refused_after_the_good_one(serve, shape: Shape, suite: str) -> None:
     server = serve(RecordPlan("broken", (Data(100), Data(100, shape=shape))), suite)
@@ -147,8 +157,11 @@ def test_misaligned_padding_is_refused_by_the_server(serve) -> None:
 
 @pytest.mark.parametrize(
     "ending, error",
-    [(Ending.CLOSE_NOTIFY, None), (Ending.FIN, TLSAbruptCloseError),
-     (Ending.RESET, (TLSAbruptCloseError, ConnectionResetError))],
+    [
+        (Ending.CLOSE_NOTIFY, None),
+        (Ending.FIN, TLSAbruptCloseError),
+        (Ending.RESET, (TLSAbruptCloseError, ConnectionResetError)),
+    ],
     ids=["close_notify", "fin", "rst"],
 )
 def test_endings_follow_the_data(serve, ending: Ending, error) -> None:

@@ -27,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _result(id: str, **fields) -> ScenarioResult:
-    base = dict(nodeid=f"suites/test_x.py::test[{id}]", profile="w24", description=id,
-                expected="accept", actual="accept", passed=True)
+    base = dict(
+        nodeid=f"suites/test_x.py::test[{id}]",
+        profile="w24",
+        description=id,
+        expected="accept",
+        actual="accept",
+        passed=True,
+    )
     return ScenarioResult(id=id, **{**base, **fields})
 
 
@@ -60,8 +66,7 @@ def test_outcome_changes_and_what_counts_as_regression() -> None:
         _result("valid", handshake_ms=200.0, passed=False, actual="reject 220 at ssl", code=220),
         _result("wrong-ca", expected="reject 220 at ssl", actual="reject 220 at ssl", code=220),
         _result("known-bad", passed=True, actual="reject 220 at ssl", code=220),
-        _result("throughput-down", throughput_bps=90000.0, line_rate_bps=92160.0,
-                handshake_ms=4.0),
+        _result("throughput-down", throughput_bps=90000.0, line_rate_bps=92160.0, handshake_ms=4.0),
         _result("brand-new"),
     )
     kinds = _kinds(compare(BASE, current))
@@ -74,19 +79,27 @@ def test_outcome_changes_and_what_counts_as_regression() -> None:
 
 
 def test_a_known_failure_that_fails_differently_is_a_regression() -> None:
-    current = replace(BASE, results=[
-        replace(r, actual="reject 224 at data", code=224) if r.id == "known-bad" else r
-        for r in BASE.results
-    ])
+    current = replace(
+        BASE,
+        results=[
+            replace(r, actual="reject 224 at data", code=224) if r.id == "known-bad" else r
+            for r in BASE.results
+        ],
+    )
     assert _kinds(compare(BASE, current))[("known-bad", "outcome")] == ("changed", True)
 
 
 def test_throughput_drop_beyond_threshold() -> None:
     def with_rate(bps: float, line: float | None = 92160.0) -> RunResults:
-        return replace(BASE, results=[
-            replace(r, throughput_bps=bps, line_rate_bps=line) if r.id == "throughput-down"
-            else r for r in BASE.results
-        ])
+        return replace(
+            BASE,
+            results=[
+                replace(r, throughput_bps=bps, line_rate_bps=line)
+                if r.id == "throughput-down"
+                else r
+                for r in BASE.results
+            ],
+        )
 
     assert not compare(BASE, with_rate(80000.0)).changes  # -11 %: within 15 %
     cmp = compare(BASE, with_rate(70000.0))  # -22 %
@@ -97,21 +110,31 @@ def test_throughput_drop_beyond_threshold() -> None:
     assert _kinds(faster) == {("throughput-down", "throughput"): ("faster", False)}
     other_line = compare(BASE, with_rate(9000.0, line=11520.0))  # another --w24-baud
     assert not other_line.changes and "different line rates" in other_line.notes[0]
-    unthrottled = replace(BASE, results=[
-        replace(r, line_rate_bps=None) if r.id == "throughput-down" else r for r in BASE.results
-    ])
-    noisy = compare(unthrottled, replace(unthrottled, results=[
-        replace(r, throughput_bps=10.0) if r.id == "throughput-down" else r
-        for r in unthrottled.results
-    ]))
+    unthrottled = replace(
+        BASE,
+        results=[
+            replace(r, line_rate_bps=None) if r.id == "throughput-down" else r for r in BASE.results
+        ],
+    )
+    noisy = compare(
+        unthrottled,
+        replace(
+            unthrottled,
+            results=[
+                replace(r, throughput_bps=10.0) if r.id == "throughput-down" else r
+                for r in unthrottled.results
+            ],
+        ),
+    )
     assert not noisy.changes and "unthrottled simulator" in noisy.notes[0]
 
 
 def test_handshake_growth_needs_threshold_and_absolute_delta() -> None:
     def with_ms(scenario: str, ms: float) -> RunResults:
-        return replace(BASE, results=[
-            replace(r, handshake_ms=ms) if r.id == scenario else r for r in BASE.results
-        ])
+        return replace(
+            BASE,
+            results=[replace(r, handshake_ms=ms) if r.id == scenario else r for r in BASE.results],
+        )
 
     assert not compare(BASE, with_ms("valid", 220.0)).changes  # +10 %
     slower = compare(BASE, with_ms("valid", 240.0))  # +20 %, +40 ms
@@ -140,10 +163,18 @@ def _write(path: Path, run: RunResults) -> Path:
 def test_cli_exit_codes_and_table(tmp_path: Path, capsys) -> None:
     base = _write(tmp_path / "base", BASE)
     same = _write(tmp_path / "same", BASE)
-    worse = _write(tmp_path / "worse", replace(BASE, results=[
-        replace(r, passed=False, actual="reject 220 at ssl", code=220) if r.id == "valid" else r
-        for r in BASE.results
-    ]))
+    worse = _write(
+        tmp_path / "worse",
+        replace(
+            BASE,
+            results=[
+                replace(r, passed=False, actual="reject 220 at ssl", code=220)
+                if r.id == "valid"
+                else r
+                for r in BASE.results
+            ],
+        ),
+    )
     assert w24_main(["report", "compare", str(base), str(same)]) == 0
     assert capsys.readouterr().out.startswith("no regressions")
     out_json = tmp_path / "cmp.json"
@@ -170,9 +201,21 @@ def test_cli_unreadable_input_exits_2(tmp_path: Path, capsys) -> None:
 def test_installed_command_runs(tmp_path: Path) -> None:
     base = _write(tmp_path / "base", BASE)
     proc = subprocess.run(
-        [sys.executable, "-m", "w24_harness.cli", "report", "compare", str(base), str(base),
-         "--threshold", "0.1"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "w24_harness.cli",
+            "report",
+            "compare",
+            str(base),
+            str(base),
+            "--threshold",
+            "0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     assert "threshold 10%" in proc.stdout
@@ -182,8 +225,9 @@ def test_cli_renders_html_with_a_comparison(tmp_path: Path, capsys) -> None:
     base = _write(tmp_path / "base", BASE)
     current = _write(tmp_path / "cur", replace(BASE, results=BASE.results[:2]))
     out = tmp_path / "out.html"
-    assert w24_main(["report", "html", str(current), "--baseline", str(base),
-                     "--out", str(out)]) == 0
+    assert (
+        w24_main(["report", "html", str(current), "--baseline", str(base), "--out", str(out)]) == 0
+    )
     html = out.read_text()
     assert "Baseline comparison" in html and "missing" in html and "known-bad" in html
     assert w24_main(["report", "html", str(tmp_path / "missing.json")]) == 2
@@ -217,14 +261,20 @@ def test_record(w24_record):
 
 def _pytest(pytester: pytest.Pytester, report_dir: Path, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        f"--rootdir={ROOT}", "-p", "no:cacheprovider", "--w24-report-dir", str(report_dir),
-        *args, timeout=100,
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "--w24-report-dir",
+        str(report_dir),
+        *args,
+        timeout=100,
     )
 
 
 @pytest.mark.timeout(120)
 def test_baseline_option_reports_and_fails_on_regression(pytester, tmp_path: Path) -> None:
     pytester.makepyfile(test_rec=RECORDING_TEST)
+
     def baseline(name: str, bps: float) -> Path:
         tp = _result("tp", handshake_ms=10.0, throughput_bps=bps, line_rate_bps=11520.0)
         return _write(tmp_path / name, _run(tp))
@@ -237,13 +287,21 @@ def test_baseline_option_reports_and_fails_on_regression(pytester, tmp_path: Pat
 
     worse = _pytest(pytester, tmp_path / "r2", "--w24-baseline", str(fast))
     assert worse.ret == pytest.ExitCode.TESTS_FAILED
-    worse.stdout.fnmatch_lines(["*w24 baseline comparison*", "*1 regression(s)*",
-                                "*regressions against the baseline: session fails*"])
+    worse.stdout.fnmatch_lines(
+        [
+            "*w24 baseline comparison*",
+            "*1 regression(s)*",
+            "*regressions against the baseline: session fails*",
+        ]
+    )
     report = tmp_path / "r2"
     assert json.loads((report / "comparison.json").read_text())["regressions"] == 1
     html = (report / "report.html").read_text()
-    assert html.index("verdict red") < html.index("Baseline comparison") < html.index(
-        "Every planned scenario")
+    assert (
+        html.index("verdict red")
+        < html.index("Baseline comparison")
+        < html.index("Every planned scenario")
+    )
     assert json.loads((report / "results.json").read_text())["exit_status"] == 1
 
     unreadable = tmp_path / "nope.json"
@@ -292,8 +350,9 @@ def test_handshake_change_exactly_at_the_default_threshold(now: float, kind) -> 
     assert cmp.regressed is (kind == "slower")
 
 
-@pytest.mark.parametrize(("now", "kind"), [(125.0, None), (125.5, "slower")],
-                         ids=["+25 ms", "+25.5 ms"])
+@pytest.mark.parametrize(
+    ("now", "kind"), [(125.0, None), (125.5, "slower")], ids=["+25 ms", "+25.5 ms"]
+)
 def test_handshake_delta_exactly_at_the_default_minimum(now: float, kind) -> None:
     # +25 % is past the threshold: only the absolute minimum decides.
     cmp = compare(_handshake(100.0), _handshake(now))

@@ -17,15 +17,27 @@ SELECTION = "no-ca or tampered-record or valid-tls1-aes128-sha or wrong-ca"
 
 def _suite_run(pytester: pytest.Pytester, report_dir: Path, *extra: str) -> Path:
     pytester.runpytest_subprocess(
-        str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider", "-k", SELECTION,
-        "--w24-report-dir", str(report_dir), *extra, timeout=200,
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        SELECTION,
+        "--w24-report-dir",
+        str(report_dir),
+        *extra,
+        timeout=200,
     )
     return report_dir / "results.json"
 
 
 def _compare(baseline: Path, current: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([W24_CLI, "report", "compare", str(baseline), str(current)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [W24_CLI, "report", "compare", str(baseline), str(current)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.timeout(240)

@@ -27,23 +27,52 @@ def _browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
-def _scenario(sid: str, family: Family, *, passed: bool = True, result_class: str = "",
-              version: str = "", suite: str = "", measures: str | None = None,
-              direction: str = "", actual: str = "accept", expected: str = "accept",
-              detail: str = "", throughput: float | None = None,
-              ) -> tuple[PlannedScenario, ScenarioResult]:
+def _scenario(
+    sid: str,
+    family: Family,
+    *,
+    passed: bool = True,
+    result_class: str = "",
+    version: str = "",
+    suite: str = "",
+    measures: str | None = None,
+    direction: str = "",
+    actual: str = "accept",
+    expected: str = "accept",
+    detail: str = "",
+    throughput: float | None = None,
+) -> tuple[PlannedScenario, ScenarioResult]:
     nodeid = f"suites/test_{family}.py::test[{sid}]"
-    planned = PlannedScenario(nodeid, sid, family=str(family), kind=str(
-        Kind.CHARACTERIZATION if measures else Kind.CONFORMANCE), measures=measures,
-        version=version, suite=suite, direction=direction)
+    planned = PlannedScenario(
+        nodeid,
+        sid,
+        family=str(family),
+        kind=str(Kind.CHARACTERIZATION if measures else Kind.CONFORMANCE),
+        measures=measures,
+        version=version,
+        suite=suite,
+        direction=direction,
+    )
     result = ScenarioResult(
-        id=sid, nodeid=nodeid, profile="w24", description=f"{sid} as the catalogue describes it",
-        expected=expected, actual=actual, passed=passed, result_class=result_class,
-        code=None if passed else 220, stage="" if passed else "ssl", handshake_ms=812.5,
-        bytes_sent=64, bytes_received=1024, detail=detail, measures=measures,
+        id=sid,
+        nodeid=nodeid,
+        profile="w24",
+        description=f"{sid} as the catalogue describes it",
+        expected=expected,
+        actual=actual,
+        passed=passed,
+        result_class=result_class,
+        code=None if passed else 220,
+        stage="" if passed else "ssl",
+        handshake_ms=812.5,
+        bytes_sent=64,
+        bytes_received=1024,
+        detail=detail,
+        measures=measures,
         server={"version": version or "TLSv1", "cipher": suite or W24_SUITES[3]},
         transcript=f"/tmp/reports/transcripts/{sid}.txt",
-        throughput_bps=throughput, line_rate_bps=11520.0 if throughput else None,
+        throughput_bps=throughput,
+        line_rate_bps=11520.0 if throughput else None,
         line_ratio=throughput / 11520.0 if throughput else None,
         framing_ratio=throughput / 11300.0 if throughput else None,
     )
@@ -60,59 +89,118 @@ def sample_run() -> RunResults:
             pairs.append(_scenario(sid, Family.HANDSHAKE, version=version, suite=suite))
             for way in DataDirection:
                 tid = f"throughput-{'down' if way == DataDirection.RECEIVE else 'up'}-" + sid[6:]
-                pairs.append(_scenario(tid, Family.THROUGHPUT, version=version, suite=suite,
-                                       direction=way, throughput=10450.0, actual="intact",
-                                       expected="intact"))
+                pairs.append(
+                    _scenario(
+                        tid,
+                        Family.THROUGHPUT,
+                        version=version,
+                        suite=suite,
+                        direction=way,
+                        throughput=10450.0,
+                        actual="intact",
+                        expected="intact",
+                    )
+                )
     pairs += [
-        _scenario("wrong-ca", Family.HANDSHAKE, passed=False, expected="reject 220 at ssl",
-                  actual="accept", detail="the handshake completed with a server whose chain "
-                  "ends in a CA nobody loaded; " + "x" * 240),
-        _scenario("sha256-leaf", Family.HANDSHAKE, result_class="observed",
-                  measures="leaf_signature_hashes", expected="unknown", actual="accept"),
-        _scenario("server-key-4096", Family.HANDSHAKE, result_class="drift",
-                  measures="server_key_bits", expected="reject 220 at ssl", actual="accept"),
+        _scenario(
+            "wrong-ca",
+            Family.HANDSHAKE,
+            passed=False,
+            expected="reject 220 at ssl",
+            actual="accept",
+            detail="the handshake completed with a server whose chain "
+            "ends in a CA nobody loaded; " + "x" * 240,
+        ),
+        _scenario(
+            "sha256-leaf",
+            Family.HANDSHAKE,
+            result_class="observed",
+            measures="leaf_signature_hashes",
+            expected="unknown",
+            actual="accept",
+        ),
+        _scenario(
+            "server-key-4096",
+            Family.HANDSHAKE,
+            result_class="drift",
+            measures="server_key_bits",
+            expected="reject 220 at ssl",
+            actual="accept",
+        ),
         _scenario("ca-fits", Family.CA),
-        _scenario("ca-garbage", Family.CA, expected="reject 116 at ca",
-                  actual="reject 116 at ca"),
+        _scenario("ca-garbage", Family.CA, expected="reject 116 at ca", actual="reject 116 at ca"),
     ]
     pairs += [_scenario(f"data-down-{n}", Family.DATA) for n in (1, 100, 2047, 2048, 65536)]
     planned = [p for p, _ in pairs]
     results = [r for _, r in pairs]
-    lost = [PlannedScenario(f"suites/test_data.py::test[data-up-{n}]", f"data-up-{n}",
-                            family=str(Family.DATA)) for n in (1, 100, 2049)]
+    lost = [
+        PlannedScenario(
+            f"suites/test_data.py::test[data-up-{n}]", f"data-up-{n}", family=str(Family.DATA)
+        )
+        for n in (1, 100, 2049)
+    ]
     planned += lost
-    outcomes = [TestOutcome(r.nodeid, TestStatus.PASSED if r.passed else TestStatus.FAILED,
-                            finished=True) for r in results]
-    outcomes += [TestOutcome(p.nodeid, TestStatus.ERROR, NoResult.DEVICE_DEAD,
-                             "w24_harness.at.codes.DeviceTimeout: no reply to 'AT+iSTCP:"
-                             "127.0.0.1,40123' within 30 s; the module stopped answering "
-                             "after the previous scenario", True) for p in lost]
-    info = RunInfo(profile="w24", port="/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI",
-                   part_number="W24-CO2144-01", firmware="802W24-SSL3 (sim)", baud=115200)
+    outcomes = [
+        TestOutcome(r.nodeid, TestStatus.PASSED if r.passed else TestStatus.FAILED, finished=True)
+        for r in results
+    ]
+    outcomes += [
+        TestOutcome(
+            p.nodeid,
+            TestStatus.ERROR,
+            NoResult.DEVICE_DEAD,
+            "w24_harness.at.codes.DeviceTimeout: no reply to 'AT+iSTCP:"
+            "127.0.0.1,40123' within 30 s; the module stopped answering "
+            "after the previous scenario",
+            True,
+        )
+        for p in lost
+    ]
+    info = RunInfo(
+        profile="w24",
+        port="/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI",
+        part_number="W24-CO2144-01",
+        firmware="802W24-SSL3 (sim)",
+        baud=115200,
+    )
     return RunResults([info], results, exit_status=1, planned=planned, outcomes=outcomes)
 
 
 def test_report_leads_with_the_verdict_then_failures_then_the_grids(tmp_path: Path) -> None:
     html = render(sample_run(), tmp_path)
-    order = [html.index(marker) for marker in (
-        'class="verdict red"', "Failures and drift", "Acceptance: protocol version",
-        "Other scenarios: family", "Characterization", "Throughput", "Every planned scenario")]
+    order = [
+        html.index(marker)
+        for marker in (
+            'class="verdict red"',
+            "Failures and drift",
+            "Acceptance: protocol version",
+            "Other scenarios: family",
+            "Characterization",
+            "Throughput",
+            "Every planned scenario",
+        )
+    ]
     assert order == sorted(order)
-    verdict = html[html.index('class="verdict red"'):html.index("Failures and drift")]
+    verdict = html[html.index('class="verdict red"') : html.index("Failures and drift")]
     assert "INCOMPLETE" in verdict and "3 device dead" in verdict
     assert all(f"data-up-{n}" in verdict for n in (1, 100, 2049))
-    grid = html[html.index("Acceptance: protocol"):html.index("Other scenarios")]
+    grid = html[html.index("Acceptance: protocol") : html.index("Other scenarios")]
     assert grid.count("<tr>") == 3  # header + SSL3.0 + TLS1.0
     assert all(f"<th>{name}</th>" in grid for name in ("RC4-MD5", "AES256-SHA"))
-    character = html[html.index("Characterization"):html.index("Throughput")]
+    character = html[html.index("Characterization") : html.index("Throughput")]
     assert "server_key_bits" in character and "leaf_signature_hashes" in character
     assert "<script src" not in html and "<link" not in html  # one self-contained file
 
 
 def test_a_green_run_says_passed(tmp_path: Path) -> None:
     planned, result = _scenario("ca-fits", Family.CA)
-    run = RunResults([], [result], exit_status=0, planned=[planned],
-                     outcomes=[TestOutcome(planned.nodeid, TestStatus.PASSED, finished=True)])
+    run = RunResults(
+        [],
+        [result],
+        exit_status=0,
+        planned=[planned],
+        outcomes=[TestOutcome(planned.nodeid, TestStatus.PASSED, finished=True)],
+    )
     html = render(run, tmp_path)
     assert 'class="verdict green"' in html and "PASSED" in html
     assert "Failures and drift" not in html
@@ -126,11 +214,23 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--no-first-run", f"--user-data-dir={profile}",
-         f"--window-size={WIDTH},900", *args],
-        capture_output=True, text=True, timeout=90, check=False,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--window-size={WIDTH},900",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
 
 
@@ -146,10 +246,16 @@ def test_chromium_renders_the_report_1280_wide_without_horizontal_scroll(tmp_pat
     assert _png_size(png)[0] == WIDTH
     # The page's scroll width and the width it is shown in (the window less a vertical
     # scroll bar): no horizontal scrolling.
-    scroll_width, shown_width = map(int, _probe(
-        browser, report, tmp_path / "width",
-        "var d = document.documentElement;"
-        "Math.max(d.scrollWidth, document.body.scrollWidth) + ' ' + d.clientWidth").split())
+    scroll_width, shown_width = map(
+        int,
+        _probe(
+            browser,
+            report,
+            tmp_path / "width",
+            "var d = document.documentElement;"
+            "Math.max(d.scrollWidth, document.body.scrollWidth) + ' ' + d.clientWidth",
+        ).split(),
+    )
     assert scroll_width <= WIDTH and scroll_width <= shown_width, (scroll_width, shown_width)
 
 
@@ -158,12 +264,16 @@ def _probe(browser: str, report: Path, work: Path, expression: str) -> str:
     own script and writes the value into the DOM; --dump-dom prints it once laid out."""
     work.mkdir()
     probe = work / "probe.html"
-    probe.write_text(report.read_text().replace(
-        "</body>",
-        f"<script>document.body.setAttribute('data-probe', (function () {{ return eval("
-        f"{expression!r}); }})());</script></body>"))
-    dom = _chromium(browser, work / "profile", "--virtual-time-budget=3000", "--dump-dom",
-                    probe.as_uri())
+    probe.write_text(
+        report.read_text().replace(
+            "</body>",
+            f"<script>document.body.setAttribute('data-probe', (function () {{ return eval("
+            f"{expression!r}); }})());</script></body>",
+        )
+    )
+    dom = _chromium(
+        browser, work / "profile", "--virtual-time-budget=3000", "--dump-dom", probe.as_uri()
+    )
     found = re.search(r'data-probe="([^"]*)"', dom.stdout)
     assert found, f"no measurement in the DOM: {dom.stderr[-2000:]}"
     return found.group(1)
@@ -176,10 +286,14 @@ def test_the_filter_box_keeps_only_matching_scenarios(tmp_path: Path) -> None:
         pytest.skip("no Chromium installed (apt-get install chromium)")
     report = write_html(tmp_path, sample_run())
     shown = _probe(
-        browser, report, tmp_path / "filter",
+        browser,
+        report,
+        tmp_path / "filter",
         "var box = document.getElementById('w24-filter'); box.value = 'device dead';"
         "box.dispatchEvent(new Event('input'));"
         "Array.from(document.querySelectorAll('tr[id]')).filter(function (r) {"
-        " return !r.hidden; }).map(function (r) { return r.id; }).join(' ')")
+        " return !r.hidden; }).map(function (r) { return r.id; }).join(' ')",
+    )
     assert sorted(shown.split()) == sorted(
-        f"r-suites-test_data-py-test-data-up-{n}" for n in (1, 100, 2049))
+        f"r-suites-test_data-py-test-data-up-{n}" for n in (1, 100, 2049)
+    )

@@ -107,7 +107,8 @@ def test_runner_runs_each_action(sim_w24, action):
     assert outcome.matches(expect), (scenario.id, str(outcome), outcome.detail)
     if action == Action.EXCHANGE and expect.accept:
         assert (outcome.bytes_sent, outcome.bytes_received) == (
-            scenario.send_size, scenario.recv_size
+            scenario.send_size,
+            scenario.recv_size,
         )
     if action == Action.LOAD_CA:
         assert outcome.detail == "loaded and read back"
@@ -123,7 +124,10 @@ def test_catalogue_doc_is_current():
 def test_w24_scenarios_command_prints_the_table():
     out = subprocess.run(
         [str(Path(sys.executable).with_name("w24")), "scenarios", "--profile", "w24"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     assert "| `no-ca` |" in out and "reject 222 at ssl" in out
 

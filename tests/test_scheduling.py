@@ -53,8 +53,13 @@ def _runs(pytester: pytest.Pytester, *args: str) -> tuple[str, list[tuple[str, s
         mp.setenv("W24_PROBE_LOG", str(log))
         mp.setenv("W24_PROBE_DIST", str(dist))
         result = pytester.runpytest_subprocess(
-            f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-            "--w24-report-dir", str(pytester.path / "reports"), *args, timeout=100,
+            f"--rootdir={ROOT}",
+            "-p",
+            "no:cacheprovider",
+            "--w24-report-dir",
+            str(pytester.path / "reports"),
+            *args,
+            timeout=100,
         )
     assert result.ret == 0, result.stdout.str()
     rows = [tuple(line.split()) for line in log.read_text().splitlines()]

@@ -40,8 +40,14 @@ def sets() -> CertSets:
 
 
 def _serve(sets: CertSets, misbehaviour: Misbehaviour | None, certs: str = "valid") -> TLSServer:
-    return TLSServer(ServerConfig(cert=sets.get(certs).server, backend="tlslite",
-                                  misbehaviour=misbehaviour, handshake_timeout_s=5.0))
+    return TLSServer(
+        ServerConfig(
+            cert=sets.get(certs).server,
+            backend="tlslite",
+            misbehaviour=misbehaviour,
+            handshake_timeout_s=5.0,
+        )
+    )
 
 
 def _device_handshake(server: TLSServer, sets: CertSets) -> SecureChannel:
@@ -52,16 +58,20 @@ def _device_handshake(server: TLSServer, sets: CertSets) -> SecureChannel:
 
 
 def _raw(htype: int, body: bytes = b"") -> Message:
-    return Message(ContentType.handshake,
-                   bytearray(bytes([htype]) + len(body).to_bytes(3, "big") + body))
+    return Message(
+        ContentType.handshake, bytearray(bytes([htype]) + len(body).to_bytes(3, "big") + body)
+    )
 
 
 def _types(items) -> list[int]:
     return [int(item.write()[0]) for item in items]
 
 
-SH, CERT, SHD = (HandshakeType.server_hello, HandshakeType.certificate,
-                 HandshakeType.server_hello_done)
+SH, CERT, SHD = (
+    HandshakeType.server_hello,
+    HandshakeType.certificate,
+    HandshakeType.server_hello_done,
+)
 
 
 def test_flight_edits_drop_duplicate_and_reorder():
@@ -134,8 +144,7 @@ def test_evidence_names_a_premaster_for_the_wrong_key():
 
 
 def test_evidence_checks_the_client_hello_against_the_profile():
-    hello = ClientHelloView("TLS1.0", (3, 1), [*W24_SUITES, "TLS_RSA_WITH_NULL_MD5"], [1, 0], [],
-                            0)
+    hello = ClientHelloView("TLS1.0", (3, 1), [*W24_SUITES, "TLS_RSA_WITH_NULL_MD5"], [1, 0], [], 0)
     problems = evidence_problems(Evidence(hello_in_profile=True), _report(client_hello=hello), W24)
     assert len(problems) == 2
     assert "TLS_RSA_WITH_NULL_MD5" in problems[0] and "CRIME" in problems[1]
@@ -154,8 +163,11 @@ def test_intermediate_sent_stays_inside_one_2k_record(profile):
 def test_a_raw_record_of_any_type_and_version_reaches_the_client(sets):
     from w24_harness.servers.script import RawRecord, insert, misbehaviour
 
-    odd = misbehaviour("test_raw_record_0x19", "a record of type 0x19, version 3.255, first",
-                       flight=(insert(0, lambda _ctx: RawRecord(0x19, b"\x00", (3, 0xFF))),))
+    odd = misbehaviour(
+        "test_raw_record_0x19",
+        "a record of type 0x19, version 3.255, first",
+        flight=(insert(0, lambda _ctx: RawRecord(0x19, b"\x00", (3, 0xFF))),),
+    )
     with _serve(sets, odd) as server:
         with pytest.raises(SSLFailure):
             _device_handshake(server, sets)
@@ -168,10 +180,16 @@ def test_the_scripted_finish_is_a_correct_finish_when_nothing_is_corrupted(sets,
     # So hs-bad-finished fails on the one corrupted byte, not on the hook's own arithmetic.
     from w24_harness.servers.script import DEFAULT_FINISH, misbehaviour
 
-    plain = misbehaviour(f"test_plain_finish_{version}", "the scripted CCS + Finished, intact",
-                         finish=DEFAULT_FINISH)
-    config = ServerConfig(cert=sets.get("valid").server, backend="tlslite", misbehaviour=plain,
-                          versions=(version,), handshake_timeout_s=5.0)
+    plain = misbehaviour(
+        f"test_plain_finish_{version}", "the scripted CCS + Finished, intact", finish=DEFAULT_FINISH
+    )
+    config = ServerConfig(
+        cert=sets.get("valid").server,
+        backend="tlslite",
+        misbehaviour=plain,
+        versions=(version,),
+        handshake_timeout_s=5.0,
+    )
     with TLSServer(config) as server:
         channel = _device_handshake(server, sets)
         assert channel.version == version

@@ -562,9 +562,8 @@ def test_openssl_server_can_demand_a_client_certificate(tmp_path):
     ctx.set_ciphers("AES128-SHA:@SECLEVEL=0")
     ca.configure_trust(ctx)
     with TLSServer(config) as server:
-        with pytest.raises((ssl.SSLError, ConnectionError)):
-            with ssl_connect(server, ctx) as sock:
-                sock.recv(1)  # the server's refusal arrives after the client's Finished
+        with pytest.raises((ssl.SSLError, ConnectionError)), ssl_connect(server, ctx) as sock:
+            sock.recv(1)  # the server's refusal arrives after the client's Finished
         assert server.wait_closed().handshake_ok is False
     client = ca.issue_cert("device", key_type=trustme.KeyType.RSA)
     client.configure_cert(ctx)

@@ -32,8 +32,13 @@ def test_another(w24):
 def _run(pytester: pytest.Pytester, report_dir: Path, *args: str) -> pytest.RunResult:
     pytester.makepyfile(test_one=ONE_SCENARIO)
     return pytester.runpytest_subprocess(
-        f"--rootdir={ROOT}", "-p", "no:cacheprovider", "--w24-report-dir", str(report_dir),
-        *args, timeout=100,
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "--w24-report-dir",
+        str(report_dir),
+        *args,
+        timeout=100,
     )
 
 
@@ -76,11 +81,24 @@ import time
 def test_hold(w24):
     time.sleep(4)
     w24.ping()
-""")
+"""
+    )
     first = subprocess.Popen(
-        [sys.executable, "-m", "pytest", f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-         "--w24-report-dir", str(report_dir), "test_slow.py"],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--rootdir={ROOT}",
+            "-p",
+            "no:cacheprovider",
+            "--w24-report-dir",
+            str(report_dir),
+            "test_slow.py",
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         lock = report_dir / rundir.LOCK_NAME
@@ -104,8 +122,12 @@ def test_hold(w24):
 
 
 def test_claim_takes_over_a_stale_lock_and_steps_aside_for_a_live_one(tmp_path):
-    stale = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)
+    stale = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (tmp_path / rundir.LOCK_NAME).write_text(stale.stdout.strip())  # that process is gone
     assert rundir.claim(tmp_path) == tmp_path
     rundir.release(tmp_path)

@@ -203,8 +203,15 @@ def test_all_ten_sockets_used_gives_204(sim_w24: W24, sim_echo_port: int) -> Non
 
 @pytest.mark.parametrize(
     "wire",
-    [b"AT+iSSND%:5,3:abc", b"AT+iSRCV:5\r", b"AT+iSRCV:5,10\r", b"AT+iSST:5\r", b"AT+iSCS:5\r",
-     b"AT+iSCLS:5\r", b"AT+i!SCLS:5\r"],
+    [
+        b"AT+iSSND%:5,3:abc",
+        b"AT+iSRCV:5\r",
+        b"AT+iSRCV:5,10\r",
+        b"AT+iSST:5\r",
+        b"AT+iSCS:5\r",
+        b"AT+iSCLS:5\r",
+        b"AT+i!SCLS:5\r",
+    ],
 )
 def test_commands_on_a_free_handle_give_200(raw, wire: bytes) -> None:
     reply = raw.exchange(wire)
@@ -355,8 +362,11 @@ def test_nv_survives_a_restart_only_with_a_state_file(
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "is not a simulator state"), ('["CA"]', "JSON object of strings"),
-     ('{"CA": 5}', "JSON object of strings")],
+    [
+        ("{not json", "is not a simulator state"),
+        ('["CA"]', "JSON object of strings"),
+        ('{"CA": 5}', "JSON object of strings"),
+    ],
 )
 def test_corrupt_state_file_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
     state = tmp_path / "state.json"

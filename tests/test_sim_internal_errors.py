@@ -105,7 +105,7 @@ def test_w24_sim_exits_0_without_internal_errors(tmp_path: Path) -> None:
 
 # A suite-style test that swallows the device's error: with the crash injected its own asserts
 # still pass, so only the plugin's internal-error check can fail it.
-SWALLOWING_TEST = '''
+SWALLOWING_TEST = """
 import socket
 
 from w24_harness.at.codes import DeviceError
@@ -126,7 +126,7 @@ def test_swallows_the_error(w24):
 
 def test_untouched(w24):
     w24.ping()
-'''
+"""
 
 
 @pytest.mark.parametrize("fault", [True, False], ids=["internal_error", "no_fault"])

@@ -46,8 +46,11 @@ def _expects_code(*wanted: int):
 def _fails_its_handshake(s) -> bool:
     # The codes a failed handshake itself gives (222, 224, 225 are refused before it starts).
     e = s.expected(W24)
-    return not e.accept and e.stage == Stage.SSL and e.code in (
-        ResultCode.SSL_NEGOTIATION, ResultCode.SSL_RECORD_TOO_BIG)
+    return (
+        not e.accept
+        and e.stage == Stage.SSL
+        and e.code in (ResultCode.SSL_NEGOTIATION, ResultCode.SSL_RECORD_TOO_BIG)
+    )
 
 
 # Actions whose received bytes the runner compares with the server's (all of them, before it
@@ -153,9 +156,12 @@ def _run_suites(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> tuple
     result = pytester.runpytest_subprocess(
         str(SUITES),
         f"--rootdir={ROOT}",
-        "-p", "no:cacheprovider",
-        "-m", "not slow and not field_interop",  # field interop: tests/test_field_interop_faults.py
-        "--w24-report-dir", str(report_dir),
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow and not field_interop",  # field interop: tests/test_field_interop_faults.py
+        "--w24-report-dir",
+        str(report_dir),
         *extra,
         timeout=280,
     )

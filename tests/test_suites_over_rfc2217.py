@@ -17,9 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # across the 2048-byte SSND boundary, and one throughput case each way.
 SUBSET = " or ".join(
     [
-        "ca-fits", "test_read_back_shows_name_validity_and_pem", "test_ca_survives_reset",
-        "valid-tls1-aes128-sha", "wrong-ca", "data-up-2049", "data-down-2048",
-        "throughput-down-tls1-rc4-md5", "throughput-up-ssl3-rc4-md5",
+        "ca-fits",
+        "test_read_back_shows_name_validity_and_pem",
+        "test_ca_survives_reset",
+        "valid-tls1-aes128-sha",
+        "wrong-ca",
+        "data-up-2049",
+        "data-down-2048",
+        "throughput-down-tls1-rc4-md5",
+        "throughput-up-ssl3-rc4-md5",
     ]
 )
 
@@ -36,10 +42,21 @@ def test_suites_pass_over_rfc2217_through_ser2net(pytester, tmp_path):
         report_dir = tmp_path / "reports"
         # The plain URL a user types: the transport adds ign_set_control for the pty itself.
         result = pytester.runpytest_subprocess(
-            str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-            "-k", SUBSET, "--w24-report-dir", str(report_dir),
-            "--w24-port", server.url, "--w24-profile", "w24",
-            "--w24-host", "127.0.0.1", timeout=280,
+            str(ROOT / "suites"),
+            f"--rootdir={ROOT}",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            SUBSET,
+            "--w24-report-dir",
+            str(report_dir),
+            "--w24-port",
+            server.url,
+            "--w24-profile",
+            "w24",
+            "--w24-host",
+            "127.0.0.1",
+            timeout=280,
         )
         assert result.ret == 0, result.stdout.str()[-3000:]
         outcomes = result.parseoutcomes()

@@ -26,20 +26,36 @@ def test_suites_pass_against_w24_sim_tcp(pytester, tmp_path):
     port = _free_port()
     sim = subprocess.Popen(
         [str(W24_CLI), "sim", "--tcp", f"127.0.0.1:{port}", "--profile", "w24"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert sim.stdout is not None
         assert sim.stdout.readline().strip() == f"socket://127.0.0.1:{port}"
         report_dir = tmp_path / "reports"
         result = pytester.runpytest_subprocess(
-            str(ROOT / "suites"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-            "-m", "not slow and not field_interop", "--w24-report-dir", str(report_dir),
-            "--w24-port", f"socket://127.0.0.1:{port}", "--w24-profile", "w24",
-            "--w24-host", "127.0.0.1",
+            str(ROOT / "suites"),
+            f"--rootdir={ROOT}",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow and not field_interop",
+            "--w24-report-dir",
+            str(report_dir),
+            "--w24-port",
+            f"socket://127.0.0.1:{port}",
+            "--w24-profile",
+            "w24",
+            "--w24-host",
+            "127.0.0.1",
             # The simulator behind socket:// is no UART: no pacing needed (the hardware default
             # for socket:// paces each CA line, ~1.2 s a load; tests/test_pacing.py covers it).
-            "--w24-ca-pacing", "burst", "--w24-ssnd-chunk", "2048", timeout=280,
+            "--w24-ca-pacing",
+            "burst",
+            "--w24-ssnd-chunk",
+            "2048",
+            timeout=280,
         )
         assert result.ret == 0, result.stdout.str()[-3000:]
         data = json.loads((report_dir / "results.json").read_text())

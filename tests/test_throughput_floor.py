@@ -18,8 +18,17 @@ pytestmark = [pytest.mark.timeout(180)]
 def _outcomes(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> dict[str, bool]:
     report_dir = tmp_path / "reports"
     pytester.runpytest_subprocess(
-        str(ROOT / "suites" / "test_throughput.py"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
-        "-k", SELECT, "--w24-baud", "115200", "--w24-report-dir", str(report_dir), *extra,
+        str(ROOT / "suites" / "test_throughput.py"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        SELECT,
+        "--w24-baud",
+        "115200",
+        "--w24-report-dir",
+        str(report_dir),
+        *extra,
         timeout=150,
     )
     results = json.loads((report_dir / "results.json").read_text())["results"]
@@ -28,14 +37,17 @@ def _outcomes(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> dict[st
 
 def test_faithful_simulator_passes_at_115200(pytester, tmp_path):
     assert _outcomes(pytester, tmp_path) == {
-        "throughput-down-tls1-aes128-sha": True, "throughput-up-tls1-aes128-sha": True,
+        "throughput-down-tls1-aes128-sha": True,
+        "throughput-up-tls1-aes128-sha": True,
     }
 
 
-@pytest.mark.parametrize("floor", [[], ["--w24-min-line-efficiency", "0.5"]],
-                         ids=["simulator-floor", "hardware-floor"])
+@pytest.mark.parametrize(
+    "floor", [[], ["--w24-min-line-efficiency", "0.5"]], ids=["simulator-floor", "hardware-floor"]
+)
 def test_slow_delivery_fails_the_receive_direction_only(pytester, tmp_path, floor):
     outcomes = _outcomes(pytester, tmp_path, "--w24-sim-fault", "slow_delivery", *floor)
     assert outcomes == {
-        "throughput-down-tls1-aes128-sha": False, "throughput-up-tls1-aes128-sha": True,
+        "throughput-down-tls1-aes128-sha": False,
+        "throughput-up-tls1-aes128-sha": True,
     }

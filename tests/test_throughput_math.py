@@ -174,6 +174,8 @@ def test_slow_firmware_is_judged_against_the_protocol_not_its_own_polls() -> Non
     assert honest.framing_ratio < 0.4 < HARDWARE_FLOOR < SIMULATOR_FLOOR
     assert honest.line_ratio < 0.4
     assert flattering.framing_ratio > honest.framing_ratio  # what the old bound reported
+
+
 # -- boundaries: exactly at each limit, and one step either side ---------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,10 +28,8 @@ def pty_pair() -> Iterator[tuple[int, str]]:
     path = os.ttyname(slave)
     yield master, path
     for fd in (master, slave):
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
 
 
 def _read_master(fd: int, want: int, timeout: float = 2.0) -> bytes:

@@ -29,9 +29,16 @@ def _planned(*ids: str) -> list[PlannedScenario]:
 
 
 def _result(sid: str, passed: bool = True, result_class: str = "") -> ScenarioResult:
-    return ScenarioResult(id=sid, nodeid=f"t.py::test[{sid}]", profile="w24", description="",
-                          expected="accept", actual="accept" if passed else "reject 220 at ssl",
-                          passed=passed, result_class=result_class)
+    return ScenarioResult(
+        id=sid,
+        nodeid=f"t.py::test[{sid}]",
+        profile="w24",
+        description="",
+        expected="accept",
+        actual="accept" if passed else "reject 220 at ssl",
+        passed=passed,
+        result_class=result_class,
+    )
 
 
 def _done(sid: str, status: TestStatus, trouble: NoResult | None = None) -> TestOutcome:
@@ -39,8 +46,12 @@ def _done(sid: str, status: TestStatus, trouble: NoResult | None = None) -> Test
 
 
 def test_all_planned_scenarios_as_expected_is_green() -> None:
-    verdict = judge(_planned("a", "b"), [_result("a"), _result("b", result_class="observed")],
-                    [_done("a", TestStatus.PASSED), _done("b", TestStatus.PASSED)], 0)
+    verdict = judge(
+        _planned("a", "b"),
+        [_result("a"), _result("b", result_class="observed")],
+        [_done("a", TestStatus.PASSED), _done("b", TestStatus.PASSED)],
+        0,
+    )
     assert verdict.state == Verdict.PASSED and verdict.colour == Colour.GREEN
     assert (verdict.counts.planned, verdict.counts.passed, verdict.counts.observed) == (2, 1, 1)
     assert verdict.headline.startswith("PASSED: 2 of 2 planned scenarios as expected")
@@ -59,21 +70,30 @@ def test_planned_scenarios_without_result_make_the_run_incomplete() -> None:
     assert (c.planned, c.passed, c.failed, c.no_result) == (4, 1, 0, 3)
     assert c.no_result_why == {"device dead": 1, "interrupted": 1, "port lost": 1}
     assert [(m.id, m.why) for m in verdict.missing] == [
-        ("b", NoResult.DEVICE_DEAD), ("c", NoResult.PORT_LOST), ("d", NoResult.INTERRUPTED)]
+        ("b", NoResult.DEVICE_DEAD),
+        ("c", NoResult.PORT_LOST),
+        ("d", NoResult.INTERRUPTED),
+    ]
     assert "3 produced no result" in verdict.headline
 
 
 def test_a_firmware_failure_is_failed_not_incomplete() -> None:
-    verdict = judge(_planned("a", "b"), [_result("a"), _result("b", passed=False)],
-                    [_done("a", TestStatus.PASSED), _done("b", TestStatus.FAILED)], 1)
+    verdict = judge(
+        _planned("a", "b"),
+        [_result("a"), _result("b", passed=False)],
+        [_done("a", TestStatus.PASSED), _done("b", TestStatus.FAILED)],
+        1,
+    )
     assert verdict.state == Verdict.FAILED and verdict.counts.failed == 1
     assert verdict.headline == "FAILED: 1 of 2 planned scenarios as expected; 1 failed"
 
 
 def test_trouble_outside_the_plan_still_makes_the_run_incomplete() -> None:
     # Every scenario recorded, but a test without a scenario lost the port.
-    outcomes = [_done("a", TestStatus.PASSED),
-                _done("helper", TestStatus.FAILED, NoResult.PORT_LOST)]
+    outcomes = [
+        _done("a", TestStatus.PASSED),
+        _done("helper", TestStatus.FAILED, NoResult.PORT_LOST),
+    ]
     verdict = judge(_planned("a"), [_result("a")], outcomes, 1)
     assert verdict.state == Verdict.INCOMPLETE and verdict.counts.no_result == 0
     assert [t.nodeid for t in verdict.troubles] == ["t.py::test[helper]"]
@@ -82,8 +102,12 @@ def test_trouble_outside_the_plan_still_makes_the_run_incomplete() -> None:
 def test_xfail_drift_and_skips_are_amber_xpass_is_red() -> None:
     planned = _planned("a", "b", "c", "d")
     results = [_result("a"), _result("b", passed=False), _result("c", result_class="drift")]
-    outcomes = [_done("a", TestStatus.PASSED), _done("b", TestStatus.XFAIL),
-                _done("c", TestStatus.PASSED), _done("d", TestStatus.SKIPPED)]
+    outcomes = [
+        _done("a", TestStatus.PASSED),
+        _done("b", TestStatus.XFAIL),
+        _done("c", TestStatus.PASSED),
+        _done("d", TestStatus.SKIPPED),
+    ]
     verdict = judge(planned, results, outcomes, 0)
     assert verdict.state == Verdict.NOTES and verdict.colour == Colour.AMBER
     c = verdict.counts
@@ -97,8 +121,12 @@ def test_a_nonzero_exit_status_is_never_green() -> None:
     # e.g. a baseline regression, or a plain test that failed
     verdict = judge(_planned("a"), [_result("a")], [_done("a", TestStatus.PASSED)], 1)
     assert verdict.state == Verdict.FAILED
-    interrupted = judge(_planned("a"), [_result("a")], [_done("a", TestStatus.PASSED)],
-                        int(pytest.ExitCode.INTERRUPTED))
+    interrupted = judge(
+        _planned("a"),
+        [_result("a")],
+        [_done("a", TestStatus.PASSED)],
+        int(pytest.ExitCode.INTERRUPTED),
+    )
     assert interrupted.state == Verdict.INCOMPLETE
 
 
@@ -109,10 +137,16 @@ def test_a_test_that_ran_but_wrote_no_result_is_a_harness_error() -> None:
 
 
 def test_results_json_carries_the_counts_and_loads_back(tmp_path: Path) -> None:
-    run = RunResults([RunInfo(profile="w24", port="sim")], [_result("a")], exit_status=1,
-                     planned=_planned("a", "b"),
-                     outcomes=[_done("a", TestStatus.PASSED),
-                               _done("b", TestStatus.ERROR, NoResult.DEVICE_DEAD)])
+    run = RunResults(
+        [RunInfo(profile="w24", port="sim")],
+        [_result("a")],
+        exit_status=1,
+        planned=_planned("a", "b"),
+        outcomes=[
+            _done("a", TestStatus.PASSED),
+            _done("b", TestStatus.ERROR, NoResult.DEVICE_DEAD),
+        ],
+    )
     path = write_results(tmp_path, run)
     data = json.loads(path.read_text())
     assert data["counts"]["planned"] == 2 and data["counts"]["no_result"] == 1
@@ -125,9 +159,21 @@ def test_results_json_carries_the_counts_and_loads_back(tmp_path: Path) -> None:
 
 
 def test_an_old_results_json_without_a_plan_counts_its_results() -> None:
-    old = RunResults.from_json({"results": [
-        {"id": "a", "nodeid": "t::a", "profile": "w24", "description": "", "expected": "accept",
-         "actual": "accept", "passed": True}]})
+    old = RunResults.from_json(
+        {
+            "results": [
+                {
+                    "id": "a",
+                    "nodeid": "t::a",
+                    "profile": "w24",
+                    "description": "",
+                    "expected": "accept",
+                    "actual": "accept",
+                    "passed": True,
+                }
+            ]
+        }
+    )
     verdict = old.verdict()
     assert verdict.counts.planned == 1 and verdict.counts.passed == 1
     assert verdict.state == Verdict.PASSED

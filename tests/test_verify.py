@@ -364,6 +364,8 @@ def test_intermediate_with_a_flipped_signature_bit_is_rejected() -> None:
     ):
         with pytest.raises(CertRejected, match="does not verify"):
             verify_server_chain(chain, [certs["ca"].pem], MODERN, now=NOW)
+
+
 # -- certificate identity: the sets the identity scenarios use (w24_harness.pki.identity) -------
 
 
@@ -490,8 +492,11 @@ def test_leaf_search_passes_a_lone_intermediate_and_still_needs_a_trusted_certif
     verify_server_chain(chain, [certs["ca"].pem], W24, now=NOW, faults=LEAF_SEARCH)
     with pytest.raises(CertRejected, match="not signed by a trusted CA"):
         verify_server_chain(
-            [certs["leaf_other"].der, certs["leaf_inter"].der], [certs["ca"].pem], W24,
-            now=NOW, faults=LEAF_SEARCH,
+            [certs["leaf_other"].der, certs["leaf_inter"].der],
+            [certs["ca"].pem],
+            W24,
+            now=NOW,
+            faults=LEAF_SEARCH,
         )
 
 

@@ -28,8 +28,20 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complete
 def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(venv bin dir, an empty working directory outside the checkout)."""
     base = tmp_path_factory.mktemp("wheel")
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                  str(base / "dist"), str(ROOT)], cwd=base)
+    built = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(base / "dist"),
+            str(ROOT),
+        ],
+        cwd=base,
+    )
     assert built.returncode == 0, built.stderr
     wheel = next((base / "dist").glob("w24_harness-*.whl"))
     made = _run([sys.executable, "-m", "venv", str(base / "venv")], cwd=base)
@@ -57,8 +69,10 @@ def test_foreign_names_stay_free(installed, name):
 
 def test_plugin_loads_by_its_entry_point(installed):
     bin_dir, work = installed
-    probe = ("from importlib.metadata import entry_points; "
-             "print([ep.value for ep in entry_points(group='pytest11') if ep.name == 'w24'])")
+    probe = (
+        "from importlib.metadata import entry_points; "
+        "print([ep.value for ep in entry_points(group='pytest11') if ep.name == 'w24'])"
+    )
     result = _run([str(bin_dir / "python"), "-c", probe], cwd=work)
     assert result.stdout.strip() == "['w24_harness.fixtures.plugin']", result.stderr
     helped = _run([str(bin_dir / "python"), "-m", "pytest", "--help"], cwd=work)
@@ -71,8 +85,19 @@ SELECTION = "valid-tls1-aes128-sha or no-ca or wrong-ca or ca-fits"
 def test_shipped_suites_run_against_the_simulator(installed):
     bin_dir, work = installed
     reports = work / "sim-reports"
-    result = _run([str(bin_dir / "w24"), "test", "-p", "no:cacheprovider", "-k", SELECTION,
-                   "--w24-report-dir", str(reports)], cwd=work)
+    result = _run(
+        [
+            str(bin_dir / "w24"),
+            "test",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            SELECTION,
+            "--w24-report-dir",
+            str(reports),
+        ],
+        cwd=work,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     ids = {r["id"] for r in json.loads((reports / "results.json").read_text())["results"]}
     assert ids == {"valid-tls1-aes128-sha", "no-ca", "wrong-ca", "ca-fits"}
@@ -80,16 +105,36 @@ def test_shipped_suites_run_against_the_simulator(installed):
 
 def test_shipped_suites_run_against_a_port(installed):
     bin_dir, work = installed
-    sim = subprocess.Popen([str(bin_dir / "w24"), "sim", "--tcp", "127.0.0.1:0"], cwd=work,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sim = subprocess.Popen(
+        [str(bin_dir / "w24"), "sim", "--tcp", "127.0.0.1:0"],
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert sim.stdout is not None
         url = sim.stdout.readline().strip()
         assert url.startswith("socket://127.0.0.1:"), url
         reports = work / "port-reports"
-        result = _run([str(bin_dir / "python"), "-m", "pytest", "--pyargs", "w24_harness.suites",
-                       "-p", "no:cacheprovider", "-k", SELECTION, "--w24-port", url,
-                       "--w24-report-dir", str(reports)], cwd=work)
+        result = _run(
+            [
+                str(bin_dir / "python"),
+                "-m",
+                "pytest",
+                "--pyargs",
+                "w24_harness.suites",
+                "-p",
+                "no:cacheprovider",
+                "-k",
+                SELECTION,
+                "--w24-port",
+                url,
+                "--w24-report-dir",
+                str(reports),
+            ],
+            cwd=work,
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
         assert "4 passed" in result.stdout
     finally:

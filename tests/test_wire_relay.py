@@ -37,16 +37,21 @@ def _client(port: int, cipher: str, mac: str) -> TLSConnection:
     return conn
 
 
-@pytest.mark.parametrize(("backend", "suite", "cipher", "mac"), [
-    ("openssl", AES128, "aes128", "sha"),
-    ("tlslite", RC4_SHA, "rc4", "sha"),
-])
+@pytest.mark.parametrize(
+    ("backend", "suite", "cipher", "mac"),
+    [
+        ("openssl", AES128, "aes128", "sha"),
+        ("tlslite", RC4_SHA, "rc4", "sha"),
+    ],
+)
 def test_relay_passes_a_session_through_and_reads_its_records(leaf, backend, suite, cipher, mac):
-    config = ServerConfig(cert=leaf, backend=backend, suites=(suite,), send_on_connect=1000,
-                          seed=5)
-    with TLSServer(config) as server, RecordRelay(
-        lambda: socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    ) as relay:
+    config = ServerConfig(cert=leaf, backend=backend, suites=(suite,), send_on_connect=1000, seed=5)
+    with (
+        TLSServer(config) as server,
+        RecordRelay(
+            lambda: socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        ) as relay,
+    ):
         conn = _client(relay.port, cipher, mac)
         got = b""
         while len(got) < 1000:
@@ -95,9 +100,13 @@ def test_stream_cipher_sizes_tell_empty_fragments_from_one_byte_splits():
 def test_cbc_sizes_cannot_tell_which():
     assert plaintext_range(AES128, 32) == (0, 11)
     log = WireLog()
-    log.feed(Side.SERVER, _server_hello(0x002F) + _record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
-             + _record(ContentType.APPLICATION_DATA, bytes(32))
-             + _record(ContentType.APPLICATION_DATA, bytes(1040)))
+    log.feed(
+        Side.SERVER,
+        _server_hello(0x002F)
+        + _record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
+        + _record(ContentType.APPLICATION_DATA, bytes(32))
+        + _record(ContentType.APPLICATION_DATA, bytes(1040)),
+    )
     assert log.split_kind(Side.SERVER) == "empty fragments or 1/n-1"
 
 
@@ -106,8 +115,10 @@ def test_a_plaintext_alert_is_named_and_an_encrypted_one_counts_as_close_notify(
     log.feed(Side.DEVICE, _record(ContentType.ALERT, b"\x02\x30"))
     assert log.plain_alerts(Side.DEVICE) == ["fatal unknown_ca"]
     assert not log.close_alert(Side.DEVICE)
-    log.feed(Side.SERVER, _record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
-             + _record(ContentType.ALERT, bytes(22)))
+    log.feed(
+        Side.SERVER,
+        _record(ContentType.CHANGE_CIPHER_SPEC, b"\x01") + _record(ContentType.ALERT, bytes(22)),
+    )
     assert log.close_alert(Side.SERVER)
 
 

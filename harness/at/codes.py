@@ -88,6 +88,7 @@ class ResultCode(IntEnum):
 SSL_CODES = range(ResultCode.SSL_INIT_ERROR, ResultCode.SSL_PARAMETERS_MISSING + 1)
 SOCKET_CODES = range(ResultCode.SOCKET_NOT_EXIST, ResultCode.PACKET_TOO_BIG + 1)
 
+
 def describe(code: int | None) -> str:
     """Human meaning of a result code; socket status values may be passed negated."""
     if code is None:

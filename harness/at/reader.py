@@ -252,18 +252,30 @@ class CommandReader:
     @staticmethod
     def _ssnd_header_error(op: str, args: str, line: bytes) -> BadInput:
         if op != ":":
-            return BadInput(ResultCode.COLON_OR_EQUALS_EXPECTED, f"':' or '=' expected after SSND: {line.decode('ascii')!r}", line)
+            return BadInput(
+                ResultCode.COLON_OR_EQUALS_EXPECTED,
+                f"':' or '=' expected after SSND: {line.decode('ascii')!r}",
+                line,
+            )
         handle, comma, rest = args.partition(",")
         if not _DIGITS.fullmatch(handle):
             reason = f"socket handle {handle!r} is not a number"
             return BadInput(ResultCode.NUMBER_EXPECTED, reason, line)
         if not comma:
-            return BadInput(ResultCode.COMMA_EXPECTED, f"',' expected after the socket handle in SSND: {args!r}", line)
+            return BadInput(
+                ResultCode.COMMA_EXPECTED,
+                f"',' expected after the socket handle in SSND: {args!r}",
+                line,
+            )
         size, colon, _ = rest.partition(":")
         if not _DIGITS.fullmatch(size):
             return BadInput(ResultCode.NUMBER_EXPECTED, f"SSND size {size!r} is not a number", line)
         if not colon:
-            return BadInput(ResultCode.COLON_OR_EQUALS_EXPECTED, f"':' expected after the SSND size: {args!r}", line)
+            return BadInput(
+                ResultCode.COLON_OR_EQUALS_EXPECTED,
+                f"':' expected after the SSND size: {args!r}",
+                line,
+            )
         return BadInput(ResultCode.SYNTAX_ERROR, f"malformed SSND header: {args!r}", line)
 
     # ----------------------------------------------------------------- SSND payloads

@@ -71,8 +71,9 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
         return CertSet("wrong_ca", other.cert_pem, self._leaf())
 
     def _set_self_signed(self) -> CertSet:
-        return self._with_root("self_signed", self.factory.self_signed(*self.names,
-                                                                       hash_name=self.hash))
+        return self._with_root(
+            "self_signed", self.factory.self_signed(*self.names, hash_name=self.hash)
+        )
 
     def _intermediate_leaf(self) -> IssuedCert:
         inter = self.root.intermediate("w24-harness issuing CA", hash_name=self.hash)
@@ -87,19 +88,22 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
 
     def _set_expired(self) -> CertSet:
         now = dt.datetime.now(dt.UTC)
-        leaf = self._leaf(not_before=now - dt.timedelta(days=60),
-                          not_after=now - dt.timedelta(days=1))
+        leaf = self._leaf(
+            not_before=now - dt.timedelta(days=60), not_after=now - dt.timedelta(days=1)
+        )
         return self._with_root("expired", leaf)
 
     def _set_not_yet_valid(self) -> CertSet:
         now = dt.datetime.now(dt.UTC)
-        leaf = self._leaf(not_before=now + dt.timedelta(days=30),
-                          not_after=now + dt.timedelta(days=60))
+        leaf = self._leaf(
+            not_before=now + dt.timedelta(days=30), not_after=now + dt.timedelta(days=60)
+        )
         return self._with_root("not_yet_valid", leaf)
 
     def _set_wrong_host(self) -> CertSet:
-        return self._with_root("wrong_host", self.root.issue("other-host.invalid",
-                                                             hash_name=self.hash))
+        return self._with_root(
+            "wrong_host", self.root.issue("other-host.invalid", hash_name=self.hash)
+        )
 
     def _set_sha256_chain(self) -> CertSet:
         ca = self.factory.ca("w24-harness SHA-256 CA", hash_name="sha256")
@@ -146,8 +150,11 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
         return CertSet("ca_garbage", GARBAGE_CA, None)
 
     def _set_ca_4096(self) -> CertSet:
-        return CertSet("ca_4096", self.factory.ca("w24-harness CA 4096", key_bits=4096,
-                                                  hash_name=self.hash).cert_pem, None)
+        return CertSet(
+            "ca_4096",
+            self.factory.ca("w24-harness CA 4096", key_bits=4096, hash_name=self.hash).cert_pem,
+            None,
+        )
 
 
 def oversize_ca(limit: int, hash_name: str) -> bytes:

@@ -74,46 +74,64 @@ def throughput_chart(results: list[ScenarioResult]) -> str:
     ]
     for tick in ticks:  # grid and tick labels
         tx = x(tick * scale)
-        parts.append(f'<line x1="{tx:.1f}" y1="{TOP - 4}" x2="{tx:.1f}" y2="{plot_bottom}" '
-                     'stroke="#e0e0e0"/>')
-        parts.append(f'<text x="{tx:.1f}" y="{plot_bottom + 16}" text-anchor="middle">'
-                     f"{_fmt(tick)}</text>")
-    parts.append(f'<line x1="{LABEL_W}" y1="{plot_bottom}" x2="{LABEL_W + PLOT_W}" '
-                 f'y2="{plot_bottom}" stroke="#333"/>')
-    parts.append(f'<text x="{LABEL_W + PLOT_W / 2:.0f}" y="{plot_bottom + 36}" '
-                 f'text-anchor="middle">payload throughput ({unit})</text>')
+        parts.append(
+            f'<line x1="{tx:.1f}" y1="{TOP - 4}" x2="{tx:.1f}" y2="{plot_bottom}" '
+            'stroke="#e0e0e0"/>'
+        )
+        parts.append(
+            f'<text x="{tx:.1f}" y="{plot_bottom + 16}" text-anchor="middle">{_fmt(tick)}</text>'
+        )
+    parts.append(
+        f'<line x1="{LABEL_W}" y1="{plot_bottom}" x2="{LABEL_W + PLOT_W}" '
+        f'y2="{plot_bottom}" stroke="#333"/>'
+    )
+    parts.append(
+        f'<text x="{LABEL_W + PLOT_W / 2:.0f}" y="{plot_bottom + 36}" '
+        f'text-anchor="middle">payload throughput ({unit})</text>'
+    )
     for i, r in enumerate(cases):
         y = TOP + ROW_H * i
         bps = r.throughput_bps or 0.0
         bar_y = y + (ROW_H - BAR_H) / 2
-        parts.append(f'<text x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 4:.1f}" text-anchor="end">'
-                     f"{escape(r.id)}</text>")
+        parts.append(
+            f'<text x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 4:.1f}" text-anchor="end">'
+            f"{escape(r.id)}</text>"
+        )
         parts.append(
             f'<rect x="{LABEL_W}" y="{bar_y:.1f}" width="{x(bps) - LABEL_W:.1f}" '
             f'height="{BAR_H}" fill="{_colour(r)}"><title>{escape(_tooltip(r))}</title></rect>'
         )
         if r.framing_ratio:
             bx = x(bps / r.framing_ratio)
-            parts.append(f'<line x1="{bx:.1f}" y1="{bar_y - 2:.1f}" x2="{bx:.1f}" '
-                         f'y2="{bar_y + BAR_H + 2:.1f}" stroke="#000" stroke-width="2"/>')
+            parts.append(
+                f'<line x1="{bx:.1f}" y1="{bar_y - 2:.1f}" x2="{bx:.1f}" '
+                f'y2="{bar_y + BAR_H + 2:.1f}" stroke="#000" stroke-width="2"/>'
+            )
         if r.line_rate_bps and len(rates) > 1:
             lx = x(r.line_rate_bps)
-            parts.append(f'<line x1="{lx:.1f}" y1="{y:.1f}" x2="{lx:.1f}" y2="{y + ROW_H:.1f}" '
-                         'stroke="#c62828" stroke-dasharray="4 3" stroke-width="2"/>')
+            parts.append(
+                f'<line x1="{lx:.1f}" y1="{y:.1f}" x2="{lx:.1f}" y2="{y + ROW_H:.1f}" '
+                'stroke="#c62828" stroke-dasharray="4 3" stroke-width="2"/>'
+            )
         label = f"{bps / scale:.1f} {unit}"
         if r.line_ratio is not None:
             label += f" ({r.line_ratio:.2f} of line)"
         # In a column right of the plot, clear of the bars, the bound ticks and the rate line.
-        parts.append(f'<text x="{LABEL_W + PLOT_W + 8}" y="{y + ROW_H / 2 + 4:.1f}">'
-                     f"{escape(label)}</text>")
+        parts.append(
+            f'<text x="{LABEL_W + PLOT_W + 8}" y="{y + ROW_H / 2 + 4:.1f}">{escape(label)}</text>'
+        )
     legend = "bars: measured payload rate; black tick: framing-adjusted bound"
     if len(rates) == 1:
         rate = next(iter(rates))
         lx = x(rate)
-        parts.append(f'<line x1="{lx:.1f}" y1="{TOP - 6}" x2="{lx:.1f}" y2="{plot_bottom}" '
-                     'stroke="#c62828" stroke-dasharray="6 4" stroke-width="2"/>')
-        parts.append(f'<text x="{lx:.1f}" y="{TOP - 10}" text-anchor="middle" fill="#c62828">'
-                     f"line rate {_fmt(rate / scale)} {unit}</text>")
+        parts.append(
+            f'<line x1="{lx:.1f}" y1="{TOP - 6}" x2="{lx:.1f}" y2="{plot_bottom}" '
+            'stroke="#c62828" stroke-dasharray="6 4" stroke-width="2"/>'
+        )
+        parts.append(
+            f'<text x="{lx:.1f}" y="{TOP - 10}" text-anchor="middle" fill="#c62828">'
+            f"line rate {_fmt(rate / scale)} {unit}</text>"
+        )
         legend += "; dashed: line rate (baud/10)"
     elif rates:
         legend += "; dashed marks: each case's line rate (baud/10)"

@@ -1,9 +1,9 @@
 """`w24 report ...`: work with the results.json files the pytest plugin writes.
 
-    w24 report compare BASELINE.json CURRENT.json [--threshold 0.15] [--json OUT]
-        exit 0: nothing regressed, 1: something did, 2: an input could not be read
-    w24 report html RESULTS.json [--out report.html] [--baseline BASELINE.json]
-        render (again) the HTML report of a results.json
+w24 report compare BASELINE.json CURRENT.json [--threshold 0.15] [--json OUT]
+    exit 0: nothing regressed, 1: something did, 2: an input could not be read
+w24 report html RESULTS.json [--out report.html] [--baseline BASELINE.json]
+    render (again) the HTML report of a results.json
 """
 
 from __future__ import annotations
@@ -43,11 +43,18 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     )
     cmp.add_argument("baseline", type=Path, help="results.json of the reference run")
     cmp.add_argument("current", type=Path, help="results.json of the run to check")
-    cmp.add_argument("--threshold", type=_fraction, default=DEFAULT_THRESHOLD,
-                     help="relative change that counts (default %(default)s = 15%%)")
-    cmp.add_argument("--min-handshake-delta-ms", type=_fraction,
-                     default=DEFAULT_MIN_HANDSHAKE_DELTA_MS,
-                     help="ignore handshake-time growth below this many ms (default %(default)s)")
+    cmp.add_argument(
+        "--threshold",
+        type=_fraction,
+        default=DEFAULT_THRESHOLD,
+        help="relative change that counts (default %(default)s = 15%%)",
+    )
+    cmp.add_argument(
+        "--min-handshake-delta-ms",
+        type=_fraction,
+        default=DEFAULT_MIN_HANDSHAKE_DELTA_MS,
+        help="ignore handshake-time growth below this many ms (default %(default)s)",
+    )
     cmp.add_argument("--json", type=Path, help="also write the comparison as JSON here")
     cmp.set_defaults(func=run_compare)
 
@@ -62,7 +69,9 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     try:
         comparison = compare_files(
-            args.baseline, args.current, threshold=args.threshold,
+            args.baseline,
+            args.current,
+            threshold=args.threshold,
             min_handshake_delta_ms=args.min_handshake_delta_ms,
         )
     except ValueError as exc:
@@ -85,8 +94,13 @@ def run_html(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     extra = []
     if baseline is not None:
-        comparison = compare(baseline, run, threshold=args.threshold,
-                             baseline_name=str(args.baseline), current_name=str(args.results))
+        comparison = compare(
+            baseline,
+            run,
+            threshold=args.threshold,
+            baseline_name=str(args.baseline),
+            current_name=str(args.results),
+        )
         extra.append(comparison_section(comparison))
     out = args.out or args.results.parent / "report.html"
     write_html(out.parent, run, extra, path=out)

@@ -106,8 +106,12 @@ def _compare_throughput(
     if abs(change) <= threshold:
         return None
     return Change(
-        key, "throughput", "slower" if change < 0 else "faster",
-        format_rate(base.throughput_bps), format_rate(cur.throughput_bps), regression=change < 0,
+        key,
+        "throughput",
+        "slower" if change < 0 else "faster",
+        format_rate(base.throughput_bps),
+        format_rate(cur.throughput_bps),
+        regression=change < 0,
         note=f"{change:+.0%}",
     )
 
@@ -122,13 +126,17 @@ def _compare_handshake(
     if abs(change) <= threshold or abs(delta) <= min_delta:
         return None
     return Change(
-        key, "handshake", "slower" if delta > 0 else "faster",
-        f"{base.handshake_ms:.1f} ms", f"{cur.handshake_ms:.1f} ms", regression=delta > 0,
+        key,
+        "handshake",
+        "slower" if delta > 0 else "faster",
+        f"{base.handshake_ms:.1f} ms",
+        f"{cur.handshake_ms:.1f} ms",
+        regression=delta > 0,
         note=f"{change:+.0%}",
     )
 
 
-def compare(
+def compare(  # noqa: C901 - one pass over the keyed results, one branch per aspect compared
     baseline: RunResults,
     current: RunResults,
     *,

@@ -81,8 +81,16 @@ document.getElementById('w24-filter').addEventListener('input', function (e) {
 """
 
 # The order outcomes are listed and counted in: what needs attention first.
-_ORDER = [Tally.NO_RESULT, Tally.FAILED, Tally.XPASS, Tally.ERROR, Tally.DRIFT, Tally.XFAIL,
-          Tally.OBSERVED, Tally.PASSED]
+_ORDER = [
+    Tally.NO_RESULT,
+    Tally.FAILED,
+    Tally.XPASS,
+    Tally.ERROR,
+    Tally.DRIFT,
+    Tally.XFAIL,
+    Tally.OBSERVED,
+    Tally.PASSED,
+]
 _PROBLEMS = {Tally.FAILED, Tally.XPASS, Tally.ERROR, Tally.DRIFT}
 _ARROW = {DataDirection.RECEIVE: "down", DataDirection.SEND: "up"}
 
@@ -135,8 +143,16 @@ def _filter_text(e: Entry) -> str:
 
 def _chip(e: Entry, label: str | None = None) -> str:
     r = e.result
-    tip = e.planned.id + ": " + (
-        f"{e.missing.why}" if e.missing else f"expected {r.expected}, got {r.actual}" if r else ""
+    tip = (
+        e.planned.id
+        + ": "
+        + (
+            f"{e.missing.why}"
+            if e.missing
+            else f"expected {r.expected}, got {r.actual}"
+            if r
+            else ""
+        )
     )
     return (
         f'<a class="chip {_css(e.tally)}" href="#{_anchor(e.planned.nodeid)}" '
@@ -149,9 +165,17 @@ def _chip(e: Entry, label: str | None = None) -> str:
 
 def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
     c = verdict.counts
-    shown = [("planned", c.planned), ("passed", c.passed), ("observed", c.observed),
-             ("failed", c.failed), ("drift", c.drift), ("xfail", c.xfail), ("xpass", c.xpass),
-             ("error", c.error), ("no result", c.no_result)]
+    shown = [
+        ("planned", c.planned),
+        ("passed", c.passed),
+        ("observed", c.observed),
+        ("failed", c.failed),
+        ("drift", c.drift),
+        ("xfail", c.xfail),
+        ("xpass", c.xpass),
+        ("error", c.error),
+        ("no result", c.no_result),
+    ]
     counts = "".join(
         f'<span class="{"zero" if n == 0 and name != "planned" else ""}">{n} {name}</span>'
         for name, n in shown
@@ -167,24 +191,33 @@ def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
         f"<div><b>{len(verdict.missing)} planned scenario"
         f"{'s' if len(verdict.missing) != 1 else ''} produced no result:</b>"
         f"<ul>{missing}</ul></div>"
-        if verdict.missing else ""
+        if verdict.missing
+        else ""
     )
     planned = {m.nodeid for m in verdict.missing}
     others = [t for t in verdict.troubles if t.nodeid not in planned]
     trouble_html = (
         "<div><b>Infrastructure trouble in other tests:</b><ul>"
-        + "".join(f"<li><code>{escape(t.nodeid)}</code>: {escape(str(t.trouble))}"
-                  f"{' (' + escape(t.detail) + ')' if t.detail else ''}</li>" for t in others)
+        + "".join(
+            f"<li><code>{escape(t.nodeid)}</code>: {escape(str(t.trouble))}"
+            f"{' (' + escape(t.detail) + ')' if t.detail else ''}</li>"
+            for t in others
+        )
         + "</ul></div>"
-        if others else ""
+        if others
+        else ""
     )
     failed_html = (
         "<div><b>Other tests that failed</b> (they record no scenario):<ul>"
-        + "".join(f"<li><code>{escape(t.nodeid)}</code>: {escape(str(t.status))}"
-                  f"{' (' + escape(t.detail) + ')' if t.detail else ''}</li>"
-                  for t in verdict.other_failures if t.trouble is None)
+        + "".join(
+            f"<li><code>{escape(t.nodeid)}</code>: {escape(str(t.status))}"
+            f"{' (' + escape(t.detail) + ')' if t.detail else ''}</li>"
+            for t in verdict.other_failures
+            if t.trouble is None
+        )
         + "</ul></div>"
-        if any(t.trouble is None for t in verdict.other_failures) else ""
+        if any(t.trouble is None for t in verdict.other_failures)
+        else ""
     )
     status = f'<span class="exit">pytest exit status {exit_status}</span>' if exit_status else ""
     return (
@@ -256,8 +289,9 @@ def _acceptance_grid(counted: list[Entry]) -> str:
     rows = "".join(
         f'<tr><th class="row">{escape(v)}</th>'
         + "".join(
-            "<td>" + "".join(_chip(e, label(e)) for e in sorted(
-                cells.get((v, s), []), key=label)) + "</td>"
+            "<td>"
+            + "".join(_chip(e, label(e)) for e in sorted(cells.get((v, s), []), key=label))
+            + "</td>"
             for s in suites
         )
         + "</tr>"
@@ -283,8 +317,9 @@ def _family_grid(counted: list[Entry]) -> str:
     rows = "".join(
         f'<tr><th class="row">{escape(f)}</th>'
         + "".join(
-            "<td>" + "".join(_chip(e) for e in sorted(
-                by_family[f].get(t, []), key=lambda e: e.planned.id)) + "</td>"
+            "<td>"
+            + "".join(_chip(e) for e in sorted(by_family[f].get(t, []), key=lambda e: e.planned.id))
+            + "</td>"
             for t in columns
         )
         + "</tr>"
@@ -345,15 +380,20 @@ def _row(e: Entry, base: Path) -> str:
     if r is None:
         why = e.missing.why if e.missing else ""
         detail = e.missing.detail if e.missing else ""
-        cells = (f"<td><code>{escape(e.planned.id)}</code></td>"
-                 f'<td colspan="6">no result: {escape(why)}</td><td>{escape(detail)}</td><td></td>')
+        cells = (
+            f"<td><code>{escape(e.planned.id)}</code></td>"
+            f'<td colspan="6">no result: {escape(why)}</td><td>{escape(detail)}</td><td></td>'
+        )
     else:
         throughput = format_rate(r.throughput_bps)
         if r.framing_ratio is not None:
             throughput += f" ({_fmt(r.line_ratio, 3)} of line, {_fmt(r.framing_ratio, 3)} of bound)"
         negotiated = escape(_negotiated(r)).replace(" ", "<br>", 1)  # version, then the suite
-        moved = " / ".join(str(n) for n in (r.bytes_received, r.bytes_sent)) if (
-            r.bytes_received or r.bytes_sent) else ""
+        moved = (
+            " / ".join(str(n) for n in (r.bytes_received, r.bytes_sent))
+            if (r.bytes_received or r.bytes_sent)
+            else ""
+        )
         cells = (
             f"<td><code>{escape(r.id)}</code><div class='muted'>{escape(r.description)}</div></td>"
             f"<td>{escape(r.expected)}</td><td>{escape(r.actual)}</td>"
@@ -388,15 +428,19 @@ def _all_section(counted: list[Entry], base: Path) -> str:
 
 def render(run: RunResults, base: Path, extra_sections: list[str] | None = None) -> str:
     idents = sorted({(i.part_number, i.firmware, i.profile, i.port) for i in run.info})
-    ident_html = "".join(
-        f'<div class="ident">Device <b>{escape(p)}</b>, firmware <b>{escape(f)}</b>, '
-        f'profile <b>{escape(prof)}</b> <span class="muted">on {escape(port)}</span></div>'
-        for p, f, prof, port in idents
-    ) or '<div class="ident muted">device identity not read (no device session)</div>'
+    ident_html = (
+        "".join(
+            f'<div class="ident">Device <b>{escape(p)}</b>, firmware <b>{escape(f)}</b>, '
+            f'profile <b>{escape(prof)}</b> <span class="muted">on {escape(port)}</span></div>'
+            for p, f, prof, port in idents
+        )
+        or '<div class="ident muted">device identity not read (no device session)</div>'
+    )
     faults = sorted({f for i in run.info for f in i.faults})
     fault_html = (
         f'<p class="faults">simulator self-test faults on: {escape(", ".join(faults))}</p>'
-        if faults else ""
+        if faults
+        else ""
     )
     verdict = run.verdict()
     counted = run.entries()
@@ -482,4 +526,3 @@ def write_html(
     path = path or report_dir / "report.html"
     path.write_text(render(run, path.parent, extra_sections), encoding="utf-8")
     return path
-

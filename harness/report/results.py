@@ -117,6 +117,7 @@ class ResultLog:
 
     def internal_error(self, record: SimInternalError) -> None:
         self._append("internal_error", record)
+
     def plan(self, planned: list[PlannedScenario]) -> None:
         """What this process collected, in one write (each xdist worker plans the same run)."""
         lines = "".join(json.dumps({"kind": "plan", "planned": asdict(p)}) + "\n" for p in planned)
@@ -160,10 +161,13 @@ class RunResults:
             "aborted": self.aborted,
             "verdict": verdict.to_json(),
             "counts": asdict(verdict.counts),
-            "summary": {"scenarios": len(self.results), "passed": self.passed,
-                        "failed": self.failed,
-                        "simulator_internal_errors": len(self.internal_errors),
-                        "wedged": sum(r.result_class == ResultClass.WEDGED for r in self.results)},
+            "summary": {
+                "scenarios": len(self.results),
+                "passed": self.passed,
+                "failed": self.failed,
+                "simulator_internal_errors": len(self.internal_errors),
+                "wedged": sum(r.result_class == ResultClass.WEDGED for r in self.results),
+            },
             "planned": [asdict(p) for p in self.planned],
             "outcomes": [asdict(o) for o in self.outcomes],
             "results": [asdict(r) for r in self.results],
@@ -232,8 +236,12 @@ def merge_parts(report_dir: Path) -> RunResults:
                 planned.setdefault(entry.nodeid, entry)
     results.sort(key=lambda r: r.nodeid)
     errors.sort(key=lambda e: e.nodeid)
-    return RunResults(infos, results, internal_errors=errors,
-                      planned=sorted(planned.values(), key=lambda p: p.nodeid))
+    return RunResults(
+        infos,
+        results,
+        internal_errors=errors,
+        planned=sorted(planned.values(), key=lambda p: p.nodeid),
+    )
 
 
 def write_results(report_dir: Path, run: RunResults) -> Path:

@@ -250,8 +250,9 @@ def judge(
         other_failed=len(others),
     )
     state = _state(counts, troubles, exit_status)
-    return RunVerdict(state, _headline(state, counts), counts, missing, troubles, exit_status,
-                      others)
+    return RunVerdict(
+        state, _headline(state, counts), counts, missing, troubles, exit_status, others
+    )
 
 
 def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None) -> Verdict:
@@ -283,8 +284,13 @@ def _headline(state: Verdict, c: Counts) -> str:
     if c.no_result:
         why = ", ".join(f"{n} {reason}" for reason, n in c.no_result_why.items())
         parts.append(f"{c.no_result} produced no result ({why})")
-    for n, word in ((c.failed, "failed"), (c.xpass, "xpass"), (c.drift, "drift"),
-                    (c.xfail, "xfail"), (c.error, "error")):
+    for n, word in (
+        (c.failed, "failed"),
+        (c.xpass, "xpass"),
+        (c.drift, "drift"),
+        (c.xfail, "xfail"),
+        (c.error, "error"),
+    ):
         if n:
             parts.append(f"{n} {word}")
     if c.other_failed:

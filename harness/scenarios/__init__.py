@@ -27,8 +27,13 @@ from .model import (
 )
 
 SCENARIOS: list[Scenario] = [
-    *handshake.SCENARIOS, *malicious.SCENARIOS, *ca.SCENARIOS, *data.SCENARIOS,
-    *identity.SCENARIOS, *datastage.SCENARIOS, *record.SCENARIOS,
+    *handshake.SCENARIOS,
+    *malicious.SCENARIOS,
+    *ca.SCENARIOS,
+    *data.SCENARIOS,
+    *identity.SCENARIOS,
+    *datastage.SCENARIOS,
+    *record.SCENARIOS,
 ]
 DATA_SIZES = data.DATA_SIZES
 
@@ -66,7 +71,8 @@ def render_table(profiles: list[DeviceProfile]) -> str:
     names the profile field a characterization measures."""
     head = (
         "| scenario | suite | basis | kind | description | "
-        + " | ".join(p.name for p in profiles) + " |"
+        + " | ".join(p.name for p in profiles)
+        + " |"
     )
     rule = "|---|---|---|---|---|" + "---|" * len(profiles)
     rows = [

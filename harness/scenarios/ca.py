@@ -29,30 +29,60 @@ def _absent_slot_allowed(p: DeviceProfile) -> frozenset[Expect]:
     # a syntax error (051). A module that has the slot answers it.
     if SECOND_SLOT in p.ca_slots:
         return frozenset({ACCEPT})
-    return frozenset({reject(ResultCode.SYNTAX_ERROR, Stage.CA),
-                      reject(ResultCode.ILLEGAL_COMMAND, Stage.CA)})
+    return frozenset(
+        {reject(ResultCode.SYNTAX_ERROR, Stage.CA), reject(ResultCode.ILLEGAL_COMMAND, Stage.CA)}
+    )
 
 
 SCENARIOS: list[Scenario] = [
-    Scenario("ca-fits", "a CA that fits the profile loads and reads back", Family.CA,
-             always(ACCEPT), action=Action.LOAD_CA),
+    Scenario(
+        "ca-fits",
+        "a CA that fits the profile loads and reads back",
+        Family.CA,
+        always(ACCEPT),
+        action=Action.LOAD_CA,
+    ),
     # §6: over 1300 characters is refused with "I/ERROR"; which code (if any) is not given:
     # a bare I/ERROR, or 116 as the later firmware reports every CA rejection (§12.3).
-    Scenario("ca-too-long", "a CA PEM over the profile's size limit", Family.CA, _too_long_rule,
-             certs="ca_too_long", action=Action.LOAD_CA, kind=Kind.CHARACTERIZATION,
-             measures="ca_too_long_code",
-             allowed=one_of(Expect(False, None, Stage.CA),
-                            reject(ResultCode.CA_PARSE_ERROR, Stage.CA))),
-    Scenario("ca-garbage", "a CA value that is not a certificate", Family.CA,
-             always(reject(ResultCode.CA_PARSE_ERROR, Stage.CA)), certs="ca_garbage",
-             action=Action.LOAD_CA, basis=Basis.ICHIP_FIRMWARE),
+    Scenario(
+        "ca-too-long",
+        "a CA PEM over the profile's size limit",
+        Family.CA,
+        _too_long_rule,
+        certs="ca_too_long",
+        action=Action.LOAD_CA,
+        kind=Kind.CHARACTERIZATION,
+        measures="ca_too_long_code",
+        allowed=one_of(Expect(False, None, Stage.CA), reject(ResultCode.CA_PARSE_ERROR, Stage.CA)),
+    ),
+    Scenario(
+        "ca-garbage",
+        "a CA value that is not a certificate",
+        Family.CA,
+        always(reject(ResultCode.CA_PARSE_ERROR, Stage.CA)),
+        certs="ca_garbage",
+        action=Action.LOAD_CA,
+        basis=Basis.ICHIP_FIRMWARE,
+    ),
     # §12.2: the CA's key is RSA 1024 or 2048 bits.
-    Scenario("ca-4096", "a 4096-bit CA", Family.CA,
-             lambda p: (ACCEPT if 4096 in p.ca_key_bits
-                        else reject(ResultCode.CA_PARSE_ERROR, Stage.CA)),
-             certs="ca_4096", action=Action.LOAD_CA, basis=Basis.ICHIP_FIRMWARE),
-    Scenario("ca-slot-absent", f"AT+i{SECOND_SLOT}? on a module without that CA parameter",
-             Family.CA, _absent_slot_rule, action=Action.QUERY_CA_SLOT,
-             basis=Basis.ICHIP_FIRMWARE, kind=Kind.CHARACTERIZATION,
-             measures="absent_ca_slot_code", allowed=_absent_slot_allowed),
+    Scenario(
+        "ca-4096",
+        "a 4096-bit CA",
+        Family.CA,
+        lambda p: ACCEPT if 4096 in p.ca_key_bits else reject(ResultCode.CA_PARSE_ERROR, Stage.CA),
+        certs="ca_4096",
+        action=Action.LOAD_CA,
+        basis=Basis.ICHIP_FIRMWARE,
+    ),
+    Scenario(
+        "ca-slot-absent",
+        f"AT+i{SECOND_SLOT}? on a module without that CA parameter",
+        Family.CA,
+        _absent_slot_rule,
+        action=Action.QUERY_CA_SLOT,
+        basis=Basis.ICHIP_FIRMWARE,
+        kind=Kind.CHARACTERIZATION,
+        measures="absent_ca_slot_code",
+        allowed=_absent_slot_allowed,
+    ),
 ]

@@ -13,11 +13,22 @@ SCENARIOS: list[Scenario] = []
 DATA_SIZES: tuple[int, ...] = (1, 100, 2047, 2048, 2049, 16384, 65536)
 for _size in DATA_SIZES:
     SCENARIOS.append(
-        Scenario(f"data-down-{_size}", f"server sends {_size} bytes, device receives", Family.DATA,
-                 always(ACCEPT), action=Action.EXCHANGE, recv_size=_size)
+        Scenario(
+            f"data-down-{_size}",
+            f"server sends {_size} bytes, device receives",
+            Family.DATA,
+            always(ACCEPT),
+            action=Action.EXCHANGE,
+            recv_size=_size,
+        )
     )
     SCENARIOS.append(
-        Scenario(f"data-up-{_size}", f"device sends {_size} bytes, server receives", Family.DATA,
-                 always(ACCEPT), action=Action.EXCHANGE, send_size=_size)
+        Scenario(
+            f"data-up-{_size}",
+            f"device sends {_size} bytes, server receives",
+            Family.DATA,
+            always(ACCEPT),
+            action=Action.EXCHANGE,
+            send_size=_size,
+        )
     )
-

@@ -23,7 +23,15 @@ from w24_harness.servers.records import (
 )
 from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Stage
 
-from .model import ACCEPT, Expect, Rule, Scenario, always, reject
+from .model import ACCEPT, AllowedRule, Expect, Rule, Scenario, always, reject
+
+
+def _fixed(outcomes: frozenset[Expect] | None) -> AllowedRule | None:
+    """The same allowed set on every profile (None: a conformance row)."""
+    if outcomes is None:
+        return None
+    return lambda _p: outcomes
+
 
 DECODE = reject(ResultCode.SSL_DECODE_ERROR, Stage.DATA)
 NO_CARRIER = reject(ResultCode.SOCKET_NO_CARRIER, Stage.DATA)
@@ -56,7 +64,7 @@ def _data(
         basis=basis,
         kind=kind,
         measures=measures,
-        allowed=(lambda _p, a=allowed: a) if allowed is not None else None,
+        allowed=_fixed(allowed),
         **extra,  # type: ignore[arg-type]
     )
 
@@ -68,72 +76,124 @@ def _unclean_rule(p: DeviceProfile) -> Expect:
 
 def _close_scenarios() -> list[Scenario]:
     closes = [
-        _data(f"data-close-notify-{n}", f"{n} bytes, then close_notify: all {n} readable, then "
-              "the close status, never before the data (spec §4.13)",
-              RecordPlan("close-notify", (Data(n),), ending=Ending.CLOSE_NOTIFY), always(ACCEPT),
-              Action.RECEIVE_TO_CLOSE, allowed=frozenset({ACCEPT, NO_CARRIER}))
+        _data(
+            f"data-close-notify-{n}",
+            f"{n} bytes, then close_notify: all {n} readable, then "
+            "the close status, never before the data (spec §4.13)",
+            RecordPlan("close-notify", (Data(n),), ending=Ending.CLOSE_NOTIFY),
+            always(ACCEPT),
+            Action.RECEIVE_TO_CLOSE,
+            allowed=frozenset({ACCEPT, NO_CARRIER}),
+        )
         for n in (1000, 16384)
     ]
     for ending, label in ((Ending.FIN, "FIN"), (Ending.RESET, "RST")):
-        closes.append(_data(
-            f"data-{label.lower()}-1000", f"1000 bytes, then TCP {label} without close_notify: "
-            "are the data delivered, and can the host tell it from a clean close? (BoGo "
-            "Unclean-Shutdown; truncation attacks)",
-            RecordPlan(f"{ending.value}-after-data", (Data(1000),), ending=ending),
-            _unclean_rule, Action.RECEIVE_TO_CLOSE, kind=Kind.CHARACTERIZATION,
-            measures="unclean_close_code", allowed=frozenset({ACCEPT, DECODE, NO_CARRIER}),
-        ))
-    closes.append(_data(
-        "data-fatal-alert-after-data", "1000 bytes, then a fatal internal_error alert and FIN: "
-        "the data stay readable, then an error (BoGo Unclean-Shutdown-Alert)",
-        RecordPlan("fatal-alert", (Data(1000), Alert(AlertLevel.FATAL,
-                                                     AlertDescription.INTERNAL_ERROR)),
-                   ending=Ending.FIN),
-        always(DECODE), Action.RECEIVE_TO_CLOSE, basis=Basis.RFC, kind=Kind.CHARACTERIZATION,
-        allowed=frozenset({DECODE, ACCEPT}),
-    ))
+        closes.append(
+            _data(
+                f"data-{label.lower()}-1000",
+                f"1000 bytes, then TCP {label} without close_notify: "
+                "are the data delivered, and can the host tell it from a clean close? (BoGo "
+                "Unclean-Shutdown; truncation attacks)",
+                RecordPlan(f"{ending.value}-after-data", (Data(1000),), ending=ending),
+                _unclean_rule,
+                Action.RECEIVE_TO_CLOSE,
+                kind=Kind.CHARACTERIZATION,
+                measures="unclean_close_code",
+                allowed=frozenset({ACCEPT, DECODE, NO_CARRIER}),
+            )
+        )
+    closes.append(
+        _data(
+            "data-fatal-alert-after-data",
+            "1000 bytes, then a fatal internal_error alert and FIN: "
+            "the data stay readable, then an error (BoGo Unclean-Shutdown-Alert)",
+            RecordPlan(
+                "fatal-alert",
+                (Data(1000), Alert(AlertLevel.FATAL, AlertDescription.INTERNAL_ERROR)),
+                ending=Ending.FIN,
+            ),
+            always(DECODE),
+            Action.RECEIVE_TO_CLOSE,
+            basis=Basis.RFC,
+            kind=Kind.CHARACTERIZATION,
+            allowed=frozenset({DECODE, ACCEPT}),
+        )
+    )
     return closes
 
 
 def _mid_data_scenarios() -> list[Scenario]:
     warn = Alert(AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION)
     return [
-        _data("data-warning-alerts", "warning alerts between data records (RFC 2246 §7.2: the "
-              "receiver decides whether a warning ends the session; BoGo SendWarningAlerts)",
-              RecordPlan("warning-alerts", (Data(400), warn, Data(400), warn, warn, Data(400))),
-              lambda p: ACCEPT if p.ignore_warning_alerts else DECODE, Action.EXCHANGE,
-              basis=Basis.RFC, kind=Kind.CHARACTERIZATION, measures="ignore_warning_alerts",
-              allowed=frozenset({ACCEPT, DECODE})),
-        _data("data-hello-request", "a HelloRequest between data records: ignored, refused "
-              "with a no_renegotiation warning, or renegotiated (characterization)",
-              RecordPlan("hello-request", (Data(500), HelloRequest(), Data(500))),
-              always(ACCEPT), Action.EXCHANGE, basis=Basis.RFC, kind=Kind.CHARACTERIZATION,
-              allowed=frozenset({ACCEPT, DECODE})),
-        _data("data-same-segment-as-finished", "the server's first data in the same TCP segment "
-              "as its Finished (server-speaks-first protocols)",
-              RecordPlan("with-finished", (Data(300),), segments=Segments.WITH_FINISHED),
-              always(ACCEPT), Action.EXCHANGE, basis=Basis.HARNESS),
+        _data(
+            "data-warning-alerts",
+            "warning alerts between data records (RFC 2246 §7.2: the "
+            "receiver decides whether a warning ends the session; BoGo SendWarningAlerts)",
+            RecordPlan("warning-alerts", (Data(400), warn, Data(400), warn, warn, Data(400))),
+            lambda p: ACCEPT if p.ignore_warning_alerts else DECODE,
+            Action.EXCHANGE,
+            basis=Basis.RFC,
+            kind=Kind.CHARACTERIZATION,
+            measures="ignore_warning_alerts",
+            allowed=frozenset({ACCEPT, DECODE}),
+        ),
+        _data(
+            "data-hello-request",
+            "a HelloRequest between data records: ignored, refused "
+            "with a no_renegotiation warning, or renegotiated (characterization)",
+            RecordPlan("hello-request", (Data(500), HelloRequest(), Data(500))),
+            always(ACCEPT),
+            Action.EXCHANGE,
+            basis=Basis.RFC,
+            kind=Kind.CHARACTERIZATION,
+            allowed=frozenset({ACCEPT, DECODE}),
+        ),
+        _data(
+            "data-same-segment-as-finished",
+            "the server's first data in the same TCP segment "
+            "as its Finished (server-speaks-first protocols)",
+            RecordPlan("with-finished", (Data(300),), segments=Segments.WITH_FINISHED),
+            always(ACCEPT),
+            Action.EXCHANGE,
+            basis=Basis.HARNESS,
+        ),
     ]
 
 
 def _flow_scenarios() -> list[Scenario]:
     out = [
-        _data("data-no-poll-65536", "the server sends 64 KB while the host does not poll for "
-              "2 s: nothing lost (TCP flow control holds what the buffer cannot)",
-              RecordPlan("no-poll", (Data(65536),)), always(ACCEPT), Action.RECEIVE_PAUSED,
-              basis=Basis.HARNESS),
-        _data("data-full-duplex-65536", "64 KB each way at once: SSND and SRCV interleaved "
-              "while the server streams", RecordPlan("duplex", (Data(65536),), duplex=True),
-              always(ACCEPT), Action.FULL_DUPLEX, basis=Basis.HARNESS, send_size=65536),
+        _data(
+            "data-no-poll-65536",
+            "the server sends 64 KB while the host does not poll for "
+            "2 s: nothing lost (TCP flow control holds what the buffer cannot)",
+            RecordPlan("no-poll", (Data(65536),)),
+            always(ACCEPT),
+            Action.RECEIVE_PAUSED,
+            basis=Basis.HARNESS,
+        ),
+        _data(
+            "data-full-duplex-65536",
+            "64 KB each way at once: SSND and SRCV interleaved while the server streams",
+            RecordPlan("duplex", (Data(65536),), duplex=True),
+            always(ACCEPT),
+            Action.FULL_DUPLEX,
+            basis=Basis.HARNESS,
+            send_size=65536,
+        ),
     ]
     for limit in SRCV_MAX_SIZES:
         size = 20 if limit == 1 else 4 * limit + 3
-        out.append(_data(
-            f"data-srcv-max-{limit}", f"{size} bytes read with AT+iSRCV:<hn>,{limit} only: no "
-            f"reply longer than {limit} (spec §4.7)",
-            RecordPlan("srcv-max", (Data(size),)), always(ACCEPT), Action.SRCV_MAX,
-            srcv_max=limit,
-        ))
+        out.append(
+            _data(
+                f"data-srcv-max-{limit}",
+                f"{size} bytes read with AT+iSRCV:<hn>,{limit} only: no "
+                f"reply longer than {limit} (spec §4.7)",
+                RecordPlan("srcv-max", (Data(size),)),
+                always(ACCEPT),
+                Action.SRCV_MAX,
+                srcv_max=limit,
+            )
+        )
     return out
 
 

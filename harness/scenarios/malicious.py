@@ -27,124 +27,284 @@ STOPPED_EARLY = Evidence(key_exchange=False)  # rejected the server's first flig
 REACHED_FINISHED = Evidence(key_exchange=True)  # got as far as the server's CCS / Finished
 
 
-def _rejected(sid: str, description: str, m, *, evidence: Evidence | None = STOPPED_EARLY,
-              checks: ClientCheck | None = None,
-              versions: tuple[ProtocolVersion, ...] = (TLS1,)) -> Scenario:
-    return Scenario(sid, description, Family.HANDSHAKE, always(REJECT), backend=Backend.TLSLITE,
-                    versions=versions, misbehaviour=m, basis=Basis.RFC, kind=Kind.CONFORMANCE,
-                    evidence=evidence, checks=checks)
+def _rejected(
+    sid: str,
+    description: str,
+    m,
+    *,
+    evidence: Evidence | None = STOPPED_EARLY,
+    checks: ClientCheck | None = None,
+    versions: tuple[ProtocolVersion, ...] = (TLS1,),
+) -> Scenario:
+    return Scenario(
+        sid,
+        description,
+        Family.HANDSHAKE,
+        always(REJECT),
+        backend=Backend.TLSLITE,
+        versions=versions,
+        misbehaviour=m,
+        basis=Basis.RFC,
+        kind=Kind.CONFORMANCE,
+        evidence=evidence,
+        checks=checks,
+    )
 
 
-def _accepted(sid: str, description: str, m, *, versions: tuple[ProtocolVersion, ...] = (TLS1,),
-              certs: str = "valid") -> Scenario:
+def _accepted(
+    sid: str,
+    description: str,
+    m,
+    *,
+    versions: tuple[ProtocolVersion, ...] = (TLS1,),
+    certs: str = "valid",
+) -> Scenario:
     # A valid handshake in an unusual shape; a small exchange proves the session works.
-    return Scenario(sid, description, Family.HANDSHAKE, always(ACCEPT), backend=Backend.TLSLITE,
-                    versions=versions, misbehaviour=m, certs=certs, action=Action.EXCHANGE,
-                    send_size=64, recv_size=256, basis=Basis.RFC, kind=Kind.CONFORMANCE,
-                    evidence=Evidence(key_exchange=True))
+    return Scenario(
+        sid,
+        description,
+        Family.HANDSHAKE,
+        always(ACCEPT),
+        backend=Backend.TLSLITE,
+        versions=versions,
+        misbehaviour=m,
+        certs=certs,
+        action=Action.EXCHANGE,
+        send_size=64,
+        recv_size=256,
+        basis=Basis.RFC,
+        kind=Kind.CONFORMANCE,
+        evidence=Evidence(key_exchange=True),
+    )
 
 
 def _limit_in_handshake(p: DeviceProfile) -> Expect:
     return TOO_BIG if p.record_limit_in_handshake else ACCEPT
 
 
-def _characterized(sid: str, description: str, rule: Rule, allowed: frozenset[Expect], *,
-                   m=None, certs: str = "valid", measures: str | None = None) -> Scenario:
-    return Scenario(sid, description, Family.HANDSHAKE, rule, backend=Backend.TLSLITE,
-                    misbehaviour=m, certs=certs, basis=Basis.HARNESS,
-                    kind=Kind.CHARACTERIZATION, measures=measures,
-                    allowed=lambda _p: allowed)
+def _characterized(
+    sid: str,
+    description: str,
+    rule: Rule,
+    allowed: frozenset[Expect],
+    *,
+    m=None,
+    certs: str = "valid",
+    measures: str | None = None,
+) -> Scenario:
+    return Scenario(
+        sid,
+        description,
+        Family.HANDSHAKE,
+        rule,
+        backend=Backend.TLSLITE,
+        misbehaviour=m,
+        certs=certs,
+        basis=Basis.HARNESS,
+        kind=Kind.CHARACTERIZATION,
+        measures=measures,
+        allowed=lambda _p: allowed,
+    )
 
 
-_SUITE_NAMES = {"null": "TLS_RSA_WITH_NULL_MD5 (plaintext)",
-                "export": "TLS_RSA_EXPORT_WITH_RC4_40_MD5 (40-bit export)",
-                "tls12": "TLS_RSA_WITH_AES_128_CBC_SHA256 (TLS 1.2 only)"}
+_SUITE_NAMES = {
+    "null": "TLS_RSA_WITH_NULL_MD5 (plaintext)",
+    "export": "TLS_RSA_EXPORT_WITH_RC4_40_MD5 (40-bit export)",
+    "tls12": "TLS_RSA_WITH_AES_128_CBC_SHA256 (TLS 1.2 only)",
+}
 
 SCENARIOS: list[Scenario] = [
     # ServerHello: what the client never offered.
     # A client that skips the check still fails the export suite if it cannot run it (so does
     # the simulator's tlslite): only the suites it could run prove the check itself.
-    *(_rejected(f"hs-unoffered-suite-{key}", f"ServerHello picks {name}, which the client did "
-                "not offer", mis.UNOFFERED_SUITE[key],
-                checks=None if key == "export" else ClientCheck.OFFERED_SUITE)
-      for key, name in _SUITE_NAMES.items()),
-    *(_rejected(f"hs-unoffered-version-{key.replace('.', '')}", f"ServerHello version "
-                f"{wire[0]}.{wire[1]}, above the client's TLS 1.0", mis.UNOFFERED_VERSION[key])
-      for key, wire in mis.UNOFFERED_VERSIONS.items()),
-    _rejected("hs-unoffered-compression", "ServerHello picks DEFLATE compression; the client "
-              "offered only null (CRIME if it complied)", mis.UNOFFERED_COMPRESSION),
+    *(
+        _rejected(
+            f"hs-unoffered-suite-{key}",
+            f"ServerHello picks {name}, which the client did not offer",
+            mis.UNOFFERED_SUITE[key],
+            checks=None if key == "export" else ClientCheck.OFFERED_SUITE,
+        )
+        for key, name in _SUITE_NAMES.items()
+    ),
+    *(
+        _rejected(
+            f"hs-unoffered-version-{key.replace('.', '')}",
+            f"ServerHello version {wire[0]}.{wire[1]}, above the client's TLS 1.0",
+            mis.UNOFFERED_VERSION[key],
+        )
+        for key, wire in mis.UNOFFERED_VERSIONS.items()
+    ),
+    _rejected(
+        "hs-unoffered-compression",
+        "ServerHello picks DEFLATE compression; the client "
+        "offered only null (CRIME if it complied)",
+        mis.UNOFFERED_COMPRESSION,
+    ),
     # ChangeCipherSpec and Finished.
-    *(_rejected(f"hs-bad-finished-{v.short}", f"server Finished verify_data off by one, {v}",
-                mis.BAD_FINISHED, evidence=REACHED_FINISHED, checks=ClientCheck.FINISHED,
-                versions=(v,))
-      for v in (SSL3, TLS1)),
-    _rejected("hs-skip-ccs", "server Finished without a ChangeCipherSpec before it",
-              mis.SKIP_CCS, evidence=REACHED_FINISHED),
-    _rejected("hs-duplicate-ccs", "a second ChangeCipherSpec before the server's Finished",
-              mis.DUPLICATE_CCS, evidence=REACHED_FINISHED, checks=ClientCheck.CCS_ORDER),
-    _rejected("hs-early-ccs", "ChangeCipherSpec right after ServerHello (CVE-2014-0224)",
-              mis.EARLY_CCS, checks=ClientCheck.CCS_ORDER),
-    _rejected("hs-skip-to-finished", "ServerHello, ChangeCipherSpec, Finished: no Certificate, "
-              "no key exchange (SKIP-TLS)", mis.SKIP_TO_FINISHED),
-    _rejected("hs-appdata-after-ccs", "application data between the server's ChangeCipherSpec "
-              "and Finished", mis.APPDATA_AFTER_CCS, evidence=REACHED_FINISHED),
+    *(
+        _rejected(
+            f"hs-bad-finished-{v.short}",
+            f"server Finished verify_data off by one, {v}",
+            mis.BAD_FINISHED,
+            evidence=REACHED_FINISHED,
+            checks=ClientCheck.FINISHED,
+            versions=(v,),
+        )
+        for v in (SSL3, TLS1)
+    ),
+    _rejected(
+        "hs-skip-ccs",
+        "server Finished without a ChangeCipherSpec before it",
+        mis.SKIP_CCS,
+        evidence=REACHED_FINISHED,
+    ),
+    _rejected(
+        "hs-duplicate-ccs",
+        "a second ChangeCipherSpec before the server's Finished",
+        mis.DUPLICATE_CCS,
+        evidence=REACHED_FINISHED,
+        checks=ClientCheck.CCS_ORDER,
+    ),
+    _rejected(
+        "hs-early-ccs",
+        "ChangeCipherSpec right after ServerHello (CVE-2014-0224)",
+        mis.EARLY_CCS,
+        checks=ClientCheck.CCS_ORDER,
+    ),
+    _rejected(
+        "hs-skip-to-finished",
+        "ServerHello, ChangeCipherSpec, Finished: no Certificate, no key exchange (SKIP-TLS)",
+        mis.SKIP_TO_FINISHED,
+    ),
+    _rejected(
+        "hs-appdata-after-ccs",
+        "application data between the server's ChangeCipherSpec and Finished",
+        mis.APPDATA_AFTER_CCS,
+        evidence=REACHED_FINISHED,
+    ),
     # Certificate and key exchange.
-    _rejected("hs-empty-certificate", "a Certificate message with an empty list",
-              mis.EMPTY_CERTIFICATE),
-    _rejected("hs-no-certificate", "no Certificate message in a static-RSA handshake",
-              mis.NO_CERTIFICATE),
-    _rejected("hs-export-key-exchange", "a 512-bit RSA ServerKeyExchange in a static-RSA suite "
-              "(FREAK): the client must stop before ClientKeyExchange, so no premaster is ever "
-              "encrypted to the 512-bit key", mis.EXPORT_KEY_EXCHANGE,
-              checks=ClientCheck.KEY_EXCHANGE),
+    _rejected(
+        "hs-empty-certificate", "a Certificate message with an empty list", mis.EMPTY_CERTIFICATE
+    ),
+    _rejected(
+        "hs-no-certificate", "no Certificate message in a static-RSA handshake", mis.NO_CERTIFICATE
+    ),
+    _rejected(
+        "hs-export-key-exchange",
+        "a 512-bit RSA ServerKeyExchange in a static-RSA suite "
+        "(FREAK): the client must stop before ClientKeyExchange, so no premaster is ever "
+        "encrypted to the 512-bit key",
+        mis.EXPORT_KEY_EXCHANGE,
+        checks=ClientCheck.KEY_EXCHANGE,
+    ),
     # The state machine.
-    *(_rejected(f"hs-wrong-type-{name.replace('_', '-')}", m.description, m)
-      for name, m in mis.WRONG_TYPE.items()),
-    *(_rejected(f"hs-trailing-{name.replace('_', '-')}", m.description, m)
-      for name, m in mis.TRAILING_DATA.items()),
-    _rejected("hs-duplicate-server-hello", "the ServerHello is sent twice",
-              mis.DUPLICATED["server_hello"]),
-    _rejected("hs-duplicate-certificate", "the Certificate is sent twice",
-              mis.DUPLICATED["certificate"]),
+    *(
+        _rejected(f"hs-wrong-type-{name.replace('_', '-')}", m.description, m)
+        for name, m in mis.WRONG_TYPE.items()
+    ),
+    *(
+        _rejected(f"hs-trailing-{name.replace('_', '-')}", m.description, m)
+        for name, m in mis.TRAILING_DATA.items()
+    ),
+    _rejected(
+        "hs-duplicate-server-hello", "the ServerHello is sent twice", mis.DUPLICATED["server_hello"]
+    ),
+    _rejected(
+        "hs-duplicate-certificate", "the Certificate is sent twice", mis.DUPLICATED["certificate"]
+    ),
     # A client may answer the first ServerHelloDone before it reads the second: either way.
-    _rejected("hs-duplicate-server-hello-done", "the ServerHelloDone is sent twice",
-              mis.DUPLICATED["server_hello_done"], evidence=None),
-    _rejected("hs-done-before-certificate", "ServerHelloDone before Certificate",
-              mis.DONE_BEFORE_CERTIFICATE),
-    _rejected("hs-certificate-before-hello", "Certificate before ServerHello",
-              mis.CERTIFICATE_BEFORE_HELLO),
-    _rejected("hs-appdata-before-hello", "application data before the ServerHello",
-              mis.APPDATA_BEFORE_HELLO),
-    *(_rejected(f"hs-fatal-alert-after-{name.replace('_', '-')}", m.description, m)
-      for name, m in mis.FATAL_ALERT_AFTER.items()),
+    _rejected(
+        "hs-duplicate-server-hello-done",
+        "the ServerHelloDone is sent twice",
+        mis.DUPLICATED["server_hello_done"],
+        evidence=None,
+    ),
+    _rejected(
+        "hs-done-before-certificate",
+        "ServerHelloDone before Certificate",
+        mis.DONE_BEFORE_CERTIFICATE,
+    ),
+    _rejected(
+        "hs-certificate-before-hello",
+        "Certificate before ServerHello",
+        mis.CERTIFICATE_BEFORE_HELLO,
+    ),
+    _rejected(
+        "hs-appdata-before-hello",
+        "application data before the ServerHello",
+        mis.APPDATA_BEFORE_HELLO,
+    ),
+    *(
+        _rejected(f"hs-fatal-alert-after-{name.replace('_', '-')}", m.description, m)
+        for name, m in mis.FATAL_ALERT_AFTER.items()
+    ),
     # Warning alerts: RFC 2246 lets a client go on after a warning, BoGo's policy caps a flood,
     # and the simulator (like tlslite-ng) ends the handshake at the first one: all correct.
-    *(_characterized(f"hs-warning-alerts-{n}", f"{n} warning alert(s) inside the server's "
-                     "flight; a flood must end inside the handshake timeout",
-                     always(REJECT), frozenset({ACCEPT, REJECT}), m=m)
-      for n, m in mis.WARNING_ALERTS.items()),
+    *(
+        _characterized(
+            f"hs-warning-alerts-{n}",
+            f"{n} warning alert(s) inside the server's "
+            "flight; a flood must end inside the handshake timeout",
+            always(REJECT),
+            frozenset({ACCEPT, REJECT}),
+            m=m,
+        )
+        for n, m in mis.WARNING_ALERTS.items()
+    ),
     # Valid handshakes in unusual shapes (RFC 2246 §6.2.1: fragmentation and coalescing).
-    *(_accepted(f"hs-one-byte-records-{v.short}", f"every server handshake message in 1-byte "
-                f"records, {v}", mis.ONE_BYTE_RECORDS, versions=(v,))
-      for v in (SSL3, TLS1)),
-    _accepted("hs-packed-flight", "server flight in one record; CCS, Finished and the first data "
-              "in one TCP segment", mis.PACKED_FLIGHT),
-    _accepted("hs-trickled-flight", "the server's handshake bytes one per TCP segment",
-              mis.TRICKLE),
-    _accepted("hs-cert-msg-over-2k-split", "a ~2.7 KB Certificate message split into handshake "
-              "records of at most 2048 bytes", mis.CERT_RECORDS_2K, certs="cert_over_2k"),
+    *(
+        _accepted(
+            f"hs-one-byte-records-{v.short}",
+            f"every server handshake message in 1-byte records, {v}",
+            mis.ONE_BYTE_RECORDS,
+            versions=(v,),
+        )
+        for v in (SSL3, TLS1)
+    ),
+    _accepted(
+        "hs-packed-flight",
+        "server flight in one record; CCS, Finished and the first data in one TCP segment",
+        mis.PACKED_FLIGHT,
+    ),
+    _accepted(
+        "hs-trickled-flight", "the server's handshake bytes one per TCP segment", mis.TRICKLE
+    ),
+    _accepted(
+        "hs-cert-msg-over-2k-split",
+        "a ~2.7 KB Certificate message split into handshake records of at most 2048 bytes",
+        mis.CERT_RECORDS_2K,
+        certs="cert_over_2k",
+    ),
     # The 2 KB record size in the handshake: the manuals say nothing (spec §11).
-    _characterized("hs-cert-msg-over-2k", "a ~2.7 KB Certificate message (leaf, root, an "
-                   "unrelated CA) in one record: does the 2 KB record limit apply in the "
-                   "handshake?", _limit_in_handshake, frozenset({ACCEPT, TOO_BIG, REJECT}),
-                   certs="cert_over_2k", measures="record_limit_in_handshake"),
-    _characterized("hs-huge-certificate-msg", "a ~50 KB Certificate message (the root repeated "
-                   "60 times after the leaf): refused or accepted, but no hang and no wedge",
-                   _limit_in_handshake, frozenset({ACCEPT, TOO_BIG, REJECT}),
-                   certs="huge_certificate", measures="record_limit_in_handshake"),
+    _characterized(
+        "hs-cert-msg-over-2k",
+        "a ~2.7 KB Certificate message (leaf, root, an "
+        "unrelated CA) in one record: does the 2 KB record limit apply in the "
+        "handshake?",
+        _limit_in_handshake,
+        frozenset({ACCEPT, TOO_BIG, REJECT}),
+        certs="cert_over_2k",
+        measures="record_limit_in_handshake",
+    ),
+    _characterized(
+        "hs-huge-certificate-msg",
+        "a ~50 KB Certificate message (the root repeated "
+        "60 times after the leaf): refused or accepted, but no hang and no wedge",
+        _limit_in_handshake,
+        frozenset({ACCEPT, TOO_BIG, REJECT}),
+        certs="huge_certificate",
+        measures="record_limit_in_handshake",
+    ),
     # The device's own ClientHello, as the server saw it.
-    Scenario("hs-client-hello", "the device's ClientHello: no compression, no suite outside the "
-             "profile (its version is recorded)", Family.HANDSHAKE, always(ACCEPT),
-             backend=Backend.TLSLITE, basis=Basis.W24_MANUAL, kind=Kind.CONFORMANCE,
-             evidence=Evidence(key_exchange=True, hello_in_profile=True)),
+    Scenario(
+        "hs-client-hello",
+        "the device's ClientHello: no compression, no suite outside the "
+        "profile (its version is recorded)",
+        Family.HANDSHAKE,
+        always(ACCEPT),
+        backend=Backend.TLSLITE,
+        basis=Basis.W24_MANUAL,
+        kind=Kind.CONFORMANCE,
+        evidence=Evidence(key_exchange=True, hello_in_profile=True),
+    ),
 ]

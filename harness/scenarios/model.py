@@ -73,7 +73,7 @@ def one_of(*outcomes: Expect) -> AllowedRule:
 
 
 def accept_unless(
-    flag: Callable[[DeviceProfile], bool], code: int = ResultCode.SSL_NEGOTIATION
+    flag: Callable[[DeviceProfile], bool | None], code: int = ResultCode.SSL_NEGOTIATION
 ) -> Rule:
     return lambda p: reject(code) if flag(p) else ACCEPT
 
@@ -112,7 +112,6 @@ class Scenario:
     # (a self-test fault in w24_harness.sim.faults switches that check off).
     evidence: Evidence | None = None
     checks: ClientCheck | None = None
-
 
     def expected(self, profile: DeviceProfile) -> Expect | None:
         """The outcome the profile predicts; None when the scenario measures a field the

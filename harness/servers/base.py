@@ -132,4 +132,5 @@ class ConnectionReport:
     @property
     def sent_key_exchange(self) -> bool:
         return self.key_exchange_bytes is not None
+
     records_plan: str | None = None  # the record plan whose steps were all sent

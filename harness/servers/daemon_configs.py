@@ -14,6 +14,7 @@ from pathlib import Path
 
 from w24_harness.profiles import SSL3, TLS1
 from w24_harness.servers.names import IANA_TO_OPENSSL
+from w24_harness.tlsfacts import ProtocolVersion
 
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 FTP_BANNER = "w24 field-interop FTPS ready"
@@ -40,9 +41,17 @@ class TLSSettings:
         parts = [ciphers[s] for s in self.suites]
         bulk = dict.fromkeys(c for c, _ in parts)
         macs = dict.fromkeys(m for _, m in parts)
-        version = {TLS1: "VERS-TLS1.0", SSL3: "VERS-SSL3.0"}[self.version]
-        items = ["NONE", f"+{version}", "+RSA", *(f"+{c}" for c in bulk),
-                 *(f"+{m}" for m in macs), "+COMP-NULL", "+SIGN-ALL", "+CTYPE-X509"]
+        version = {TLS1: "VERS-TLS1.0", SSL3: "VERS-SSL3.0"}[ProtocolVersion(self.version)]
+        items = [
+            "NONE",
+            f"+{version}",
+            "+RSA",
+            *(f"+{c}" for c in bulk),
+            *(f"+{m}" for m in macs),
+            "+COMP-NULL",
+            "+SIGN-ALL",
+            "+CTYPE-X509",
+        ]
         return ":".join(items)
 
 
@@ -70,7 +79,7 @@ def nginx_config(ctx: ConfigContext) -> list[str]:
     tmp = ctx.workdir / "tmp"
     tmp.mkdir(exist_ok=True)
     echo = ECHO_MODULE.is_file()
-    protocols = {TLS1: "TLSv1", SSL3: "SSLv3"}[ctx.tls.version]
+    protocols = {TLS1: "TLSv1", SSL3: "SSLv3"}[ProtocolVersion(ctx.tls.version)]
     conf = f"""
 {f"load_module {ECHO_MODULE};" if echo else ""}
 daemon off;
@@ -103,7 +112,7 @@ http {{
 
 
 def stunnel_config(ctx: ConfigContext) -> list[str]:
-    version = {TLS1: "TLSv1", SSL3: "SSLv3"}[ctx.tls.version]
+    version = {TLS1: "TLSv1", SSL3: "SSLv3"}[ProtocolVersion(ctx.tls.version)]
     conf = f"""foreground = yes
 pid =
 debug = info
@@ -124,8 +133,19 @@ securityLevel = 0
 
 
 def gnutls_config(ctx: ConfigContext) -> list[str]:
-    serv = ["gnutls-serv", "--echo", "--crlf", "-p", str(ctx.port), "--x509certfile",
-            str(ctx.cert), "--x509keyfile", str(ctx.key), "--priority", ctx.tls.gnutls_priority()]
+    serv = [
+        "gnutls-serv",
+        "--echo",
+        "--crlf",
+        "-p",
+        str(ctx.port),
+        "--x509certfile",
+        str(ctx.cert),
+        "--x509keyfile",
+        str(ctx.key),
+        "--priority",
+        ctx.tls.gnutls_priority(),
+    ]
     # `unshare --net` execs the shell in a fresh namespace whose loopback starts down.
     return ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *serv]
 
@@ -181,6 +201,18 @@ def _openssl_conf_seclevel0(workdir: Path) -> Path:
 
 
 def s_server_config(ctx: ConfigContext) -> list[str]:
-    version = {TLS1: "-tls1", SSL3: "-ssl3"}[ctx.tls.version]
-    return ["openssl", "s_server", "-accept", f"127.0.0.1:{ctx.port}", "-cert", str(ctx.cert),
-            "-key", str(ctx.key), version, "-cipher", ctx.tls.openssl_ciphers(), "-www"]
+    version = {TLS1: "-tls1", SSL3: "-ssl3"}[ProtocolVersion(ctx.tls.version)]
+    return [
+        "openssl",
+        "s_server",
+        "-accept",
+        f"127.0.0.1:{ctx.port}",
+        "-cert",
+        str(ctx.cert),
+        "-key",
+        str(ctx.key),
+        version,
+        "-cipher",
+        ctx.tls.openssl_ciphers(),
+        "-www",
+    ]

@@ -11,6 +11,7 @@ The configurations themselves are in w24_harness.servers.daemon_configs.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import queue
@@ -29,8 +30,16 @@ from w24_harness.servers import daemon_configs as configs
 from w24_harness.servers.daemon_configs import ConfigContext, TLSSettings
 from w24_harness.servers.plain import BannerEchoService
 
-__all__ = ["SPECS", "App", "Daemon", "DaemonError", "DaemonKind", "DaemonSpec", "ServerFiles",
-           "TLSSettings"]
+__all__ = [
+    "SPECS",
+    "App",
+    "Daemon",
+    "DaemonError",
+    "DaemonKind",
+    "DaemonSpec",
+    "ServerFiles",
+    "TLSSettings",
+]
 
 CLONE_NEWNET = 0x40000000  # <sched.h>
 TCP_LISTEN = "0A"  # socket state in /proc/net/tcp
@@ -74,8 +83,10 @@ class DaemonSpec:
             return f"{self.command} must run as root: {self.needs_root}"
         if self.private_netns:
             if os.geteuid() != 0:
-                return (f"{self.command} binds every interface; running it in a private "
-                        "network namespace needs root")
+                return (
+                    f"{self.command} binds every interface; running it in a private "
+                    "network namespace needs root"
+                )
             if shutil.which("unshare") is None or shutil.which("ip") is None:
                 return f"{self.command} needs unshare and ip (apt-get install util-linux iproute2)"
         return None
@@ -84,17 +95,43 @@ class DaemonSpec:
 SPECS: dict[DaemonKind, DaemonSpec] = {
     s.kind: s
     for s in (
-        DaemonSpec(DaemonKind.NGINX, "nginx-light", "nginx", App.HTTP_ECHO, "OpenSSL",
-                   configs.nginx_config),
-        DaemonSpec(DaemonKind.STUNNEL, "stunnel4", "stunnel4", App.BANNER_ECHO, "OpenSSL",
-                   configs.stunnel_config),
-        DaemonSpec(DaemonKind.GNUTLS, "gnutls-bin", "gnutls-serv", App.ECHO, "GnuTLS",
-                   configs.gnutls_config, private_netns=True),
-        DaemonSpec(DaemonKind.VSFTPD, "vsftpd", "vsftpd", App.FTP_BANNER, "OpenSSL",
-                   configs.vsftpd_config,
-                   needs_root="it chroots each session and drops privileges"),
-        DaemonSpec(DaemonKind.S_SERVER, "openssl", "openssl", App.STATUS_PAGE, "OpenSSL",
-                   configs.s_server_config),
+        DaemonSpec(
+            DaemonKind.NGINX, "nginx-light", "nginx", App.HTTP_ECHO, "OpenSSL", configs.nginx_config
+        ),
+        DaemonSpec(
+            DaemonKind.STUNNEL,
+            "stunnel4",
+            "stunnel4",
+            App.BANNER_ECHO,
+            "OpenSSL",
+            configs.stunnel_config,
+        ),
+        DaemonSpec(
+            DaemonKind.GNUTLS,
+            "gnutls-bin",
+            "gnutls-serv",
+            App.ECHO,
+            "GnuTLS",
+            configs.gnutls_config,
+            private_netns=True,
+        ),
+        DaemonSpec(
+            DaemonKind.VSFTPD,
+            "vsftpd",
+            "vsftpd",
+            App.FTP_BANNER,
+            "OpenSSL",
+            configs.vsftpd_config,
+            needs_root="it chroots each session and drops privileges",
+        ),
+        DaemonSpec(
+            DaemonKind.S_SERVER,
+            "openssl",
+            "openssl",
+            App.STATUS_PAGE,
+            "OpenSSL",
+            configs.s_server_config,
+        ),
     )
 }
 
@@ -126,8 +163,11 @@ def _listening(pid: int, port: int) -> bool:
             continue
         for line in lines:
             cols = line.split()
-            if len(cols) > 3 and cols[3] == TCP_LISTEN and int(cols[1].rsplit(":", 1)[1],
-                                                                   16) == port:
+            if (
+                len(cols) > 3
+                and cols[3] == TCP_LISTEN
+                and int(cols[1].rsplit(":", 1)[1], 16) == port
+            ):
                 return True
     return False
 
@@ -147,8 +187,7 @@ def connect_in_netns(pid: int, port: int, timeout: float = 5.0) -> socket.socket
             try:
                 if libc.setns(fd, CLONE_NEWNET) != 0:
                     err = ctypes.get_errno()
-                    raise OSError(err, f"setns into the namespace of pid {pid}: "
-                                       f"{os.strerror(err)}")
+                    raise OSError(err, f"setns into the namespace of pid {pid}: {os.strerror(err)}")
             finally:
                 os.close(fd)
             result.put(socket.create_connection(("127.0.0.1", port), timeout=timeout))
@@ -164,12 +203,17 @@ def connect_in_netns(pid: int, port: int, timeout: float = 5.0) -> socket.socket
     return got
 
 
-
 class Daemon:
     """One daemon process. Use as a context manager; the config lives in `workdir`."""
 
-    def __init__(self, spec: DaemonSpec, workdir: Path, files: ServerFiles, tls: TLSSettings,
-                 startup_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        spec: DaemonSpec,
+        workdir: Path,
+        files: ServerFiles,
+        tls: TLSSettings,
+        startup_timeout: float = 10.0,
+    ) -> None:
         self.spec = spec
         self.tls = tls
         self.workdir = workdir
@@ -180,8 +224,14 @@ class Daemon:
         key.write_bytes(files.key_pem)
         os.chmod(key, 0o600)
         self.backend = BannerEchoService() if spec.app is App.BANNER_ECHO else None
-        self.ctx = ConfigContext(workdir, free_port(), cert, key, tls,
-                            backend_port=self.backend.port if self.backend else 0)
+        self.ctx = ConfigContext(
+            workdir,
+            free_port(),
+            cert,
+            key,
+            tls,
+            backend_port=self.backend.port if self.backend else 0,
+        )
         self.argv = spec.configure(self.ctx)
         self.proc: subprocess.Popen[bytes] | None = None
         self._out = workdir / "stdout.log"
@@ -195,20 +245,29 @@ class Daemon:
             # Its own process group: stop() ends the daemon's children (vsftpd forks per
             # connection) with it, and nothing else.
             # stdin too: vsftpd writes its "500 OOPS" start-up errors to descriptor 0.
-            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=out,
-                                         env={**os.environ, **self.ctx.env},
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=out,
+                env={**os.environ, **self.ctx.env},
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.startup_timeout
         while not _listening(self.proc.pid, self.port):
             if self.proc.poll() is not None:
                 self.stop()
-                raise DaemonError(f"{self.spec.command} exited with {self.proc.returncode} "
-                                  f"before listening: {self.last_lines()}")
+                raise DaemonError(
+                    f"{self.spec.command} exited with {self.proc.returncode} "
+                    f"before listening: {self.last_lines()}"
+                )
             if time.monotonic() > deadline:
                 self.stop()
-                raise DaemonError(f"{self.spec.command} not listening on port {self.port} "
-                                  f"after {self.startup_timeout} s")
+                raise DaemonError(
+                    f"{self.spec.command} not listening on port {self.port} "
+                    f"after {self.startup_timeout} s"
+                )
             time.sleep(0.02)
         return self
 
@@ -245,10 +304,8 @@ class Daemon:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -7,6 +7,7 @@ not only by the echo.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import threading
@@ -75,10 +76,8 @@ class BannerEchoService:
         self._stop.set()
         self.listener.close()
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             conn.close()
         for thread in self._threads:
             thread.join(timeout=5)

@@ -177,9 +177,8 @@ class SegmentingSocket:
 
     def sendall(self, data: bytes | bytearray | memoryview) -> None:
         data = bytes(data)
-        if (
-            self.segments == Segments.WITH_FINISHED
-            and data[:1] == bytes([ContentType.CHANGE_CIPHER_SPEC])
+        if self.segments == Segments.WITH_FINISHED and data[:1] == bytes(
+            [ContentType.CHANGE_CIPHER_SPEC]
         ):
             self.holding = True
         if self.holding:
@@ -282,8 +281,13 @@ class PlanResult:
     notes: list[str] = field(default_factory=list)
 
 
-def send_plan(plan: RecordPlan, conn: Any, out: socket.socket | SegmentingSocket, seed: int,
-              stopping: threading.Event) -> PlanResult:
+def send_plan(
+    plan: RecordPlan,
+    conn: Any,
+    out: socket.socket | SegmentingSocket,
+    seed: int,
+    stopping: threading.Event,
+) -> PlanResult:
     """Send the plan's steps (not its ending) through `out`."""
     segmenter = out if isinstance(out, SegmentingSocket) else SegmentingSocket(out, Segments.NORMAL)
     if segmenter.segments == Segments.PACKED:
@@ -363,7 +367,9 @@ def _observe_renegotiation(ctx: Any) -> None:
         first = b""
     if first:
         kind = {ContentType.ALERT: "an alert", ContentType.HANDSHAKE: "a handshake record"}
-        report.misbehaved = f"hello_request answered with {kind.get(first[0], first[0])}"
+        report.misbehaved = (
+            f"hello_request answered with {kind.get(ContentType(first[0]), str(first[0]))}"
+        )
         ended_by = hold_until_closed(ctx.raw)
     else:
         ended_by = "client"

@@ -64,9 +64,16 @@ if TYPE_CHECKING:
 HEADER_LEN = 5
 CLIENT_RECORDS_KEPT = 32  # encrypted client records listed in a report (the rest are not)
 HANDSHAKE_NAMES: dict[int, str] = {
-    0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 11: "Certificate",
-    12: "ServerKeyExchange", 13: "CertificateRequest", 14: "ServerHelloDone",
-    15: "CertificateVerify", 16: "ClientKeyExchange", 20: "Finished",
+    0: "HelloRequest",
+    1: "ClientHello",
+    2: "ServerHello",
+    11: "Certificate",
+    12: "ServerKeyExchange",
+    13: "CertificateRequest",
+    14: "ServerHelloDone",
+    15: "CertificateVerify",
+    16: "ClientKeyExchange",
+    20: "Finished",
 }
 
 
@@ -90,8 +97,11 @@ class RawRecord:
     version: tuple[int, int] = (3, 1)
 
     def wire(self) -> bytes:
-        return (bytes([self.content_type, *self.version]) + len(self.body).to_bytes(2, "big")
-                + self.body)
+        return (
+            bytes([self.content_type, *self.version])
+            + len(self.body).to_bytes(2, "big")
+            + self.body
+        )
 
 
 @dataclass
@@ -111,9 +121,10 @@ FlightEdit = Callable[[list[FlightItem], FlightContext], list[FlightItem]]
 
 def handshake_type(item: FlightItem) -> int | None:
     """The handshake type byte of a flight item as it will be sent; None for other records."""
-    if isinstance(item, Packed | RawRecord) or getattr(
-        item, "contentType", None
-    ) != ContentType.handshake:
+    if (
+        isinstance(item, Packed | RawRecord)
+        or getattr(item, "contentType", None) != ContentType.handshake
+    ):
         return None
     return int(item.write()[0])
 
@@ -146,8 +157,13 @@ def move_before(htype: int, before: int) -> FlightEdit:
     return edit
 
 
-def insert(at: int | None, make: Callable[[FlightContext], FlightItem], *, before: int | None = None,
-           after: int | None = None) -> FlightEdit:
+def insert(
+    at: int | None,
+    make: Callable[[FlightContext], FlightItem],
+    *,
+    before: int | None = None,
+    after: int | None = None,
+) -> FlightEdit:
     """Insert make(ctx) at list index `at`, or before / after the named handshake message."""
 
     def edit(items: list[FlightItem], ctx: FlightContext) -> list[FlightItem]:
@@ -393,24 +409,46 @@ class ScriptedConnection(TLSConnection):
         self.sock.flush()
         self.sock.buffer_writes = False
 
-    def _sendFinished(self, masterSecret, cipherSuite=None, nextProto=None, settings=None,
-                      send_session_ticket=False, client_cert_chain=None):
+    def _sendFinished(
+        self,
+        masterSecret,
+        cipherSuite=None,
+        nextProto=None,
+        settings=None,
+        send_session_ticket=False,
+        client_cert_chain=None,
+    ):
         if self.script is None or self.script.finish is None:
-            yield from super()._sendFinished(masterSecret, cipherSuite, nextProto, settings,
-                                             send_session_ticket, client_cert_chain)
+            yield from super()._sendFinished(
+                masterSecret,
+                cipherSuite,
+                nextProto,
+                settings,
+                send_session_ticket,
+                client_cert_chain,
+            )
             return
         self.carried_out = True
         self.sock.buffer_writes = True
         for step in self.script.finish:
             if isinstance(step, SendCCS):
-                msg = ChangeCipherSpec() if step.body == b"\x01" else Message(
-                    ContentType.change_cipher_spec, bytearray(step.body))
+                msg = (
+                    ChangeCipherSpec()
+                    if step.body == b"\x01"
+                    else Message(ContentType.change_cipher_spec, bytearray(step.body))
+                )
                 yield from self._sendMsg(msg)
                 if step.switch_keys:
                     self._changeWriteState()
             elif isinstance(step, SendFinished):
-                verify = calc_key(self.version, masterSecret, cipherSuite, b"server finished",
-                                  handshake_hashes=self._handshake_hash, output_length=12)
+                verify = calc_key(
+                    self.version,
+                    masterSecret,
+                    cipherSuite,
+                    b"server finished",
+                    handshake_hashes=self._handshake_hash,
+                    output_length=12,
+                )
                 if step.corrupt:
                     verify[0] = (verify[0] + 1) % 256
                 finished = Finished(self.version).create(verify)
@@ -528,7 +566,9 @@ class ObservingSocket:
             msg, body = body[4 : 4 + length], body[4 + length :]
             report.client_records.append(HANDSHAKE_NAMES.get(htype, f"handshake type {htype}"))
             if htype == HandshakeType.client_hello:
-                report.client_hello = parse_client_hello(bytes([htype]) + length.to_bytes(3, "big") + msg)
+                report.client_hello = parse_client_hello(
+                    bytes([htype]) + length.to_bytes(3, "big") + msg
+                )
                 if report.client_hello is not None:
                     self._version = report.client_hello.wire
                     self.client_random = client_random(msg)

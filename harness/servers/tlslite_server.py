@@ -137,8 +137,9 @@ class TlsliteBackend:
         report.server_key_bytes = (len(self.private_key) + 7) // 8
         ctx.raw.settimeout(config.handshake_timeout_s)
         tamper = TamperingSocket(ctx.raw) if script is not None and script.tamper else None
-        out = wrap_socket(config.records, tamper or ctx.raw)  # a record plan's TCP cutting
-        observer = ObservingSocket(out, report, script.wire if script else None)
+        out = wrap_socket(config.records, tamper or ctx.raw)  # type: ignore[arg-type]
+        # Duck-typed sockets all the way down (tamper, segmenting, observing wrappers).
+        observer = ObservingSocket(out, report, script.wire if script else None)  # type: ignore[arg-type]
         conn = ScriptedConnection(observer, script, self.private_key)
         channel = _TlsliteChannel(conn, report, tamper, script)
         try:

@@ -10,6 +10,7 @@ so it is the simulator-independent witness of field behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -125,10 +126,18 @@ class WireLog:
             del d.buffer[: RECORD_HEADER + length]
             alert = ""
             if ctype == ContentType.ALERT and not d.encrypted and length == 2:
-                alert = (f"{AlertLevel.toStr(body[0])} "
-                         f"{AlertDescription.toStr(body[1])}")
-            self.records.append(Record(side, ctype, version_name(major, minor), length,
-                                       d.encrypted, time.monotonic() - self.started, alert))
+                alert = f"{AlertLevel.toStr(body[0])} {AlertDescription.toStr(body[1])}"
+            self.records.append(
+                Record(
+                    side,
+                    ctype,
+                    version_name(major, minor),
+                    length,
+                    d.encrypted,
+                    time.monotonic() - self.started,
+                    alert,
+                )
+            )
             if ctype == ContentType.CHANGE_CIPHER_SPEC:
                 d.encrypted = True
             elif ctype == ContentType.HANDSHAKE and not d.encrypted:
@@ -222,10 +231,12 @@ class WireLog:
             "device_offered": self.offered,
         }
         for side in Side:
-            out[f"{side}_handshake_records"] = [r.length for r in self.sent(side,
-                                                                           ContentType.HANDSHAKE)]
-            out[f"{side}_app_records"] = [r.length for r in self.sent(side,
-                                                                     ContentType.APPLICATION_DATA)]
+            out[f"{side}_handshake_records"] = [
+                r.length for r in self.sent(side, ContentType.HANDSHAKE)
+            ]
+            out[f"{side}_app_records"] = [
+                r.length for r in self.sent(side, ContentType.APPLICATION_DATA)
+            ]
             out[f"{side}_split"] = self.split_kind(side)
             out[f"{side}_close_alert"] = self.close_alert(side)
             out[f"{side}_alerts"] = self.plain_alerts(side)
@@ -241,15 +252,15 @@ class WireLog:
     def describe(self) -> str:
         """One line for the report's detail column."""
         if not self.server_version:
-            return "wire: no ServerHello" + (f" ({self.upstream_error})"
-                                             if self.upstream_error else "")
+            return "wire: no ServerHello" + (
+                f" ({self.upstream_error})" if self.upstream_error else ""
+            )
         srv = self.sent(Side.SERVER, ContentType.APPLICATION_DATA)
         parts = [
             f"wire: {self.server_version} {self.server_suite.removeprefix('TLS_RSA_WITH_')}",
             f"server hs records {[r.length for r in self.sent(Side.SERVER, HANDSHAKE)]}",
             f"server hs messages {self.handshake_messages(Side.SERVER)}",
-            f"server data records {[r.length for r in srv][:8]}"
-            + ("..." if len(srv) > 8 else ""),
+            f"server data records {[r.length for r in srv][:8]}" + ("..." if len(srv) > 8 else ""),
             f"split: {self.split_kind(Side.SERVER)}",
             "server close_notify: " + ("yes" if self.close_alert(Side.SERVER) else "no"),
             "device close_notify: " + ("yes" if self.close_alert(Side.DEVICE) else "no"),
@@ -268,8 +279,9 @@ class RecordRelay:
     """Listen on `bind`, and for each connection open one to the server with `connect_upstream`
     and relay both ways, logging records in a WireLog. A context manager; stop() closes all."""
 
-    def __init__(self, connect_upstream: Connector, bind: str = "127.0.0.1",
-                 idle_timeout: float = 30.0) -> None:
+    def __init__(
+        self, connect_upstream: Connector, bind: str = "127.0.0.1", idle_timeout: float = 30.0
+    ) -> None:
         self.connect_upstream = connect_upstream
         self.idle_timeout = idle_timeout
         self.listener = socket.create_server((bind, 0))
@@ -314,10 +326,12 @@ class RecordRelay:
         for s in (device, upstream):
             s.settimeout(self.idle_timeout)
         pumps = [
-            threading.Thread(target=self._pump, args=(device, upstream, Side.DEVICE, log),
-                             daemon=True),
-            threading.Thread(target=self._pump, args=(upstream, device, Side.SERVER, log),
-                             daemon=True),
+            threading.Thread(
+                target=self._pump, args=(device, upstream, Side.DEVICE, log), daemon=True
+            ),
+            threading.Thread(
+                target=self._pump, args=(upstream, device, Side.SERVER, log), daemon=True
+            ),
         ]
         for p in pumps:
             p.start()
@@ -356,10 +370,8 @@ class RecordRelay:
         with self._lock:
             sockets = list(self._sockets)
         for s in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
         for thread in self._threads:
             thread.join(timeout=5)

@@ -23,16 +23,22 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--tcp", metavar="HOST:PORT", help="serve one host at a time on TCP")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--profile", default="w24", choices=sorted(PROFILES))
-    which.add_argument("--profile-file", type=Path,
-                       help="run the profile in this TOML file (see `w24 profile show`)")
-    which.add_argument("--spec-env", action="store_true",
-                       help=f"take the whole profile and faults from ${SPEC_ENV} (what the "
-                       "pytest plugin uses)")
+    which.add_argument(
+        "--profile-file",
+        type=Path,
+        help="run the profile in this TOML file (see `w24 profile show`)",
+    )
+    which.add_argument(
+        "--spec-env",
+        action="store_true",
+        help=f"take the whole profile and faults from ${SPEC_ENV} (what the pytest plugin uses)",
+    )
     parser.add_argument("--baud", type=int, default=0, help="emulated line rate; 0 = unthrottled")
     parser.add_argument("--state", type=Path, help="JSON file keeping nonvolatile parameters")
     parser.add_argument("--log", type=Path, help="append the serial transcript to this file")
-    parser.add_argument("--status", type=Path,
-                        help="keep the count of simulator internal errors in this JSON file")
+    parser.add_argument(
+        "--status", type=Path, help="keep the count of simulator internal errors in this JSON file"
+    )
     parser.add_argument("--no-echo", action="store_true", help="start with command echo off")
     parser.add_argument(
         "--overrun",
@@ -93,10 +99,10 @@ def run_sim(args: argparse.Namespace) -> int:
         sim.stop()
         return 2
     print(url, flush=True)
-    faults = ", ".join(config.faults.active()) or "none"
+    fault_names = ", ".join(config.faults.active()) or "none"
     print(
         f"W24 simulator, profile {config.profile.name}, baud {args.baud or 'unthrottled'}, "
-        f"faults: {faults}. Ctrl-C to stop.",
+        f"faults: {fault_names}. Ctrl-C to stop.",
         file=sys.stderr,
         flush=True,
     )
@@ -106,8 +112,11 @@ def run_sim(args: argparse.Namespace) -> int:
     errors = sim.device.internal_errors
     if errors:
         # The self-check: a simulator that had a bug of its own does not exit cleanly.
-        print(f"w24 sim: {errors} simulator internal error(s); tracebacks in the log",
-              file=sys.stderr, flush=True)
+        print(
+            f"w24 sim: {errors} simulator internal error(s); tracebacks in the log",
+            file=sys.stderr,
+            flush=True,
+        )
         return INTERNAL_ERROR_EXIT
     return 0
 

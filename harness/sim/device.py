@@ -164,8 +164,10 @@ class SimDevice:
         if n == 4:
             statuses = [self._status(h) for h in range(self.profile.socket_count)]
             tuple_line = "I/(" + ",".join(str(s) for s in statuses) + ")"
-            return self.lines(tuple_line, "I/OK") if self.profile.rp4_final_ok else (
-                self.lines(tuple_line)
+            return (
+                self.lines(tuple_line, "I/OK")
+                if self.profile.rp4_final_ok
+                else (self.lines(tuple_line))
             )
         if n == 8:
             return self.lines(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00"), "I/OK")
@@ -193,7 +195,9 @@ class SimDevice:
         try:
             report = check_ca_fit(pem.encode("latin-1"), self.profile)
         except ValueError as exc:
-            raise CommandFailed(ResultCode.CA_PARSE_ERROR, f"{slot}: not a certificate: {exc}") from exc
+            raise CommandFailed(
+                ResultCode.CA_PARSE_ERROR, f"{slot}: not a certificate: {exc}"
+            ) from exc
         if report.pem_chars > report.limit:
             raise CommandFailed(self.profile.ca_too_long_code, "; ".join(report.problems))
         if report.problems:
@@ -243,7 +247,9 @@ class SimDevice:
             raise CommandFailed(ResultCode.COLON_OR_TILDE_EXPECTED, "STCP: ':' expected")
         parts = cmd.args.split(",")
         if len(parts) < 2:
-            raise CommandFailed(ResultCode.COMMA_EXPECTED, "STCP: ',' expected between host and port")
+            raise CommandFailed(
+                ResultCode.COMMA_EXPECTED, "STCP: ',' expected between host and port"
+            )
         host = parts[0].strip()
         if not host:
             raise CommandFailed(ResultCode.DNS_EXPECTED, "STCP: host name or address expected")
@@ -386,7 +392,9 @@ class SimDevice:
         if cmd.op == "=?":
             return self.lines("3-9, 'a' or 'h'", "I/OK")
         if cmd.op != "=" or cmd.args.strip() not in BDRF_VALUES:
-            raise CommandFailed(ResultCode.ILLEGAL_VALUE, f"BDRF value {cmd.args!r} not in 3-9, a, h")
+            raise CommandFailed(
+                ResultCode.ILLEGAL_VALUE, f"BDRF value {cmd.args!r} not in 3-9, a, h"
+            )
         self.nvram.set("BDRF", cmd.args.strip())
         return self.lines("I/OK")
 

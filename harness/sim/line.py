@@ -7,6 +7,7 @@ the worker is busy (a handshake, a connect) gets I/BUSY, as the module documents
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import select
@@ -186,10 +187,8 @@ class FdLink:
     def close(self) -> None:
         for fd in (self.fd, self._keep_open):
             if fd is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
 
 
 def open_pty() -> tuple[FdLink, str]:
@@ -231,10 +230,8 @@ class SocketLink:
         return not view
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.conn.close()
-        except OSError:
-            pass
 
 
 class LineSession:

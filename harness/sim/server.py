@@ -91,8 +91,12 @@ class Simulator:
 
     def _session(self, link) -> None:
         LineSession(
-            self.device, link, baud=self.config.baud, stop=self.stop_event,
-            record=self.log.record, overrun=InputOverrun() if self.config.overrun else None,
+            self.device,
+            link,
+            baud=self.config.baud,
+            stop=self.stop_event,
+            record=self.log.record,
+            overrun=InputOverrun() if self.config.overrun else None,
         ).run()
 
     def _spawn(self, target, name: str) -> None:

@@ -110,7 +110,11 @@ class SimSocket:
             self.fail(ResultCode.SOCKET_DOWN, exc.reason)
             raise SimSocketError(ResultCode.SOCKET_SEND_ERROR, exc.reason) from exc
         except OSError as exc:
-            code = ResultCode.SOCKET_DOWN if exc.errno in (errno.EPIPE, errno.ECONNRESET) else ResultCode.SOCKET_SEND_ERROR
+            code = (
+                ResultCode.SOCKET_DOWN
+                if exc.errno in (errno.EPIPE, errno.ECONNRESET)
+                else ResultCode.SOCKET_SEND_ERROR
+            )
             self.fail(ResultCode.SOCKET_DOWN, str(exc))
             raise SimSocketError(code, f"send on socket {self.handle} failed: {exc}") from exc
 

@@ -13,9 +13,10 @@ After the handshake, application data goes out one record per `send` (no 1/n-1 C
 that BEAST countermeasure dates from 2011). What remains of tlslite: it answers a post-handshake
 HelloRequest with a no_renegotiation warning, and returns close_notify for close_notify.
 
-The server certificate is checked by w24_harness.sim.verify at the moment tlslite extracts the server
-key, i.e. after ServerHelloDone and before ClientKeyExchange, and a rejection sends the fatal alert
-the check names (unknown_ca, bad_certificate, certificate_expired) as a real client does.
+The server certificate is checked by w24_harness.sim.verify at the moment tlslite extracts the
+server key, i.e. after ServerHelloDone and before ClientKeyExchange, and a rejection sends the
+fatal alert the check names (unknown_ca, bad_certificate, certificate_expired) as a real
+client does.
 
 Receiving: `pump` reads the socket (non-blocking) only up to the end of the record being
 assembled, and gives tlslite one whole record at a time, so it never blocks, a record is never
@@ -232,7 +233,9 @@ class SecureChannel:
         except (OSError, TLSError) as exc:
             raise SSLFailure(ResultCode.SOCKET_SEND_ERROR, f"send failed: {exc}") from exc
         if sent is None:
-            raise SSLFailure(ResultCode.SOCKET_SEND_ERROR, "send timed out: the server is not reading")
+            raise SSLFailure(
+                ResultCode.SOCKET_SEND_ERROR, "send timed out: the server is not reading"
+            )
 
     def pump(self, max_bytes: int) -> bytes:
         if self._failure is not None:
@@ -261,7 +264,9 @@ class SecureChannel:
     def _take_record(self) -> bytes:
         """Hand the assembled record to tlslite; its plaintext (b"" if it carried none)."""
         record_type = self._record[0]
-        self._conn.feed += self._record
+        feed = self._conn.feed
+        assert feed is not None  # set by the constructor; None only before it
+        feed += self._record
         self._record = bytearray()
         data = self._read_record()
         empty = data is None and record_type == ContentType.application_data

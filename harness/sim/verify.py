@@ -7,7 +7,8 @@ by a DeviceProfile field, in the order a client meets them:
 1. the leaf's key is RSA with a size in `profile.server_key_bits` (inclusive);
 2. the leaf is signed by a stored CA (issuer name == CA subject, PKCS#1 v1.5 signature verifies,
    signature hash in `profile.leaf_signature_hashes`); with `profile.chain_building` it may
-   instead be signed by an intermediate the server sent (chain_der[1:], depth 1) that a stored CA signed;
+   instead be signed by an intermediate the server sent (chain_der[1:], depth 1) that a stored
+   CA signed;
 3. with `profile.check_validity_dates`: `now` inside the validity of every certificate used;
 4. with `profile.check_hostname` and a hostname: the SAN DNS names (or the CN when there is no
    SAN) match it, with one leftmost "*" label allowed.
