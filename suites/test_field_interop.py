@@ -35,7 +35,7 @@ from w24_harness.field import Stage, attempt, probe
 from w24_harness.pki.factory import hash_for_profile
 from w24_harness.pki.fit import check_ca_fit
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles import PROFILES, DeviceProfile
 from w24_harness.runner import Outcome, ca_loaded, restore_ca
 from w24_harness.scenarios import ACCEPT, Expect, reject
 from w24_harness.servers.daemons import (
@@ -334,8 +334,9 @@ def _cli_ca_load(w24_session, w24_options, cert: Path) -> subprocess.CompletedPr
                 str(cert),
                 "--port",
                 w24_session.url,
-                "--profile",
-                w24_options.profile.name,
+                # A profile read from a file has no built-in name: the CLI's own w24 then.
+                *(["--profile", w24_options.profile.name]
+                  if w24_options.profile.name in PROFILES else []),
                 "--baud",
                 str(w24_options.baud or 115200),
             ],

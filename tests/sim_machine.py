@@ -685,7 +685,7 @@ class SimMachine(RuleBasedStateMachine):
         if kind == "garbage":
             assert _err(reply) == ResultCode.CA_PARSE_ERROR, reply
         elif kind == "too_long":
-            assert _err(reply) == PROFILE.ca_too_long_code, reply
+            assert _err(reply) == PROFILE.resolved().ca_too_long_code, reply
         else:
             assert reply.kind is ReplyKind.OK, reply
             self.ca = pem

@@ -45,7 +45,9 @@ def _expects_code(*wanted: int):
 
 def _fails_its_handshake(s) -> bool:
     # The codes a failed handshake itself gives (222, 224, 225 are refused before it starts).
-    e = s.expected(W24)
+    # What the simulator does (its resolved profile): the sanity check runs after any refusal,
+    # characterization or not.
+    e = s.expected(W24.resolved())
     return (
         not e.accept
         and e.stage == Stage.SSL
@@ -99,7 +101,8 @@ def _closes_after_data(s: Scenario) -> bool:
 
 
 def _sends_data(s) -> bool:
-    return s.expected(W24).accept and s.action == "exchange" and s.send_size > 0
+    e = _asserted(s)
+    return e is not None and e.accept and s.action == Action.EXCHANGE and s.send_size > 0
 
 
 # Which scenarios each fault must break, derived from the catalogue (not listed by hand), so a
