@@ -1,4 +1,4 @@
-"""Mutation score of the verdict-critical modules, with cosmic-ray (pip install cosmic-ray).
+"""Mutation score of the verdict-critical modules, with cosmic-ray (`pip install -e ".[mutation]"`).
 
     .venv/bin/python bench/mutation.py                     # every target below
     .venv/bin/python bench/mutation.py --only verify linerate

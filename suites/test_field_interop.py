@@ -335,8 +335,11 @@ def _cli_ca_load(w24_session, w24_options, cert: Path) -> subprocess.CompletedPr
                 "--port",
                 w24_session.url,
                 # A profile read from a file has no built-in name: the CLI's own w24 then.
-                *(["--profile", w24_options.profile.name]
-                  if w24_options.profile.name in PROFILES else []),
+                *(
+                    ["--profile", w24_options.profile.name]
+                    if w24_options.profile.name in PROFILES
+                    else []
+                ),
                 "--baud",
                 str(w24_options.baud or 115200),
             ],

@@ -12,10 +12,10 @@ import pytest
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import EXPLICIT_UNDOCUMENTED, PROFILES, UNDOCUMENTED
+from w24_harness.profiles import EXPLICIT_UNDOCUMENTED, PROFILES, SSL3, UNDOCUMENTED
 from w24_harness.runner import ACTIONS as RUNNER_ACTIONS
 from w24_harness.runner import ScenarioRunner
-from w24_harness.scenarios import SCENARIOS, Expect, check_unique, render_table
+from w24_harness.scenarios import ACCEPT, SCENARIOS, Expect, check_unique, reject, render_table
 from w24_harness.vocab import Action, Basis, Kind, Stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,3 +148,26 @@ def test_characterizations_allow_what_the_profile_predicts(profile):
         predicted = s.expected(profile)  # None: the profile holds the field as unknown
         if s.allowed is not None and predicted is not None:
             assert predicted in s.allowed(profile), s.id
+
+
+def test_valid_chain_rule_rejects_what_a_profile_lacks_with_220():
+    # Every shipped profile has both protocols and every W24 suite, so the catalogue alone
+    # never reaches the rule's reject branch: profiles that lack one protocol or one suite do.
+    w24 = PROFILES["w24"]
+    no_ssl3 = w24.with_changes(protocols=tuple(v for v in w24.protocols if v != SSL3))
+    dropped = w24.cipher_suites[0]
+    no_suite = w24.with_changes(cipher_suites=w24.cipher_suites[1:])
+    valid = [s for s in SCENARIOS if s.id.startswith("valid-")]
+    assert valid
+    rejected = set()
+    for s in valid:
+        (version,) = s.versions
+        (suite,) = s.suites
+        assert s.expected(w24) == ACCEPT, s.id
+        for name, profile in (("no_ssl3", no_ssl3), ("no_suite", no_suite)):
+            lacks = version not in profile.protocols or suite not in profile.cipher_suites
+            assert s.expected(profile) == (reject(220) if lacks else ACCEPT), (s.id, name)
+            if lacks:
+                rejected.add(name)
+    assert rejected == {"no_ssl3", "no_suite"}
+    assert any(s.suites == (dropped,) and s.versions != (SSL3,) for s in valid)
