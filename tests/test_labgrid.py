@@ -137,7 +137,8 @@ def test_suites_on_two_places_reserved_by_tag(
     assert len({r["port"] for r in runs}) == 2
     assert all(r["port"].startswith("rfc2217://127.0.0.1:") for r in runs)
     html = (tmp_path / "reports" / "report.html").read_text()
-    assert "<th>device</th>" in html and all(name in html for name in lab.place_names)
+    assert "<th>scenario, device</th>" in html
+    assert all(f"<div class='device'>on {name}</div>" in html for name in lab.place_names)
     # And both places are free again.
     assert _acquired(lab) == dict.fromkeys(lab.place_names)
 

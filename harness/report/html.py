@@ -375,7 +375,7 @@ def _transcript_link(r: ScenarioResult | None, base: Path) -> str:
     return f'<a href="{escape(rel)}">transcript</a>'
 
 
-def _row(e: Entry, base: Path) -> str:
+def _row(e: Entry, base: Path, with_device: bool = False) -> str:
     r = e.result
     if r is None:
         why = e.missing.why if e.missing else ""
@@ -395,7 +395,9 @@ def _row(e: Entry, base: Path) -> str:
             else ""
         )
         cells = (
-            f"<td><code>{escape(r.id)}</code><div class='muted'>{escape(r.description)}</div></td>"
+            f"<td><code>{escape(r.id)}</code><div class='muted'>{escape(r.description)}</div>"
+            + (f"<div class='device'>on {escape(r.device)}</div>" if with_device else "")
+            + "</td>"
             f"<td>{escape(r.expected)}</td><td>{escape(r.actual)}</td>"
             f'<td class="num">{_fmt(r.code)}</td><td>{negotiated}</td>'
             f'<td class="num">{_fmt(r.handshake_ms)}</td>'
@@ -411,15 +413,19 @@ def _row(e: Entry, base: Path) -> str:
 
 def _all_section(counted: list[Entry], base: Path) -> str:
     ordered = sorted(counted, key=lambda e: (_ORDER.index(e.tally), e.planned.nodeid))
-    rows = "\n".join(_row(e, base) for e in ordered)
+    # A run over several devices (labgrid places, inventory entries) names each row's device.
+    with_device = len({e.result.device for e in counted if e.result is not None}) > 1
+    rows = "\n".join(_row(e, base, with_device) for e in ordered)
     return (
         "<section><h2>Every planned scenario</h2>"
         "<table><colgroup><col style='width:86px'><col style='width:196px'>"
         "<col style='width:110px'><col style='width:120px'>"
         "<col style='width:48px'><col style='width:140px'><col style='width:100px'>"
         "<col style='width:130px'><col><col style='width:82px'></colgroup>"
-        "<tr><th>outcome</th><th>scenario</th><th>expected</th><th>actual</th>"
-        "<th>code</th><th title='as the server saw it'>negotiated</th><th>handshake ms</th>"
+        "<tr><th>outcome</th>"
+        + ("<th>scenario, device</th>" if with_device else "<th>scenario</th>")
+        + "<th>expected</th><th>actual</th><th>code</th>"
+        "<th title='as the server saw it'>negotiated</th><th>handshake ms</th>"
         "<th title='bytes in / out; throughput, its ratio to the line rate (baud/10) and to "
         "the framing-adjusted bound'>bytes in / out, throughput</th><th>detail</th><th></th>"
         f"</tr>\n{rows}</table></section>"
