@@ -102,7 +102,8 @@ def _closes_after_data(s: Scenario) -> bool:
 
 def _sends_data(s) -> bool:
     e = _asserted(s)
-    return e is not None and e.accept and s.action == Action.EXCHANGE and s.send_size > 0
+    sending = (Action.EXCHANGE, Action.FULL_DUPLEX)  # the actions that SSND the device's bytes
+    return e is not None and e.accept and s.action in sending and s.send_size > 0
 
 
 # Which scenarios each fault must break, derived from the catalogue (not listed by hand), so a

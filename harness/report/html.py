@@ -54,7 +54,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chip.t-passed, .tally.t-passed { background: #2e7d32; }
 .chip.t-observed, .tally.t-observed { background: #1565c0; }
 .chip.t-drift, .tally.t-drift { background: #f2a900; color: #222; }
-.chip.t-failed, .tally.t-failed { background: #c62828; }
+.chip.t-failed, .tally.t-failed, .chip.t-wedged, .tally.t-wedged { background: #c62828; }
 .chip.t-error, .tally.t-error { background: #6d1b1b; }
 .chip.t-xfail, .tally.t-xfail { background: #7e57c2; }
 .chip.t-xpass, .tally.t-xpass { background: #d81b60; }
@@ -84,6 +84,7 @@ document.getElementById('w24-filter').addEventListener('input', function (e) {
 _ORDER = [
     Tally.NO_RESULT,
     Tally.FAILED,
+    Tally.WEDGED,
     Tally.XPASS,
     Tally.ERROR,
     Tally.DRIFT,
@@ -91,7 +92,7 @@ _ORDER = [
     Tally.OBSERVED,
     Tally.PASSED,
 ]
-_PROBLEMS = {Tally.FAILED, Tally.XPASS, Tally.ERROR, Tally.DRIFT}
+_PROBLEMS = {Tally.FAILED, Tally.WEDGED, Tally.XPASS, Tally.ERROR, Tally.DRIFT}
 _ARROW = {DataDirection.RECEIVE: "down", DataDirection.SEND: "up"}
 
 

@@ -49,6 +49,7 @@ class Tally(StrEnum):
     OBSERVED = ResultClass.OBSERVED.value
     DRIFT = ResultClass.DRIFT.value
     FAILED = ResultClass.FAILED.value
+    WEDGED = ResultClass.WEDGED.value  # the device needed a reset after it: a firmware failure
     ERROR = ResultClass.ERROR.value
     XFAIL = "xfail"  # a known deviation (deviations file) that still deviates
     XPASS = "xpass"  # a known deviation that no longer deviates: the run fails
@@ -137,6 +138,7 @@ class Counts:
     planned: int = 0
     passed: int = 0
     failed: int = 0
+    wedged: int = 0  # the sanity check after the scenario found the device wedged
     observed: int = 0
     drift: int = 0
     error: int = 0  # results recorded as ResultClass.ERROR
@@ -240,6 +242,7 @@ def judge(
         planned=len(counted),
         passed=tally[Tally.PASSED],
         failed=tally[Tally.FAILED],
+        wedged=tally[Tally.WEDGED],
         observed=tally[Tally.OBSERVED],
         drift=tally[Tally.DRIFT],
         error=tally[Tally.ERROR],
@@ -266,6 +269,7 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         return Verdict.INCOMPLETE
     if (
         counts.failed
+        or counts.wedged
         or counts.xpass
         or counts.other_failed
         or exit_status not in (None, pytest.ExitCode.OK)
@@ -286,6 +290,7 @@ def _headline(state: Verdict, c: Counts) -> str:
         parts.append(f"{c.no_result} produced no result ({why})")
     for n, word in (
         (c.failed, "failed"),
+        (c.wedged, "wedged"),
         (c.xpass, "xpass"),
         (c.drift, "drift"),
         (c.xfail, "xfail"),
