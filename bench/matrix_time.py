@@ -21,6 +21,7 @@ variable (after one untimed collection that fills __pycache__, which git ignores
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,7 @@ class Run:
     load_before: float  # 1-minute load average as the run started
     summary: str  # pytest's last line
     case_times: list[float] = field(default_factory=list)  # per test case, from junit.xml
+    per_worker: dict[str, float] = field(default_factory=dict)  # summed case time per worker
 
 
 def child_env(as_is: bool) -> dict[str, str]:
@@ -103,17 +106,33 @@ def run_once(workers: int, extra: list[str], env: dict[str, str]) -> Run:
             check=False,
         )
         wall = time.perf_counter() - started
-        junit = Path(report_dir) / "junit.xml"
-        times = (
-            [float(c.get("time") or 0) for c in ET.parse(junit).getroot().iter("testcase")]
-            if junit.exists()
-            else []
-        )
+        times, per_worker = case_times(Path(report_dir))
     lines = [ln.strip("= ") for ln in proc.stdout.splitlines() if ln.strip()]
     summary = lines[-1] if lines else f"exit {proc.returncode}"
     if proc.returncode != 0:
         summary += f" (exit {proc.returncode})"
-    return Run(wall, load, summary, times)
+    return Run(wall, load, summary, times, per_worker)
+
+
+def case_times(report_dir: Path) -> tuple[list[float], dict[str, float]]:
+    """Each test case's time (junit.xml), and their sum per xdist worker: results.json names
+    the worker of each recorded case (joined on the test name; cases that record no result
+    count under "?")."""
+    junit = report_dir / "junit.xml"
+    if not junit.exists():
+        return [], {}
+    results = report_dir / "results.json"
+    worker_of: dict[str, str] = {}
+    if results.exists():
+        for r in json.loads(results.read_text())["results"]:
+            worker_of[r["nodeid"].rsplit("::", 1)[-1]] = r["worker"]
+    times: list[float] = []
+    per_worker: defaultdict[str, float] = defaultdict(float)
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        t = float(case.get("time") or 0)
+        times.append(t)
+        per_worker[worker_of.get(case.get("name") or "", "?")] += t
+    return times, dict(per_worker)
 
 
 def section(runs: dict[int, list[Run]], extra: list[str], bytecode: bool) -> str:
@@ -149,6 +168,15 @@ def section(runs: dict[int, list[Run]], extra: list[str], bytecode: bool) -> str
                 f"{longest:.1f} s, half its summed case time {total / 2:.1f} s, start-up outside "
                 f"the cases {startup:.1f} s: no schedule beats {floor:.1f} s "
                 f"({floor / one.wall_s:.2f} of that run)."
+            )
+        two = sorted(runs[2], key=lambda r: r.wall_s)[len(runs[2]) // 2]
+        if two.case_times and one.case_times:
+            shares = ", ".join(f"{w} {t:.1f} s" for w, t in sorted(two.per_worker.items()))
+            lines.append(
+                f"Median -n 2 run: summed case time {sum(two.case_times):.1f} s against "
+                f"{sum(one.case_times):.1f} s at -n 1 (cases slow down when two run at once: "
+                f"the cores are shared, and each case already keeps the simulator and the "
+                f"harness's server busy together); per worker: {shares}."
             )
     lines += [END, ""]
     return "\n".join(lines)
