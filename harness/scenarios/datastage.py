@@ -23,15 +23,7 @@ from w24_harness.servers.records import (
 )
 from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Stage
 
-from .model import ACCEPT, AllowedRule, Expect, Rule, Scenario, always, reject
-
-
-def _fixed(outcomes: frozenset[Expect] | None) -> AllowedRule | None:
-    """The same allowed set on every profile (None: a conformance row)."""
-    if outcomes is None:
-        return None
-    return lambda _p: outcomes
-
+from .model import ACCEPT, Expect, Rule, Scenario, always, one_of, reject
 
 DECODE = reject(ResultCode.SSL_DECODE_ERROR, Stage.DATA)
 NO_CARRIER = reject(ResultCode.SOCKET_NO_CARRIER, Stage.DATA)
@@ -64,7 +56,7 @@ def _data(
         basis=basis,
         kind=kind,
         measures=measures,
-        allowed=_fixed(allowed),
+        allowed=one_of(*allowed) if allowed is not None else None,
         **extra,  # type: ignore[arg-type]
     )
 
