@@ -63,6 +63,12 @@ def _suites(pytester: pytest.Pytester, report_dir: Path, *extra: str) -> tuple[i
         "not slow and not field_interop",  # field interop: tests/test_field_interop_faults.py
         "--w24-report-dir",
         str(report_dir),
+        # A simulator behind socket:// is no UART: the hardware default for socket:// would
+        # pace every CA load (~1.2 s) and cut SSND to 256 bytes (tests/test_pacing.py).
+        "--w24-ca-pacing",
+        "burst",
+        "--w24-ssnd-chunk",
+        "2048",
         *extra,
         timeout=500,
     )

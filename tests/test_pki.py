@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,49 @@ def test_trustme_key_cache_reuses_keys_across_blocks_and_restores_trustme() -> N
     assert first.private_key_pem.bytes() != leaf_key  # distinct within one block
     outside = trustme.CA(key_type=trustme.KeyType.RSA)
     assert outside._private_key is not first._private_key
+
+
+_PRINT_KEY = (
+    "from w24_harness.pki.keys import labelled_rsa_key, exponent3_rsa_key\n"
+    "a = labelled_rsa_key('ca:persist', 1024).public_key().public_numbers().n\n"
+    "b = exponent3_rsa_key(1024).public_key().public_numbers()\n"
+    "print(a, b.n, b.e)\n"
+)
+
+
+def _key_in_child(cache: str, home: Path | None = None) -> list[str]:
+    """The numbers of two cached keys as a fresh Python process sees them."""
+    env = {**os.environ, "W24_KEY_CACHE": cache}
+    if home is not None:
+        env["XDG_CACHE_HOME"] = str(home)
+    result = subprocess.run(
+        [sys.executable, "-c", _PRINT_KEY], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_keys_persist_across_processes_in_the_cache_directory(tmp_path: Path) -> None:
+    first = _key_in_child(str(tmp_path))
+    files = sorted(tmp_path.iterdir())
+    assert len(files) == 2
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)  # private key material
+    assert _key_in_child(str(tmp_path)) == first  # loaded, not made again
+    assert first[2] == "3"  # the exponent-3 key stays exponent 3
+    for f in files:
+        f.write_bytes(b"not a key")  # a damaged entry is replaced, not an error
+    replaced = _key_in_child(str(tmp_path))
+    assert replaced[0] != first[0] and replaced[2] == "3"
+    assert _key_in_child(str(tmp_path)) == replaced
+
+
+def test_key_cache_default_directory_and_off(tmp_path: Path) -> None:
+    default = _key_in_child("", home=tmp_path)
+    assert len(list((tmp_path / "w24-harness" / "keys").iterdir())) == 2
+    assert _key_in_child("", home=tmp_path) == default
+    off = tmp_path / "off-home"
+    assert _key_in_child("off", home=off)[0] != _key_in_child("off", home=off)[0]
+    assert not off.exists()  # nothing written
 
 
 # ---------------------------------------------------------------------------- factory

@@ -31,9 +31,24 @@ def _suite_run(pytester: pytest.Pytester, report_dir: Path, *extra: str) -> Path
     return report_dir / "results.json"
 
 
+# Two runs of the same simulator on a shared 2-core machine differ by tens of ms per handshake
+# (20 ms in one, 57 ms in the next, under load): timing noise, not the verdicts this test is
+# about. The timing thresholds and their defaults are tested on fixed numbers in
+# tests/test_report_compare.py; here handshake growth under half a second is not counted.
+NOISE_MS = "500"
+
+
 def _compare(baseline: Path, current: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [W24_CLI, "report", "compare", str(baseline), str(current)],
+        [
+            W24_CLI,
+            "report",
+            "compare",
+            "--min-handshake-delta-ms",
+            NOISE_MS,
+            str(baseline),
+            str(current),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

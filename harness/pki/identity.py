@@ -22,7 +22,6 @@ import base64
 import hashlib
 import ipaddress
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING
 
 from asn1crypto import core
@@ -40,7 +39,7 @@ from w24_harness.pki.factory import (
     CertFactory,
     IssuedCert,
 )
-from w24_harness.pki.keys import labelled_rsa_key
+from w24_harness.pki.keys import exponent3_rsa_key, labelled_rsa_key
 from w24_harness.pki.resign import resign
 
 if TYPE_CHECKING:
@@ -358,10 +357,9 @@ def digest_algorithm_mismatch_signature(
     return _raw_sign(_pad(info, key.key_size // 8), key)
 
 
-@cache
 def e3_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    """One RSA key with public exponent 3 per process (cryptography generates e = 3 keys)."""
-    return rsa.generate_private_key(public_exponent=3, key_size=bits)
+    """One RSA key with public exponent 3 (cryptography generates e = 3 keys), cached."""
+    return exponent3_rsa_key(bits)
 
 
 def _certset(name: str, ca_pem: bytes, server: IssuedCert) -> CertSet:

@@ -24,19 +24,33 @@ trustme 1.2.1 makes a new RSA-2048 key for every CA and every leaf through the p
   trustme object gets a different key; a later block hands out the same keys again in the same
   order. Do not mix objects made in different blocks (their keys repeat). The patch is
   process-wide while it is active, so do not use it from several threads at once.
+
+The cache also persists across processes, in a directory (``$W24_KEY_CACHE``, default
+``$XDG_CACHE_HOME/w24-harness/keys``; ``W24_KEY_CACHE=off`` turns it off): every pytest process
+(each xdist worker, each child run of the fault proofs) would otherwise make the same few dozen
+keys again, seconds of CPU per process for the 4096-bit ones. Loading one takes about a
+millisecond. What is cached is only key material for throw-away test certificates on loopback;
+the certificates themselves are built fresh in every process (their dates are relative to now).
+A file that does not load is replaced by a new key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
+import os
+import re
 import secrets
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import trustme
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 PUBLIC_EXPONENT = 65537
@@ -117,16 +131,84 @@ def fresh_rsa_key(bits: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
 
 
-_cache: dict[tuple[str, int, int | str], rsa.RSAPrivateKey] = {}
+KEY_CACHE_ENV = "W24_KEY_CACHE"
+_CacheKey = tuple[str, int, int | str, int]  # kind, bits, index or label, public exponent
+_cache: dict[_CacheKey, rsa.RSAPrivateKey] = {}
 # One lock for both caches: two threads asking for the same new key must not both generate it.
 _cache_lock = threading.Lock()
 
 
-def _cached(kind: str, bits: int, name: int | str) -> rsa.RSAPrivateKey:
+def key_cache_dir() -> Path | None:
+    """Where keys persist across processes, or None when that is turned off."""
+    value = os.environ.get(KEY_CACHE_ENV, "")
+    if value.lower() in ("off", "0", "no"):
+        return None
+    if value:
+        return Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "w24-harness" / "keys"
+
+
+def _key_file(directory: Path, entry: _CacheKey) -> Path:
+    kind, bits, name, exponent = entry
+    # Labels hold ':' and '#'; the digest keeps two labels that clean up alike apart.
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name))[:40]
+    digest = hashlib.sha256(repr(entry).encode()).hexdigest()[:12]
+    return directory / f"{kind}-{bits}-e{exponent}-{readable}-{digest}.pem"
+
+
+def _load_persisted(path: Path, bits: int, exponent: int) -> rsa.RSAPrivateKey | None:
+    try:
+        # Validation re-checks the primes (0.1 s for 2048 bits, 0.8 s for 4096: as slow as
+        # making the key). The file is one this module wrote, atomically, for test use only.
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+        )
+    except (OSError, ValueError, TypeError):
+        return None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != bits:
+        return None
+    return key if key.public_key().public_numbers().e == exponent else None
+
+
+def _persist(path: Path, key: rsa.RSAPrivateKey) -> None:
+    """Atomically (another process may be writing the same key); failures are not errors."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0600
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _make(bits: int, exponent: int) -> rsa.RSAPrivateKey:
+    if exponent == PUBLIC_EXPONENT:
+        return fresh_rsa_key(bits)
+    return rsa.generate_private_key(public_exponent=exponent, key_size=bits)
+
+
+def _cached(
+    kind: str, bits: int, name: int | str, exponent: int = PUBLIC_EXPONENT
+) -> rsa.RSAPrivateKey:
+    entry: _CacheKey = (kind, bits, name, exponent)
     with _cache_lock:
-        key = _cache.get((kind, bits, name))
+        key = _cache.get(entry)
         if key is None:
-            key = _cache[(kind, bits, name)] = fresh_rsa_key(bits)
+            directory = key_cache_dir()
+            path = _key_file(directory, entry) if directory is not None else None
+            key = _load_persisted(path, bits, exponent) if path is not None else None
+            if key is None:
+                key = _make(bits, exponent)
+                if path is not None:
+                    _persist(path, key)
+            _cache[entry] = key
         return key
 
 
@@ -138,6 +220,11 @@ def rsa_key(bits: int, index: int = 0) -> rsa.RSAPrivateKey:
 def labelled_rsa_key(label: str, bits: int) -> rsa.RSAPrivateKey:
     """The cached RSA key for `label`: one key per (label, bits), distinct across labels."""
     return _cached("labelled", bits, label)
+
+
+def exponent3_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    """The cached RSA key with public exponent 3 (the Bleichenbacher-2006 CA)."""
+    return _cached("e3", bits, 0, exponent=3)
 
 
 def cached_key_count() -> int:
