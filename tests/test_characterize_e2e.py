@@ -23,7 +23,9 @@ from w24_harness.vocab import Kind, ResultClass
 
 ROOT = Path(__file__).resolve().parents[1]
 W24_CLI = Path(sys.executable).with_name("w24")
-pytestmark = [pytest.mark.timeout(600)]
+# slow: each test is a child pytest run of the suites; slow tests start first (the plugin
+# sorts them ahead), so the longest do not end up as the run's tail on one worker.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 # Every measured field set against the simulator's w24 default (docs/simulator-choices.md).
 OTHER_FIRMWARE = """\

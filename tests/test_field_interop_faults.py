@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "suites" / "test_field_interop.py"
 INSTALLED = [kind for kind, spec in SPECS.items() if spec.missing() is None]
 
-pytestmark = [pytest.mark.timeout(300)]
+# slow: each test is a child pytest run of the suites; slow tests start first (the plugin
+# sorts them ahead), so the longest do not end up as the run's tail on one worker.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 def _run(pytester: pytest.Pytester, tmp_path: Path, *extra: str):

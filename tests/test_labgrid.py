@@ -108,6 +108,7 @@ def _acquired(lab: LocalLab) -> dict[str, str | None]:
 
 @needs_lab
 @pytest.mark.timeout(240)
+@pytest.mark.slow  # a child run of the suites: scheduled first
 def test_suites_on_two_places_reserved_by_tag(
     pytester: pytest.Pytester, tmp_path: Path, lab: LocalLab
 ) -> None:

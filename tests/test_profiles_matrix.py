@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow  # a child run of the suites: scheduled first
 @pytest.mark.parametrize("profile", ["ichip", "modern"])
 def test_suites_pass_on_profile(pytester, tmp_path, profile):
     report_dir = tmp_path / "reports"

@@ -56,6 +56,7 @@ def _compare(baseline: Path, current: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.slow  # a child run of the suites: scheduled first
 def test_compare_flags_a_degraded_firmware_and_passes_an_unchanged_one(pytester, tmp_path):
     good = _suite_run(pytester, tmp_path / "good")
     again = _suite_run(pytester, tmp_path / "again")

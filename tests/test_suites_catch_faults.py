@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
 W24 = get_profile("w24")
 
-pytestmark = [pytest.mark.timeout(300)]
+# slow: each test is a child pytest run of the suites; slow tests start first (the plugin
+# sorts them ahead), so the longest do not end up as the run's tail on one worker.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 def _ids(predicate) -> set[str]:

@@ -34,6 +34,7 @@ SUBSET = " or ".join(
     ser2net.available() is None, reason="ser2net is not installed (apt-get install ser2net)"
 )
 @pytest.mark.timeout(300)
+@pytest.mark.slow  # a child run of the suites: scheduled first
 def test_suites_pass_over_rfc2217_through_ser2net(pytester, tmp_path):
     with (
         SimulatorProcess(["--pty", "--profile", "w24"]) as sim,

@@ -22,6 +22,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.slow  # a child run of the suites: scheduled first
 def test_suites_pass_against_w24_sim_tcp(pytester, tmp_path):
     port = _free_port()
     sim = subprocess.Popen(

@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SELECT = "throughput-down-tls1-aes128-sha or throughput-up-tls1-aes128-sha"
 
-pytestmark = [pytest.mark.timeout(180)]
+# slow: each test is a child pytest run of the suites; slow tests start first (the plugin
+# sorts them ahead), so the longest do not end up as the run's tail on one worker.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def _outcomes(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> dict[str, bool]:
