@@ -16,6 +16,7 @@ import pytest
 import serial
 from hypothesis import settings
 
+from w24_harness.accept import accepted
 from w24_harness.at.replies import ReplyParser
 from w24_harness.device.w24 import W24, Timeouts
 from w24_harness.pki import CertFactory
@@ -46,13 +47,7 @@ class TcpPeer:
         self._thread.start()
 
     def _accept_loop(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn in accepted(self.listener, self.stopped):
             conn.settimeout(10)
             self.conns.append(conn)
             self.accepted.set()

@@ -34,6 +34,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from w24_harness.accept import accepted
 from w24_harness.at.codes import ResultCode
 from w24_harness.at.commands import encode_ca
 from w24_harness.at.replies import Reply, ReplyKind, ReplyParser
@@ -72,13 +73,7 @@ class _PlainPeer:
         self._thread.start()
 
     def _accept(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn in accepted(self.listener, self.stopped):
             self._conns.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 

@@ -13,6 +13,8 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
+from w24_harness.accept import accepted
+
 BANNER = b"220 w24-harness plain echo service ready\r\n"
 
 
@@ -47,13 +49,7 @@ class BannerEchoService:
         self._threads.append(thread)
 
     def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn in accepted(self.listener, self._stop):
             self._conns.append(conn)
             record = PlainConnection()
             self.connections.append(record)

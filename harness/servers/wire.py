@@ -20,6 +20,7 @@ from enum import IntEnum, StrEnum
 
 from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, HandshakeType
 
+from w24_harness.accept import accepted
 from w24_harness.tlsfacts import version_from_wire
 
 RECORD_HEADER = 5
@@ -300,13 +301,7 @@ class RecordRelay:
         self._threads.append(thread)
 
     def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn in accepted(self.listener, self._stop):
             log = WireLog()
             with self._lock:
                 self.connections.append(log)

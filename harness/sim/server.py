@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from w24_harness.accept import accepted
 from w24_harness.profile_files import profile_from_mapping, profile_to_mapping
 from w24_harness.profiles import DeviceProfile, get_profile
 from w24_harness.sim.device import SimDevice
@@ -120,13 +121,7 @@ class Simulator:
 
         def serve() -> None:
             # One host connection at a time, as a serial line has one host.
-            while not self.stop_event.is_set():
-                try:
-                    conn, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
+            for conn in accepted(listener, self.stop_event):
                 link = SocketLink(conn)
                 self.log.note(f"host connected from {conn.getpeername()}")
                 try:
