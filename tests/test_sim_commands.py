@@ -259,6 +259,19 @@ def test_srcv_raw_framing(sim_start, sim_raw, sim_echo_port: int) -> None:
     assert ask(raw, b"AT+iSRCV:0") == b"I/0\r\n"
 
 
+def test_ssnd_header_is_echoed_before_its_payload_ends(raw, sim_echo_port: int) -> None:
+    # Echo on: the header comes back while the payload is still arriving, as a UART module
+    # echoes what it receives; the reply follows the last payload byte.
+    assert ask(raw, f"AT+iSTCP:127.0.0.1,{sim_echo_port}".encode()).endswith(b"I/0\r\n")
+    raw.write(b"AT+iSSND%:0,6:abc")
+    deadline = time.monotonic() + 5
+    seen = b""
+    while b"AT+iSSND%:0,6:\r\n" not in seen and time.monotonic() < deadline:
+        seen += raw.read_some()
+    assert seen == b"AT+iSSND%:0,6:\r\n"  # the echo, and no reply yet
+    assert raw.exchange(b"def") == b"I/OK\r\n"
+
+
 def test_ssnd_on_plain_tcp_has_no_2048_limit(sim_w24: W24, sim_echo_port: int) -> None:
     data = bytes(range(256)) * 20  # 5120 bytes in one SSND
     handle = sim_w24.open_tcp("127.0.0.1", sim_echo_port)

@@ -32,6 +32,7 @@ class Command:
     flush: bool = False  # SSND%:...
     payload: bytes = b""  # SSND: the raw bytes; CA=: the PEM with "\n" line ends (b"" = clear)
     line: bytes = b""  # as received (bit 7 cleared, BS applied); SSND: the header; CA: line 1
+    header_reported: bool = False  # SSND: `line` already went to on_header, before the payload
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class BadInput:
     code: int  # the result code to answer with (w24_harness.at.codes)
     reason: str
     line: bytes = b""
+    header_reported: bool = False  # as Command.header_reported
 
 
 Item = Command | BadInput
@@ -107,7 +109,11 @@ class CommandReader:
         max_line: int = 256,
         host_data_timeout_s: float = 5.0,
         ssnd_limit: Callable[[int], int | None] | None = None,
+        on_header: Callable[[bytes], None] | None = None,
     ) -> None:
+        # on_header(header): called the moment an SSND header is complete, before its payload
+        # (a module echoes what it receives as it receives it, not after the payload).
+        self._on_header = on_header
         self._max_line = max_line
         self._timeout = float(host_data_timeout_s)
         self._ssnd_limit = ssnd_limit
@@ -149,6 +155,7 @@ class CommandReader:
                 ResultCode.HOST_TIMEOUT,
                 f"SSND payload incomplete: got {ssnd.received} of {ssnd.size} bytes {after}",
                 ssnd.header,
+                self._on_header is not None,
             )
         else:
             assert self._ca is not None
@@ -296,6 +303,8 @@ class CommandReader:
         )
         self._line.clear()
         self._mode = _Mode.PAYLOAD
+        if self._on_header is not None:
+            self._on_header(self._ssnd.header)
         if self._ssnd.size == 0:
             self._finish_payload(items)
 
@@ -323,6 +332,7 @@ class CommandReader:
                     ssnd.flush,
                     bytes(ssnd.data),
                     ssnd.header,
+                    self._on_header is not None,
                 )
             )
         else:
@@ -330,7 +340,9 @@ class CommandReader:
                 f"SSND of {ssnd.size} bytes on socket {ssnd.handle} exceeds its "
                 f"{ssnd.limit}-byte limit"
             )
-            items.append(BadInput(ResultCode.SSND_TOO_BIG, reason, ssnd.header))
+            items.append(
+                BadInput(ResultCode.SSND_TOO_BIG, reason, ssnd.header, self._on_header is not None)
+            )
         self._back_to_lines()
 
     # ----------------------------------------------------------------- CA values

@@ -267,6 +267,7 @@ class LineSession:
             max_line=profile.max_command_line,
             host_data_timeout_s=profile.host_data_timeout_s,
             ssnd_limit=device.ssnd_limit,
+            on_header=self._echo_header,
         )
 
     def write(self, data: bytes) -> None:
@@ -293,9 +294,16 @@ class LineSession:
                 self._idle.set()
                 self.write(reply)
 
+    def _echo_header(self, header: bytes) -> None:
+        # The SSND header is echoed as it arrives, while its payload is still on the line (the
+        # line is full duplex), not after the payload: that would hold the I/OK back by the
+        # echo's own line time, 1 % of each 2 KB SSND at 921600 baud.
+        if self.device.echo:
+            self.write(header + CRLF)
+
     def _dispatch(self, item: Command | BadInput) -> None:
         idle = self._idle.wait(BUSY_GRACE_S)
-        if self.device.echo and item.line:
+        if self.device.echo and item.line and not item.header_reported:
             self.write(item.line + CRLF)
         if isinstance(item, BadInput):
             self.write(self.device.handle(item))
