@@ -12,7 +12,7 @@ import pytest
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import EXPLICIT_UNDOCUMENTED, PROFILES, SSL3, UNDOCUMENTED
+from w24_harness.profiles import PROFILES, SSL3, UNDOCUMENTED
 from w24_harness.runner import ACTIONS as RUNNER_ACTIONS
 from w24_harness.runner import ScenarioRunner
 from w24_harness.scenarios import ACCEPT, SCENARIOS, Expect, check_unique, reject, render_table
@@ -51,7 +51,7 @@ def test_characterizations_name_an_undocumented_field_and_an_allowed_set():
     assert chars
     for s in chars:
         # A characterization of behaviour no profile field holds yet names no field.
-        known = (None, *UNDOCUMENTED, *EXPLICIT_UNDOCUMENTED)
+        known = (None, *UNDOCUMENTED)
         assert s.measures in known, s.id
         assert s.allowed is not None, s.id
 
