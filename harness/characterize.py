@@ -23,7 +23,7 @@ from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import UNKNOWN, DeviceProfile
 from w24_harness.runner import Outcome, ScenarioRunner
 from w24_harness.scenarios import ACCEPT, SCENARIOS, Expect, Scenario, reject
-from w24_harness.vocab import Kind, Stage
+from w24_harness.vocab import Kind, Renegotiation, ServerSaw, Stage
 
 # The hash the suites' valid chains are signed with: accepting them shows SHA-1 leaves work.
 _BASE_LEAF_HASH = "sha1"
@@ -193,6 +193,30 @@ DECIDERS: dict[str, tuple[tuple[str, ...], Decider]] = {
     "ignore_warning_alerts": (
         ("data-warning-alerts",),
         _by_outcome("data-warning-alerts", values={ACCEPT: True, _DECODE: False}),
+    ),
+    # What the server saw after AT+iSCLS: close_notify, then the FIN; or the FIN alone.
+    "close_notify_on_scls": (
+        ("data-scls-close-notify",),
+        _by_outcome(
+            "data-scls-close-notify",
+            values={
+                Expect(True, server=ServerSaw.CLOSE_NOTIFY): True,
+                Expect(True, server=ServerSaw.NO_CLOSE_NOTIFY): False,
+            },
+        ),
+    ),
+    # The answer the server saw to its HelloRequest, or a 224. A 220, or a renegotiation
+    # attempt (a ClientHello), has no profile value: it stays unknown.
+    "renegotiation": (
+        ("data-hello-request",),
+        _by_outcome(
+            "data-hello-request",
+            values={
+                Expect(True, server=ServerSaw.NO_ANSWER): Renegotiation.IGNORE,
+                Expect(True, server=ServerSaw.NO_RENEGOTIATION): Renegotiation.REFUSE,
+                _DECODE: Renegotiation.FAIL,
+            },
+        ),
     ),
 }
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
+from w24_harness.vocab import Renegotiation
 
 SSL3 = ProtocolVersion.SSL3
 TLS1 = ProtocolVersion.TLS1
@@ -98,6 +99,11 @@ class DeviceProfile:
     # After the handshake, pass over a warning alert other than close_notify (RFC 2246 §7.2
     # leaves it to the receiver; OpenSSL does so). Not documented for the W24.
     ignore_warning_alerts: bool | None = True
+    # Whether AT+iSCLS sends a close_notify alert before its FIN (RFC 2246 §7.2.1 asks for one;
+    # the manual does not say, spec §5.3 and §11.13).
+    close_notify_on_scls: bool | None = True
+    # What the client does with a HelloRequest after the handshake (not documented).
+    renegotiation: Renegotiation | None = Renegotiation.REFUSE
     # Whether the record limit also applies during the handshake (not documented; the firmware
     # is assumed to buffer the handshake separately).
     record_limit_in_handshake: bool | None = False
@@ -223,6 +229,17 @@ UNDOCUMENTED: dict[str, Undocumented] = {
         True,
         "a warning is not fatal (RFC 2246 §7.2); OpenSSL passes over it too",
     ),
+    "close_notify_on_scls": Undocumented(
+        "§5.3, §11.13 (whether AT+iSCLS sends close_notify is not in the retrieved text)",
+        True,
+        "RFC 2246 §7.2.1: each party sends close_notify before closing its write side",
+    ),
+    "renegotiation": Undocumented(
+        "§11.2 (no +iSSL page; no renegotiation is documented)",
+        Renegotiation.REFUSE,
+        "a 2008 client without renegotiation answers no_renegotiation (RFC 2246 §7.2.2), as "
+        "tlslite-ng does",
+    ),
 }
 
 W24 = DeviceProfile(
@@ -244,6 +261,9 @@ ICHIP = DeviceProfile(
     ca_slots=("CA", "CA2", "CA3", "CA4"),
     ca_max_chars=1500,
     error_format="I/ERROR ({code:03d})",
+    # No iChip document says either (spec §12 is silent): unknown here too.
+    close_notify_on_scls=UNKNOWN,
+    renegotiation=UNKNOWN,
 )
 
 MODERN = DeviceProfile(
@@ -260,6 +280,8 @@ MODERN = DeviceProfile(
     check_validity_dates=True,
     check_issuer_key_usage=True,
     reject_unknown_critical=True,
+    close_notify_on_scls=UNKNOWN,
+    renegotiation=UNKNOWN,
 )
 
 PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (W24, ICHIP, MODERN)}

@@ -44,6 +44,8 @@ ca_small_exponent = false
 record_limit_counts_wire = true
 unclean_close_code = 215
 ignore_warning_alerts = false
+close_notify_on_scls = false
+renegotiation = "ignore"
 """
 
 

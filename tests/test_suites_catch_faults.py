@@ -124,7 +124,9 @@ def _sends_data(s) -> bool:
 EXPECTED_FAILURES: dict[str, set[str]] = {
     # Any certificate trusted: every 220 rejection caused by the certificate check turns into
     # an accept. (Protocol, suite and server misbehaviour rejections stay.)
-    "accept_any_cert": _ids(lambda s: s.certs not in ("valid", "no_ca") and _trusted_by_the_fault(s)),
+    "accept_any_cert": _ids(
+        lambda s: s.certs not in ("valid", "no_ca") and _trusted_by_the_fault(s)
+    ),
     "ignore_empty_ca": {"no-ca"},
     # Every SSL code collapses to 220: each scenario expecting 219..226 other than 220 fails.
     "wrong_code": _ids(_expects_code(221, 222, 224, 225, 226)),

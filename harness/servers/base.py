@@ -137,3 +137,5 @@ class ConnectionReport:
         return self.key_exchange_bytes is not None
 
     records_plan: str | None = None  # the record plan whose steps were all sent
+    # The device's records after a watched plan, decrypted (RecordPlan.watch_client).
+    client_after_plan: list[str] = field(default_factory=list)
