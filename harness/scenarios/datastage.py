@@ -73,6 +73,7 @@ def _data(
 
 def _unclean_rule(p: DeviceProfile) -> Expect:
     code = p.unclean_close_code
+    assert code is not None  # Scenario.expected asks only when it is known
     return ACCEPT if code == ResultCode.SOCKET_DOWN else reject(code, Stage.DATA)
 
 

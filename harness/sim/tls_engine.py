@@ -257,9 +257,9 @@ class SecureChannel:
             self._peer_closed = True  # close_notify (or EOF) processed by tlslite
         if not out and self._peer_closed:
             if self._unclean:
-                raise PeerClosed(
-                    "the server closed TCP without close_notify", self._profile.unclean_close_code
-                )
+                code = self._profile.unclean_close_code
+                assert code is not None  # the simulator runs a resolved profile
+                raise PeerClosed("the server closed TCP without close_notify", code)
             raise PeerClosed("the server closed the SSL connection")
         return bytes(out)
 
