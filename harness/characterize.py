@@ -22,8 +22,8 @@ from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import UNKNOWN, DeviceProfile
 from w24_harness.runner import Outcome, ScenarioRunner
-from w24_harness.scenarios import SCENARIOS, Scenario
-from w24_harness.vocab import Kind, Stage
+from w24_harness.scenarios import ACCEPT, SCENARIOS, Expect, Scenario, reject
+from w24_harness.vocab import Kind, Renegotiation, ServerSaw, Stage
 
 # The hash the suites' valid chains are signed with: accepting them shows SHA-1 leaves work.
 _BASE_LEAF_HASH = "sha1"
@@ -101,6 +101,56 @@ def _refusal_code(scenario_id: str) -> Decider:
     return decide
 
 
+def _by_outcome(*ids: str, values: dict[Expect, Any]) -> Decider:
+    """A field each of whose values shows as one outcome: every scenario must show the same
+    outcome, and it must be one of `values` (anything else does not tell the value)."""
+
+    def decide(obs: Observations) -> Any:
+        seen: set[Any] = set()
+        for i in ids:
+            outcome = obs.outcomes.get(i)
+            found = [v for e, v in values.items() if outcome is not None and outcome.matches(e)]
+            if len(found) != 1:
+                return UNKNOWN
+            seen.add(found[0])
+        return seen.pop() if len(seen) == 1 else UNKNOWN
+
+    return decide
+
+
+def _close_code(*ids: str) -> Decider:
+    """unclean_close_code: an accept is the clean-close status (203); a refusal at the data
+    stage is the code the socket reported instead."""
+
+    def decide(obs: Observations) -> Any:
+        codes: set[int | None] = set()
+        for i in ids:
+            outcome = obs.outcomes.get(i)
+            if outcome is None or not outcome.intact:
+                return UNKNOWN
+            if outcome.accepted:
+                codes.add(int(ResultCode.SOCKET_DOWN))
+            elif outcome.stage == Stage.DATA and outcome.code is not None:
+                codes.add(outcome.code)
+            else:
+                return UNKNOWN
+        return codes.pop() if len(codes) == 1 else UNKNOWN
+
+    return decide
+
+
+_CA_REFUSED = reject(ResultCode.CA_PARSE_ERROR, Stage.CA)
+_TOO_BIG = reject(ResultCode.SSL_RECORD_TOO_BIG, Stage.DATA)
+_DECODE = reject(ResultCode.SSL_DECODE_ERROR, Stage.DATA)
+
+
+def _measuring(name: str) -> tuple[str, ...]:
+    return tuple(s.id for s in SCENARIOS if s.measures == name)
+
+
+_LIMIT_EXACT = _measuring("record_limit_counts_wire")  # one per cipher suite
+_UNCLEAN = _measuring("unclean_close_code")  # FIN and RST
+
 # field -> (the scenarios that decide it, how)
 DECIDERS: dict[str, tuple[tuple[str, ...], Decider]] = {
     "check_validity_dates": (
@@ -114,6 +164,60 @@ DECIDERS: dict[str, tuple[tuple[str, ...], Decider]] = {
     "server_key_bits": (("server-key-512", "server-key-1024", "server-key-4096"), _key_bits),
     "ca_too_long_code": (("ca-too-long",), _refusal_code("ca-too-long")),
     "absent_ca_slot_code": (("ca-slot-absent",), _refusal_code("ca-slot-absent")),
+    # AT+iCA= takes the e=3 CA (and the correctly signed leaf passes), or refuses it with 116.
+    "ca_small_exponent": (
+        ("pkcs1-e3-ca-valid-leaf",),
+        _by_outcome("pkcs1-e3-ca-valid-leaf", values={ACCEPT: True, _CA_REFUSED: False}),
+    ),
+    # 116 at AT+iCA=: the flag is required; an accept: it is not. A 220 (loaded, then refused
+    # as an issuer) is a behaviour the field cannot hold, so it stays unknown.
+    "ca_requires_ca_flag": (
+        ("issuer-not-ca",),
+        _by_outcome("issuer-not-ca", values={_CA_REFUSED: True, ACCEPT: False}),
+    ),
+    "check_issuer_key_usage": (
+        ("issuer-no-keycertsign",),
+        _flag("issuer-no-keycertsign", accept_means=False),
+    ),
+    "reject_unknown_critical": (
+        ("leaf-unknown-critical-extension",),
+        _flag("leaf-unknown-critical-extension", accept_means=False),
+    ),
+    # A 2048-byte record: accepted under a plaintext limit, 226 when the limit counts the
+    # record on the wire; every suite must agree.
+    "record_limit_counts_wire": (
+        _LIMIT_EXACT,
+        _by_outcome(*_LIMIT_EXACT, values={ACCEPT: False, _TOO_BIG: True}),
+    ),
+    "unclean_close_code": (_UNCLEAN, _close_code(*_UNCLEAN)),
+    "ignore_warning_alerts": (
+        ("data-warning-alerts",),
+        _by_outcome("data-warning-alerts", values={ACCEPT: True, _DECODE: False}),
+    ),
+    # What the server saw after AT+iSCLS: close_notify, then the FIN; or the FIN alone.
+    "close_notify_on_scls": (
+        ("data-scls-close-notify",),
+        _by_outcome(
+            "data-scls-close-notify",
+            values={
+                Expect(True, server=ServerSaw.CLOSE_NOTIFY): True,
+                Expect(True, server=ServerSaw.NO_CLOSE_NOTIFY): False,
+            },
+        ),
+    ),
+    # The answer the server saw to its HelloRequest, or a 224. A 220, or a renegotiation
+    # attempt (a ClientHello), has no profile value: it stays unknown.
+    "renegotiation": (
+        ("data-hello-request",),
+        _by_outcome(
+            "data-hello-request",
+            values={
+                Expect(True, server=ServerSaw.NO_ANSWER): Renegotiation.IGNORE,
+                Expect(True, server=ServerSaw.NO_RENEGOTIATION): Renegotiation.REFUSE,
+                _DECODE: Renegotiation.FAIL,
+            },
+        ),
+    ),
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
+from w24_harness.vocab import Renegotiation
 
 SSL3 = ProtocolVersion.SSL3
 TLS1 = ProtocolVersion.TLS1
@@ -74,13 +75,13 @@ class DeviceProfile:
     chain_building: bool | None = False
     # Certificate checks no manual mentions (characterized by the identity scenarios): refuse
     # at AT+iCA= a v3 certificate that is not a CA (basicConstraints CA:TRUE missing);
-    ca_requires_ca_flag: bool = True
+    ca_requires_ca_flag: bool | None = True
     # refuse a chain whose issuer has a keyUsage without keyCertSign (RFC 5280 §4.2.1.3);
-    check_issuer_key_usage: bool = False
+    check_issuer_key_usage: bool | None = False
     # refuse a server certificate with a critical extension it does not know (RFC 5280 §4.2);
-    reject_unknown_critical: bool = False
+    reject_unknown_critical: bool | None = False
     # accept at AT+iCA= a CA whose RSA public exponent is 3 (§12.2 states only key sizes).
-    ca_small_exponent: bool = True
+    ca_small_exponent: bool | None = True
     # §11.12: the highest version the ClientHello offers; a server choosing SSL 3.0 is accepted
     # when SSL3.0 is in `protocols`.
     hello_version: ProtocolVersion = TLS1
@@ -90,14 +91,19 @@ class DeviceProfile:
     # Whether the 2 KB limit counts the record on the wire (ciphertext: plaintext, MAC and
     # padding) rather than its plaintext. The manual says only "Maximum SSL packet size (2 KB)
     # exceeded" (226); plaintext is assumed, as the SSND limit counts plaintext (spec §5.3).
-    record_limit_counts_wire: bool = False
+    record_limit_counts_wire: bool | None = False
     # What the socket reports, once its buffer is empty, after the server closed TCP without a
     # close_notify (a FIN or RST: possibly a truncation). Not documented (§11.13); 203 means the
     # host cannot tell it from a clean close.
-    unclean_close_code: int = ResultCode.SOCKET_DOWN
+    unclean_close_code: int | None = ResultCode.SOCKET_DOWN
     # After the handshake, pass over a warning alert other than close_notify (RFC 2246 §7.2
     # leaves it to the receiver; OpenSSL does so). Not documented for the W24.
-    ignore_warning_alerts: bool = True
+    ignore_warning_alerts: bool | None = True
+    # Whether AT+iSCLS sends a close_notify alert before its FIN (RFC 2246 §7.2.1 asks for one;
+    # the manual does not say, spec §5.3 and §11.13).
+    close_notify_on_scls: bool | None = True
+    # What the client does with a HelloRequest after the handshake (not documented).
+    renegotiation: Renegotiation | None = Renegotiation.REFUSE
     # Whether the record limit also applies during the handshake (not documented; the firmware
     # is assumed to buffer the handshake separately).
     record_limit_in_handshake: bool | None = False
@@ -156,19 +162,6 @@ class DeviceProfile:
 # The fields the manuals leave open (spec §11, and §12 where only a later firmware says),
 # with the simulator's behaviour when a profile says UNKNOWN. Each default is the behaviour the
 # simulator had before the field became tri-state, so the built-in device did not change.
-# Undocumented as well, but still explicit on every profile: the certificate-identity checks
-# came in beside the tri-state model; `w24 characterize` does not decide them yet, so `w24`
-# holds the simulator's choice for them instead of UNKNOWN (a known gap, see issue 9's note).
-EXPLICIT_UNDOCUMENTED: tuple[str, ...] = (
-    "ca_requires_ca_flag",
-    "check_issuer_key_usage",
-    "reject_unknown_critical",
-    "ca_small_exponent",
-    "record_limit_counts_wire",
-    "unclean_close_code",
-    "ignore_warning_alerts",
-)
-
 UNDOCUMENTED: dict[str, Undocumented] = {
     "ca_too_long_code": Undocumented(
         "§6 ('I/ERROR' only)",
@@ -202,6 +195,54 @@ UNDOCUMENTED: dict[str, Undocumented] = {
         False,
         "the handshake is taken to be buffered separately from application data",
     ),
+    # Certificate checks no manual mentions (§11.3 lists what the check may cover; §12.2 states
+    # only the CA's key size and signature hash).
+    "ca_requires_ca_flag": Undocumented(
+        "§11.3, §12.2 (key size and hash only)",
+        True,
+        "RFC 5280 §4.2.1.9: a v3 certificate without CA:TRUE is no CA; a v1 CA still loads",
+    ),
+    "check_issuer_key_usage": Undocumented(
+        "§11.3 (only 'signed by the trusted CA' is documented)",
+        False,
+        "the documented check is the signature alone; keyUsage is not read",
+    ),
+    "reject_unknown_critical": Undocumented(
+        "§11.3 (only 'signed by the trusted CA' is documented)",
+        False,
+        "the documented check is the signature alone; extensions are not read",
+    ),
+    "ca_small_exponent": Undocumented(
+        "§12.2 (RSA 1024 or 2048 bits; the exponent is not stated)",
+        True,
+        "any RSA key of a documented size loads; the PKCS#1 check is what must be strict",
+    ),
+    "record_limit_counts_wire": Undocumented(
+        "§11.1 (226: 'maximum SSL packet size (2 KB) exceeded', what is counted not given)",
+        False,
+        "the SSND limit counts plaintext (spec §5.3), so the receive limit is taken to as well",
+    ),
+    "unclean_close_code": Undocumented(
+        "§11.13 (how a peer's close shows is not documented)",
+        int(ResultCode.SOCKET_DOWN),
+        "203 'socket down (peer closed)' is the one close status the manual gives (§4.13)",
+    ),
+    "ignore_warning_alerts": Undocumented(
+        "§11.2 (no alert handling is documented; RFC 2246 §7.2 leaves it to the receiver)",
+        True,
+        "a warning is not fatal (RFC 2246 §7.2); OpenSSL passes over it too",
+    ),
+    "close_notify_on_scls": Undocumented(
+        "§5.3, §11.13 (whether AT+iSCLS sends close_notify is not in the retrieved text)",
+        True,
+        "RFC 2246 §7.2.1: each party sends close_notify before closing its write side",
+    ),
+    "renegotiation": Undocumented(
+        "§11.2 (no +iSSL page; no renegotiation is documented)",
+        Renegotiation.REFUSE,
+        "a 2008 client without renegotiation answers no_renegotiation (RFC 2246 §7.2.2), as "
+        "tlslite-ng does",
+    ),
 }
 
 W24 = DeviceProfile(
@@ -223,6 +264,9 @@ ICHIP = DeviceProfile(
     ca_slots=("CA", "CA2", "CA3", "CA4"),
     ca_max_chars=1500,
     error_format="I/ERROR ({code:03d})",
+    # No iChip document says either (spec §12 is silent): unknown here too.
+    close_notify_on_scls=UNKNOWN,
+    renegotiation=UNKNOWN,
 )
 
 MODERN = DeviceProfile(
@@ -239,6 +283,8 @@ MODERN = DeviceProfile(
     check_validity_dates=True,
     check_issuer_key_usage=True,
     reject_unknown_critical=True,
+    close_notify_on_scls=UNKNOWN,
+    renegotiation=UNKNOWN,
 )
 
 PROFILES: dict[str, DeviceProfile] = {p.name: p for p in (W24, ICHIP, MODERN)}

@@ -27,6 +27,7 @@ from w24_harness.servers import (
     payload,
     sha256_hex,
 )
+from w24_harness.servers.records import FIN, ContentType, describe_client_record
 from w24_harness.throughput import (
     RECEIVE,
     RECEIVE_SEED,
@@ -36,7 +37,7 @@ from w24_harness.throughput import (
     minimal_for,
 )
 from w24_harness.throughput import server_config as throughput_server_config
-from w24_harness.vocab import Action, Stage
+from w24_harness.vocab import Action, ServerSaw, Stage, Watch
 
 SANITY_PING_TIMEOUT_S = 5.0
 # Every action the runner implements (see Scenario.action). A scenario naming another is refused
@@ -72,9 +73,13 @@ class Outcome:
     wedged: str | None = None
     sanity_checked: bool = False
     transfer: Transfer | None = None  # throughput cases: what the transfer put on the line
+    # A scenario with `watch`: what the server saw the device send (None: nothing to tell).
+    server_saw: ServerSaw | None = None
 
     def matches(self, expect: Expect) -> bool:
         if not self.intact:
+            return False
+        if expect.server is not None and self.server_saw != expect.server:
             return False
         if expect.accept:
             return self.accepted
@@ -82,7 +87,7 @@ class Outcome:
 
     def __str__(self) -> str:
         if self.accepted:
-            return "accept"
+            return "accept" if self.server_saw is None else f"accept ({self.server_saw})"
         code = "no code" if self.code is None else str(self.code)
         return f"reject {code} at {self.stage}"
 
@@ -272,6 +277,8 @@ class ScenarioRunner:
                     self.device.close_quietly(handle)
                 self._settle(server)
             _attach_server(outcome, server)
+            if scenario.watch is not None and outcome.report is not None:
+                outcome.server_saw = server_saw(scenario.watch, outcome.report.client_after_plan)
             return outcome
 
     @staticmethod
@@ -616,6 +623,28 @@ def _server_view(server: TLSServer) -> dict[str, object]:
             "session_id_len": hello.session_id_len,
         },
     }
+
+
+CLOSE_NOTIFY_RECORD = describe_client_record(ContentType.ALERT, bytes([1, 0]))
+NO_RENEGOTIATION_RECORD = describe_client_record(ContentType.ALERT, bytes([1, 100]))
+
+
+def server_saw(watch: Watch, records: list[str]) -> ServerSaw | None:
+    """What a watched plan's server saw (its `client_after_plan`), in the catalogue's words."""
+    if watch == Watch.CLOSE:
+        if not records or records[-1] != FIN:
+            return None  # the device never closed TCP: nothing to tell
+        notified = CLOSE_NOTIFY_RECORD in records[:-1]
+        return ServerSaw.CLOSE_NOTIFY if notified else ServerSaw.NO_CLOSE_NOTIFY
+    # HELLO_REQUEST: the device's first record after it.
+    first = records[0] if records else FIN
+    if first == NO_RENEGOTIATION_RECORD:
+        return ServerSaw.NO_RENEGOTIATION
+    if first.startswith("handshake ClientHello"):
+        return ServerSaw.CLIENT_HELLO
+    if first.startswith("alert fatal"):
+        return ServerSaw.FATAL_ALERT
+    return ServerSaw.NO_ANSWER
 
 
 def evidence_problems(

@@ -65,6 +65,34 @@ class ClientCheck(StrEnum):
     KEY_EXCHANGE = "key_exchange"  # no ServerKeyExchange in a static-RSA suite (FREAK)
 
 
+class Watch(StrEnum):
+    """What the scenario's server watches the device do where the host cannot see it: the
+    runner turns the server's record of the device's records into a ServerSaw."""
+
+    CLOSE = "close"  # does AT+iSCLS send close_notify before the FIN?
+    HELLO_REQUEST = "hello_request"  # the device's answer to a HelloRequest mid-session
+
+
+class ServerSaw(StrEnum):
+    """What the server saw the device send (Expect.server; Outcome.server_saw)."""
+
+    CLOSE_NOTIFY = "close_notify before FIN"
+    NO_CLOSE_NOTIFY = "FIN without close_notify"
+    NO_ANSWER = "no answer"  # a HelloRequest passed over
+    NO_RENEGOTIATION = "no_renegotiation warning"
+    CLIENT_HELLO = "ClientHello"  # a renegotiation attempt
+    FATAL_ALERT = "fatal alert"
+
+
+class Renegotiation(StrEnum):
+    """What a client does with a HelloRequest after the handshake (RFC 2246 §7.4.1.1: it may
+    ignore it, or answer no_renegotiation; RFC 5746 does not bind a 2008 client)."""
+
+    IGNORE = "ignore"  # passed over: no answer, the session goes on
+    REFUSE = "refuse"  # a no_renegotiation warning alert, the session goes on
+    FAIL = "fail"  # the session fails (224 at the next AT+iSRCV)
+
+
 class DataDirection(StrEnum):
     """Which way application data moves."""
 

@@ -39,6 +39,15 @@ leaf_signature_hashes = ["sha1", "sha256"]
 absent_ca_slot_code = 51
 ca_too_long_code = 116
 record_limit_in_handshake = true
+ca_requires_ca_flag = false
+check_issuer_key_usage = true
+reject_unknown_critical = true
+ca_small_exponent = false
+record_limit_counts_wire = true
+unclean_close_code = 215
+ignore_warning_alerts = false
+close_notify_on_scls = false
+renegotiation = "ignore"
 """
 
 

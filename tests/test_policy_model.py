@@ -20,12 +20,12 @@ from w24_harness.profile_files import (
     dumps_profile,
     load_profile_file,
 )
-from w24_harness.profiles import EXPLICIT_UNDOCUMENTED, PROFILES, UNDOCUMENTED, UNKNOWN
-from w24_harness.runner import Outcome
+from w24_harness.profiles import PROFILES, UNDOCUMENTED, UNKNOWN
+from w24_harness.runner import Outcome, server_saw
 from w24_harness.scenarios import SCENARIOS, get
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import decode_spec, encode_spec
-from w24_harness.vocab import Deviation, ResultClass, Stage
+from w24_harness.vocab import Deviation, Renegotiation, ResultClass, ServerSaw, Stage, Watch
 
 ROOT = Path(__file__).resolve().parents[1]
 W24, ICHIP, MODERN = PROFILES["w24"], PROFILES["ichip"], PROFILES["modern"]
@@ -201,14 +201,59 @@ def test_every_characterization_decides_a_field():
     # Every field a characterization measures has a decider, and every decider reads only
     # characterizations (others measuring the same field add observations, not decisions).
     decided = {i for ids, _ in DECIDERS.values() for i in ids}
-    chars = [
-        s
-        for s in SCENARIOS
-        if s.kind == "characterization" and s.measures not in (None, *EXPLICIT_UNDOCUMENTED)
-    ]
+    chars = [s for s in SCENARIOS if s.kind == "characterization" and s.measures is not None]
     assert decided <= {s.id for s in chars}
     assert {s.measures for s in chars} <= set(DECIDERS)
     assert set(DECIDERS) <= set(UNDOCUMENTED)
+
+
+def test_the_server_side_fields_are_decided_from_what_the_server_saw():
+    """close_notify on SCLS and the answer to a HelloRequest are not visible to the host: the
+    decision reads the ServerSaw the runner took from the server's record of the device."""
+    cases = {
+        ServerSaw.NO_ANSWER: Renegotiation.IGNORE,
+        ServerSaw.NO_RENEGOTIATION: Renegotiation.REFUSE,
+        ServerSaw.CLIENT_HELLO: UNKNOWN,  # a renegotiation attempt: no profile value
+    }
+    for saw, value in cases.items():
+        obs = Observations({"data-hello-request": Outcome(True, server_saw=saw)})
+        result = decide_profile(W24, obs, name="x", identity=("P", "F"), port="p", measured=[])
+        assert result.profile.renegotiation == value, saw
+    failed = Observations({"data-hello-request": Outcome(False, 224, Stage.DATA)})
+    result = decide_profile(W24, failed, name="x", identity=("P", "F"), port="p", measured=[])
+    assert result.profile.renegotiation == Renegotiation.FAIL
+    for saw, value in ((ServerSaw.CLOSE_NOTIFY, True), (ServerSaw.NO_CLOSE_NOTIFY, False)):
+        obs = Observations({"data-scls-close-notify": Outcome(True, server_saw=saw)})
+        result = decide_profile(W24, obs, name="x", identity=("P", "F"), port="p", measured=[])
+        assert result.profile.close_notify_on_scls is value
+    # An accept the server saw nothing of (it never got the close) decides nothing.
+    bare = Observations({"data-scls-close-notify": ACCEPTED})
+    result = decide_profile(W24, bare, name="x", identity=("P", "F"), port="p", measured=[])
+    assert result.profile.close_notify_on_scls is UNKNOWN
+
+
+def test_server_saw_reads_the_devices_records_after_the_plan():
+    notify, reneg = "alert warning close_notify", "alert warning no_renegotiation"
+    assert server_saw(Watch.CLOSE, ["application data", notify, "FIN"]) == ServerSaw.CLOSE_NOTIFY
+    assert server_saw(Watch.CLOSE, ["FIN"]) == ServerSaw.NO_CLOSE_NOTIFY
+    assert server_saw(Watch.CLOSE, [notify]) is None  # no FIN yet: nothing to tell
+    assert server_saw(Watch.HELLO_REQUEST, [reneg, notify, "FIN"]) == ServerSaw.NO_RENEGOTIATION
+    assert server_saw(Watch.HELLO_REQUEST, [notify, "FIN"]) == ServerSaw.NO_ANSWER
+    assert server_saw(Watch.HELLO_REQUEST, ["handshake ClientHello"]) == ServerSaw.CLIENT_HELLO
+    fatal = ["alert fatal unexpected_message", "FIN"]
+    assert server_saw(Watch.HELLO_REQUEST, fatal) == ServerSaw.FATAL_ALERT
+
+
+def test_a_watched_expectation_needs_what_the_server_saw():
+    scenario = get("data-scls-close-notify")
+    bare = Outcome(True, server_saw=ServerSaw.NO_CLOSE_NOTIFY)
+    assert judge(scenario, W24, bare).result == ResultClass.OBSERVED
+    assert judge(scenario, ICHIP.with_changes(close_notify_on_scls=True), bare).result == (
+        ResultClass.DRIFT
+    )
+    # Accepted, but the server never saw the device close: outside the allowed set.
+    assert judge(scenario, W24, ACCEPTED).result == ResultClass.FAILED
+    assert str(bare) == "accept (FIN without close_notify)"
 
 
 def test_undecidable_outcomes_leave_the_field_unknown():

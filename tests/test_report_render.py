@@ -17,7 +17,7 @@ from w24_harness.report.html import render, write_html
 from w24_harness.report.results import RunInfo, RunResults, ScenarioResult
 from w24_harness.report.verdict import NoResult, PlannedScenario, TestOutcome, TestStatus
 from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion, short_name
-from w24_harness.vocab import DataDirection, Family, Kind
+from w24_harness.vocab import Basis, DataDirection, Family, Kind
 
 WIDTH = 1280
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -41,13 +41,16 @@ def _scenario(
     expected: str = "accept",
     detail: str = "",
     throughput: float | None = None,
+    basis: Basis = Basis.W24_MANUAL,
 ) -> tuple[PlannedScenario, ScenarioResult]:
     nodeid = f"suites/test_{family}.py::test[{sid}]"
+    kind = str(Kind.CHARACTERIZATION if measures else Kind.CONFORMANCE)
     planned = PlannedScenario(
         nodeid,
         sid,
         family=str(family),
-        kind=str(Kind.CHARACTERIZATION if measures else Kind.CONFORMANCE),
+        kind=kind,
+        basis=str(basis),
         measures=measures,
         version=version,
         suite=suite,
@@ -68,6 +71,8 @@ def _scenario(
         bytes_sent=64,
         bytes_received=1024,
         detail=detail,
+        basis=str(basis),
+        scenario_kind=kind,
         measures=measures,
         server={"version": version or "TLSv1", "cipher": suite or W24_SUITES[3]},
         transcript=f"/tmp/reports/transcripts/{sid}.txt",
@@ -126,6 +131,7 @@ def sample_run() -> RunResults:
             measures="server_key_bits",
             expected="reject 220 at ssl",
             actual="accept",
+            basis=Basis.ICHIP_FIRMWARE,
         ),
         _scenario("ca-fits", Family.CA),
         _scenario("ca-garbage", Family.CA, expected="reject 116 at ca", actual="reject 116 at ca"),
@@ -190,6 +196,26 @@ def test_report_leads_with_the_verdict_then_failures_then_the_grids(tmp_path: Pa
     character = html[html.index("Characterization") : html.index("Throughput")]
     assert "server_key_bits" in character and "leaf_signature_hashes" in character
     assert "<script src" not in html and "<link" not in html  # one self-contained file
+
+
+def _row_of(html: str, sid: str, start: str = "Every planned scenario") -> str:
+    table = html[html.index(start) :]
+    begin = table.index(f"<code>{sid}</code>")
+    return table[begin : table.index("</tr>", begin)]
+
+
+def test_each_row_names_its_kind_and_basis(tmp_path: Path) -> None:
+    html = render(sample_run(), tmp_path)
+    wrong_ca = _row_of(html, "wrong-ca")
+    assert "conformance" in wrong_ca and "basis: w24-manual" in wrong_ca
+    key = _row_of(html, "server-key-4096")
+    assert "characterization</span> of <code>server_key_bits</code>" in key
+    assert "basis: ichip-firmware" in key
+    # The failures-and-drift list says it too, and so does a chip's tooltip in the grids.
+    problems = _row_of(html, "server-key-4096", "Failures and drift")
+    assert "characterization" in problems and "basis: ichip-firmware" in problems
+    grid = html[html.index("Other scenarios: family") : html.index("Characterization")]
+    assert "wrong-ca [conformance, w24-manual]: expected" in grid
 
 
 def test_a_green_run_says_passed(tmp_path: Path) -> None:

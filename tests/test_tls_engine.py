@@ -29,12 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from tlslite.api import HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
 from tlslite.constants import AlertDescription
-from tlslite.errors import TLSRemoteAlert
+from tlslite.errors import TLSAbruptCloseError, TLSRemoteAlert
+from tlslite.messages import HelloRequest
 
 from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import SSL3, TLS1, W24, W24_SUITES
+from w24_harness.profiles import SSL3, TLS1, W24, W24_SUITES, DeviceProfile
 from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
+from w24_harness.vocab import Renegotiation
 
 pytestmark = [
     pytest.mark.timeout(30),
@@ -470,12 +472,12 @@ def test_stalled_server_times_out_with_220() -> None:
 
 @contextmanager
 def established(
-    suite: str = RC4_SHA,
+    suite: str = RC4_SHA, profile: DeviceProfile = W24
 ) -> Iterator[tuple[SecureChannel, TLSConnection, WireTap, socket.socket]]:
     with tcp_pair() as (client, server_sock):
         tap = WireTap(server_sock)
         server = tlslite_server(tap, ((3, 1),), (suite,))
-        channel = handshake(client)
+        channel = handshake(client, profile)
         yield channel, server.result(), tap, client
 
 
@@ -567,6 +569,51 @@ def test_orderly_close_gives_data_then_peer_closed() -> None:
         with pytest.raises(SSLFailure) as caught:
             channel.send(b"too late")
         assert caught.value.code == ResultCode.SOCKET_SEND_ERROR
+
+
+@pytest.mark.parametrize("notify", [True, False], ids=["close_notify", "bare-fin"])
+def test_host_close_sends_close_notify_as_the_profile_says(notify: bool) -> None:
+    with established(profile=W24.with_changes(close_notify_on_scls=notify)) as (
+        channel,
+        conn,
+        _tap,
+        _client,
+    ):
+        channel.close()  # what AT+iSCLS does
+        if notify:
+            assert conn.read() == b""  # close_notify, then the FIN: an orderly end
+        else:
+            with pytest.raises(TLSAbruptCloseError):  # the FIN alone
+                conn.read()
+
+
+@pytest.mark.parametrize("value", list(Renegotiation), ids=[str(v) for v in Renegotiation])
+def test_hello_request_is_handled_as_the_profile_says(value: Renegotiation) -> None:
+    with established(profile=W24.with_changes(renegotiation=value)) as (
+        channel,
+        conn,
+        _tap,
+        _client,
+    ):
+        for _ in conn._sendMsg(HelloRequest().create()):
+            pass
+        conn.write(b"after")
+        if value == Renegotiation.FAIL:
+            with pytest.raises(SSLFailure) as caught:
+                receive(channel, 5)
+            assert caught.value.code == ResultCode.SSL_DECODE_ERROR
+            with pytest.raises(TLSRemoteAlert) as fatal:
+                conn.read()
+            assert fatal.value.description == AlertDescription.unexpected_message
+            return
+        assert receive(channel, 5) == b"after"  # the session goes on
+        channel.send(b"x")
+        if value == Renegotiation.REFUSE:
+            with pytest.raises(TLSRemoteAlert) as warning:  # tlslite raises on any warning
+                conn.read()
+            assert warning.value.description == AlertDescription.no_renegotiation
+        else:
+            assert conn.read(max=1, min=1) == b"x"  # no answer came before the data
 
 
 def test_tcp_eof_without_close_notify_gives_data_then_peer_closed() -> None:

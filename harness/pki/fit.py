@@ -4,7 +4,9 @@ The checks are the firmware's documented limits (spec §6 and §12.2): PEM lengt
 ``profile.ca_max_chars``, an RSA key of a size in ``profile.ca_key_bits``, a signature hash in
 ``profile.signature_hashes``, and a CA certificate (basicConstraints CA:TRUE, or a v1 certificate,
 which has no extensions and was how CAs looked in 2008) unless ``profile.ca_requires_ca_flag`` is
-off; with ``profile.ca_small_exponent`` off, an RSA exponent below 65537 too.
+off; with ``profile.ca_small_exponent`` off, an RSA exponent below 65537 too. Where the profile
+holds one of those two as unknown (the manuals do not say, spec §11.3), a CA that a correct
+firmware might take is not refused: the report carries a warning instead.
 
 Only the first ``-----BEGIN CERTIFICATE-----`` block of a PEM input is measured: text around it
 (``openssl x509 -text`` output, comments) is not part of the value a driver sends. A second
@@ -23,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from w24_harness.at import commands
 from w24_harness.at.codes import CAFitError
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles import UNKNOWN, DeviceProfile
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -51,6 +53,8 @@ class FitReport:
     key_bits: int | None
     signature_hash: str | None
     problems: tuple[str, ...]
+    # What a firmware might refuse though the profile cannot say (a field it holds as unknown).
+    warnings: tuple[str, ...] = ()
 
     @property
     def fits(self) -> bool:
@@ -68,6 +72,7 @@ class FitReport:
             f"result:         {verdict}",
         ]
         out.extend(f"  - {problem}" for problem in self.problems)
+        out.extend(f"  warning: {warning}" for warning in self.warnings)
         return out
 
 
@@ -116,16 +121,42 @@ def signature_hash_name(cert: x509.Certificate) -> str | None:
     return algorithm.name if algorithm is not None else None
 
 
-def _ca_problem(cert: x509.Certificate, profile: DeviceProfile) -> str | None:
-    if cert.version is x509.Version.v1 or not profile.ca_requires_ca_flag:
+def _not_a_ca(cert: x509.Certificate) -> str | None:
+    """Why a v3 certificate is no CA (basicConstraints), or None; a v1 certificate is one."""
+    if cert.version is x509.Version.v1:
         return None
     try:
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
-        return "certificate is v3 without basicConstraints, so it is not a CA; need CA:TRUE"
+        return "certificate is v3 without basicConstraints, so it is not a CA"
     if not constraints.ca:
-        return "certificate has basicConstraints CA:FALSE, so it is not a CA; need CA:TRUE"
+        return "certificate has basicConstraints CA:FALSE, so it is not a CA"
     return None
+
+
+def _policy_checks(
+    cert: x509.Certificate, profile: DeviceProfile, who: str
+) -> tuple[list[str], list[str]]:
+    """The undocumented CA checks: (problems, warnings). A check the profile holds as unknown
+    refuses nothing; it warns that a firmware may refuse."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    not_ca = _not_a_ca(cert)
+    if not_ca:
+        if profile.ca_requires_ca_flag:
+            problems.append(f"{not_ca}; need CA:TRUE")
+        elif profile.ca_requires_ca_flag is UNKNOWN:
+            warnings.append(f"{not_ca}; {who} does not say whether AT+iCA= takes it")
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.public_numbers().e < 65537:
+        exponent = key.public_numbers().e
+        if profile.ca_small_exponent is False:
+            problems.append(f"RSA public exponent is {exponent}; {who} accepts 65537 or more")
+        elif profile.ca_small_exponent is UNKNOWN:
+            warnings.append(
+                f"RSA public exponent is {exponent}; {who} does not say whether AT+iCA= takes it"
+            )
+    return problems, warnings
 
 
 def _alternatives(values: tuple[object, ...]) -> str:
@@ -155,14 +186,8 @@ def check_ca_fit(pem_or_der: bytes | str, profile: DeviceProfile) -> FitReport:
     if hash_name not in profile.signature_hashes:
         accepted = _alternatives(profile.signature_hashes)
         problems.append(f"signature hash is {hash_name}; {who} accepts {accepted}")
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey) and not profile.ca_small_exponent:
-        exponent = key.public_numbers().e
-        if exponent < 65537:
-            problems.append(f"RSA public exponent is {exponent}; {who} accepts 65537 or more")
-    ca_problem = _ca_problem(cert, profile)
-    if ca_problem:
-        problems.append(ca_problem)
+    policy_problems, warnings = _policy_checks(cert, profile, who)
+    problems.extend(policy_problems)
     return FitReport(
         profile=profile.name,
         pem_chars=chars,
@@ -171,6 +196,7 @@ def check_ca_fit(pem_or_der: bytes | str, profile: DeviceProfile) -> FitReport:
         key_bits=key_bits,
         signature_hash=hash_name,
         problems=tuple(problems),
+        warnings=tuple(warnings),
     )
 
 

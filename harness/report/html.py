@@ -68,6 +68,9 @@ table.grid td { min-height: 1.6em; } table.grid th.row { width: 110px; }
                 border: 1px solid #999; border-radius: 4px; }
 svg { max-width: 100%; height: auto; }
 table.cmp tr.regression td { background: #fdecea; } table.cmp td.flag { color: #c62828; }
+.why { font-size: 11px; margin-top: 1px; } .why .kind { font-weight: 600; }
+.why .k-characterization { color: #1565c0; } .why .k-robustness { color: #6d4c41; }
+.why .k-conformance { color: #2e7d32; } .why .basis { color: #555; }
 """
 
 # Keeps the rows and chips whose text holds the query (case-insensitive); no other script.
@@ -132,9 +135,33 @@ def _family(entry: Entry) -> str:
         return "other"
 
 
+def _basis_kind(e: Entry) -> tuple[str, str, str]:
+    """(kind, basis, measured field) of the entry: its result's, else its plan's."""
+    r = e.result
+    kind = (r.scenario_kind if r else "") or e.planned.kind
+    basis = (r.basis if r else "") or e.planned.basis
+    measures = (r.measures if r else None) or e.planned.measures or ""
+    return kind, basis, measures
+
+
+def _why(e: Entry) -> str:
+    """What the expectation rests on, under the scenario id: its kind (and the profile field
+    a characterization measures) and its basis; empty for a test that is no catalogue row."""
+    kind, basis, measures = _basis_kind(e)
+    if not kind and not basis:
+        return ""
+    field = f" of <code>{escape(measures)}</code>" if measures else ""
+    kind_html = (
+        f'<span class="kind k-{escape(kind)}">{escape(kind)}</span>{field}' if kind else ""
+    )
+    basis_html = f'<span class="basis">basis: {escape(basis)}</span>' if basis else ""
+    return f'<div class="why">{" · ".join(p for p in (kind_html, basis_html) if p)}</div>'
+
+
 def _filter_text(e: Entry) -> str:
     r = e.result
-    words = [e.planned.id, e.tally.value, _family(e), e.planned.kind]
+    kind, basis, _measures = _basis_kind(e)
+    words = [e.planned.id, e.tally.value, _family(e), kind, basis]
     if r is not None:
         words += [r.description, r.expected, r.actual, _fmt(r.code), _negotiated(r)]
     if e.missing is not None:
@@ -144,8 +171,10 @@ def _filter_text(e: Entry) -> str:
 
 def _chip(e: Entry, label: str | None = None) -> str:
     r = e.result
+    kind, basis, _measures = _basis_kind(e)
     tip = (
         e.planned.id
+        + (f" [{', '.join(w for w in (kind, basis) if w)}]" if kind or basis else "")
         + ": "
         + (
             f"{e.missing.why}"
@@ -240,7 +269,8 @@ def _problems_section(counted: list[Entry], base: Path) -> str:
     rows.sort(key=lambda e: (_ORDER.index(e.tally), e.planned.nodeid))
     body = "".join(
         f'<tr class="{_css(e.tally)}"><td class="tally {_css(e.tally)}">{escape(e.tally)}</td>'
-        f'<td><a href="#{_anchor(e.planned.nodeid)}"><code>{escape(e.planned.id)}</code></a></td>'
+        f'<td><a href="#{_anchor(e.planned.nodeid)}"><code>{escape(e.planned.id)}</code></a>'
+        f"{_why(e)}</td>"
         f"<td>{escape(e.result.description if e.result else '')}</td>"
         f"<td>{escape(e.result.expected if e.result else '')}</td>"
         f"<td>{escape(e.result.actual if e.result else '')}</td>"
@@ -346,7 +376,7 @@ def _characterization_section(counted: list[Entry], profiles: list[str]) -> str:
             f'<tr class="{_css(e.tally)}" data-f="{_filter_text(e)}">'
             f"<td><code>{escape(measures)}</code></td>"
             f'<td><a href="#{_anchor(e.planned.nodeid)}">'
-            f"<code>{escape(e.planned.id)}</code></a></td>"
+            f"<code>{escape(e.planned.id)}</code></a>{_why(e)}</td>"
             f"<td>{escape(r.expected if r else '')}</td>"
             f"<td>{escape(r.actual if r else '(no result)')}</td>"
             f'<td class="tally {_css(e.tally)}">{escape(e.tally)}</td></tr>'
@@ -382,7 +412,7 @@ def _row(e: Entry, base: Path, with_device: bool = False) -> str:
         why = e.missing.why if e.missing else ""
         detail = e.missing.detail if e.missing else ""
         cells = (
-            f"<td><code>{escape(e.planned.id)}</code></td>"
+            f"<td><code>{escape(e.planned.id)}</code>{_why(e)}</td>"
             f'<td colspan="6">no result: {escape(why)}</td><td>{escape(detail)}</td><td></td>'
         )
     else:
@@ -396,7 +426,8 @@ def _row(e: Entry, base: Path, with_device: bool = False) -> str:
             else ""
         )
         cells = (
-            f"<td><code>{escape(r.id)}</code><div class='muted'>{escape(r.description)}</div>"
+            f"<td><code>{escape(r.id)}</code>{_why(e)}"
+            f"<div class='muted'>{escape(r.description)}</div>"
             + (f"<div class='device'>on {escape(r.device)}</div>" if with_device else "")
             + "</td>"
             f"<td>{escape(r.expected)}</td><td>{escape(r.actual)}</td>"
@@ -419,6 +450,9 @@ def _all_section(counted: list[Entry], base: Path) -> str:
     rows = "\n".join(_row(e, base, with_device) for e in ordered)
     return (
         "<section><h2>Every planned scenario</h2>"
+        "<p class='muted'>Under each scenario: its kind (conformance: pass or fail; robustness: "
+        "no hang, a clean error; characterization: which allowed outcome it shows) and its "
+        "basis (w24-manual, ichip-firmware (spec §12), rfc, or a harness assumption).</p>"
         "<table><colgroup><col style='width:86px'><col style='width:196px'>"
         "<col style='width:110px'><col style='width:120px'>"
         "<col style='width:48px'><col style='width:140px'><col style='width:100px'>"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from w24_harness.profiles import DeviceProfile
+from w24_harness.vocab import Kind
 
 from . import ca, data, datastage, handshake, identity, malicious, record
 from .model import (
@@ -59,11 +60,14 @@ __all__ = [
 
 def describe_expectation(scenario: Scenario, profile: DeviceProfile) -> str:
     """What the scenario expects on a profile: the predicted outcome, or for a field the profile
-    holds as unknown, the outcomes a correct firmware may show ("observe: a | b")."""
+    holds as unknown, the outcomes a correct firmware may show ("observe: a | b"; for a
+    conformance row, which passes on any of them, "one of: a | b")."""
     expect = scenario.expected(profile)
     if expect is not None:
         return str(expect)
-    return "observe: " + " | ".join(sorted(str(e) for e in scenario.allowed_outcomes(profile)))
+    lead = "observe" if scenario.kind == Kind.CHARACTERIZATION else "one of"
+    outcomes = " | ".join(sorted(str(e) for e in scenario.allowed_outcomes(profile)))
+    return f"{lead}: {outcomes}"
 
 
 def render_table(profiles: list[DeviceProfile]) -> str:

@@ -21,7 +21,17 @@ from w24_harness.servers.records import (
     RecordPlan,
     Segments,
 )
-from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Stage
+from w24_harness.vocab import (
+    Action,
+    Backend,
+    Basis,
+    Family,
+    Kind,
+    Renegotiation,
+    ServerSaw,
+    Stage,
+    Watch,
+)
 
 from .model import ACCEPT, Expect, Rule, Scenario, always, one_of, reject
 
@@ -63,7 +73,38 @@ def _data(
 
 def _unclean_rule(p: DeviceProfile) -> Expect:
     code = p.unclean_close_code
+    assert code is not None  # Scenario.expected asks only when it is known
     return ACCEPT if code == ResultCode.SOCKET_DOWN else reject(code, Stage.DATA)
+
+
+CLOSED_WITH_NOTIFY = Expect(True, server=ServerSaw.CLOSE_NOTIFY)
+CLOSED_BARE = Expect(True, server=ServerSaw.NO_CLOSE_NOTIFY)
+
+
+def _close_notify_rule(p: DeviceProfile) -> Expect:
+    return CLOSED_WITH_NOTIFY if p.close_notify_on_scls else CLOSED_BARE
+
+
+_RENEGOTIATION_EXPECT: dict[Renegotiation, Expect] = {
+    Renegotiation.IGNORE: Expect(True, server=ServerSaw.NO_ANSWER),
+    Renegotiation.REFUSE: Expect(True, server=ServerSaw.NO_RENEGOTIATION),
+    Renegotiation.FAIL: DECODE,
+}
+# What a correct client may show: each value's outcome; the session failing with the 2008
+# firmware's handshake code instead (220); or a renegotiation attempt (a ClientHello, RFC 2246
+# allows one), which the harness's server does not answer: recorded, no profile value.
+RENEGOTIATION_OUTCOMES = frozenset(
+    {
+        *_RENEGOTIATION_EXPECT.values(),
+        reject(ResultCode.SSL_NEGOTIATION, Stage.DATA),
+        Expect(True, server=ServerSaw.CLIENT_HELLO),
+    }
+)
+
+
+def _renegotiation_rule(p: DeviceProfile) -> Expect:
+    assert p.renegotiation is not None  # Scenario.expected asks only when it is known
+    return _RENEGOTIATION_EXPECT[p.renegotiation]
 
 
 def _close_scenarios() -> list[Scenario]:
@@ -131,14 +172,31 @@ def _mid_data_scenarios() -> list[Scenario]:
         ),
         _data(
             "data-hello-request",
-            "a HelloRequest between data records: ignored, refused "
-            "with a no_renegotiation warning, or renegotiated (characterization)",
+            "a HelloRequest between data records: ignored, refused with a "
+            "no_renegotiation warning (seen by the server), or the session fails (RFC 2246 "
+            "§7.4.1.1 lets a client ignore it)",
             RecordPlan("hello-request", (Data(500), HelloRequest(), Data(500))),
-            always(ACCEPT),
+            _renegotiation_rule,
             Action.EXCHANGE,
             basis=Basis.RFC,
             kind=Kind.CHARACTERIZATION,
-            allowed=frozenset({ACCEPT, DECODE}),
+            measures="renegotiation",
+            allowed=RENEGOTIATION_OUTCOMES,
+            watch=Watch.HELLO_REQUEST,
+        ),
+        _data(
+            "data-scls-close-notify",
+            "1000 bytes, then the host closes with AT+iSCLS: does the server get a "
+            "close_notify before the FIN? (RFC 2246 §7.2.1 asks for one; the manual does not "
+            "say, spec §11.13)",
+            RecordPlan("scls-close", (Data(1000),), watch_client=True),
+            _close_notify_rule,
+            Action.EXCHANGE,
+            basis=Basis.RFC,
+            kind=Kind.CHARACTERIZATION,
+            measures="close_notify_on_scls",
+            allowed=frozenset({CLOSED_WITH_NOTIFY, CLOSED_BARE}),
+            watch=Watch.CLOSE,
         ),
         _data(
             "data-same-segment-as-finished",

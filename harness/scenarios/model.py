@@ -14,7 +14,17 @@ from w24_harness.profiles import DeviceProfile
 from w24_harness.servers.records import RecordPlan
 from w24_harness.servers.script import Misbehaviour
 from w24_harness.tlsfacts import ProtocolVersion
-from w24_harness.vocab import Action, Backend, Basis, ClientCheck, Family, Kind, Stage
+from w24_harness.vocab import (
+    Action,
+    Backend,
+    Basis,
+    ClientCheck,
+    Family,
+    Kind,
+    ServerSaw,
+    Stage,
+    Watch,
+)
 
 
 @dataclass(frozen=True)
@@ -22,10 +32,13 @@ class Expect:
     accept: bool
     code: int | None = None  # the device's result code (a ResultCode) when rejected
     stage: Stage = Stage.SSL  # where the rejection shows
+    # What the server must have seen the device send, where the host cannot tell (a scenario
+    # with `watch`); None: anything.
+    server: ServerSaw | None = None
 
     def __str__(self) -> str:
         if self.accept:
-            return "accept"
+            return "accept" if self.server is None else f"accept ({self.server})"
         # Same words as the runner's Outcome, so an expectation and an observation compare.
         return f"reject {'no code' if self.code is None else self.code} at {self.stage}"
 
@@ -112,6 +125,9 @@ class Scenario:
     # (a self-test fault in w24_harness.sim.faults switches that check off).
     evidence: Evidence | None = None
     checks: ClientCheck | None = None
+    # What the server watches the device do that the host cannot see (its close_notify, its
+    # answer to a HelloRequest): the outcome then carries a ServerSaw that Expect.server names.
+    watch: Watch | None = None
 
     def expected(self, profile: DeviceProfile) -> Expect | None:
         """The outcome the profile predicts; None when the scenario measures a field the

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from .script import Misbehaviour
 
+from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 from w24_harness.vocab import Backend
 
 from .records import RecordPlan
@@ -51,7 +52,9 @@ class ServerConfig:
     # IANA names; None = the W24 suites the backend can do.
     suites: tuple[str, ...] | None = None
     bind: str = "127.0.0.1"
-    record_cap: int = 2048  # max plaintext per application-data record sent
+    # Max plaintext per application-data record sent: under the W24's 2 KB limit however it
+    # counts (tlsfacts.RECORD_PLAINTEXT_FITS_ANY_LIMIT).
+    record_cap: int = RECORD_PLAINTEXT_FITS_ANY_LIMIT
     send_on_connect: int = 0  # after the handshake, send payload(send_on_connect, seed)
     seed: int = 0
     echo: bool = False  # echo what the client sends (record_cap still applies)
@@ -134,3 +137,5 @@ class ConnectionReport:
         return self.key_exchange_bytes is not None
 
     records_plan: str | None = None  # the record plan whose steps were all sent
+    # The device's records after a watched plan, decrypted (RecordPlan.watch_client).
+    client_after_plan: list[str] = field(default_factory=list)

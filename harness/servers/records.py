@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
+
 from .payload import payload
 
 HEADER_LEN = 5
@@ -95,7 +97,8 @@ class Data:
     """The next `size` bytes of the payload stream, in records of at most `record_size`."""
 
     size: int
-    record_size: int = 2048
+    # Under the W24's 2 KB limit whether it counts plaintext or the record on the wire.
+    record_size: int = RECORD_PLAINTEXT_FITS_ANY_LIMIT
     shape: Shape = WELL_FORMED
     empty_before: int = 0  # empty application records before each record
     split_1n1: bool = False  # each record sent as a 1-byte record, then the rest
@@ -146,6 +149,9 @@ class RecordPlan:
     segments: Segments = Segments.NORMAL
     # Send the steps from a second thread while the connection reads what the device sends.
     duplex: bool = False
+    # After the steps (KEEP_OPEN), note each record the device sends, decrypted, until it
+    # closes (report.client_after_plan): its close_notify, or an answer to a HelloRequest.
+    watch_client: bool = False
 
     @property
     def data_bytes(self) -> int:
@@ -353,27 +359,63 @@ def end_connection(plan: RecordPlan, conn: Any, raw: socket.socket) -> None:
     conn.closed = True
 
 
-def _observe_renegotiation(ctx: Any) -> None:
-    """After a HelloRequest: note the type of the device's first answer record (an alert, e.g.
-    no_renegotiation, or a handshake record, a new ClientHello), then hold the session open
-    until the device closes. tlslite-ng can neither renegotiate nor go on after the warning (it
-    closes on any warning alert), and closing here would race the host reading its data."""
-    from .misbehave import hold_until_closed, read_first_record
+def _observe_client(ctx: Any, conn: Any) -> None:
+    """After the plan: read the device's records, decrypted by the connection's own read state
+    (not by tlslite's reader, which answers any warning alert with close_notify and closes,
+    racing the host reading its data), and note each in `report.client_after_plan` ("alert
+    warning no_renegotiation", "handshake ClientHello", "application data", ... then "FIN")
+    until the device closes. A HelloRequest's answer and the device's close_notify (or its
+    absence before the FIN) show there."""
+    from tlslite.errors import TLSAbruptCloseError
+
+    from .misbehave import hold_until_closed
 
     report = ctx.report
+    seen = report.client_after_plan
+    ended_by: str | None = None
     try:
-        first = read_first_record(ctx.raw)
-    except (TimeoutError, OSError):
-        first = b""
-    if first:
-        kind = {ContentType.ALERT: "an alert", ContentType.HANDSHAKE: "a handshake record"}
-        report.misbehaved = (
-            f"hello_request answered with {kind.get(ContentType(first[0]), str(first[0]))}"
-        )
-        ended_by = hold_until_closed(ctx.raw)
-    else:
+        while len(seen) < CLIENT_RECORDS_NOTED:
+            result: Any = None
+            for result in conn._recordLayer.recvRecord():
+                if result not in (0, 1):
+                    break
+            header, parser = result
+            seen.append(describe_client_record(header.type, bytes(parser.bytes)))
+    except TimeoutError:
+        ended_by = "timeout"
+    except (ConnectionError, OSError, TLSAbruptCloseError):
+        seen.append(FIN)
         ended_by = "client"
+    except Exception as exc:  # an undecryptable record: say so; the rest is not read
+        seen.append(f"undecodable record ({type(exc).__name__})")
+    if ended_by is None:
+        ended_by = hold_until_closed(ctx.raw)
+        if ended_by == "client":
+            seen.append(FIN)
     report.closed_by = "server" if ctx.stopping.is_set() else ended_by
+    conn.closed = True  # the server sends nothing more: no close_notify of tlslite's own
+
+
+# The device's records after a plan, as the report names them.
+FIN = "FIN"
+CLIENT_RECORDS_NOTED = 64
+
+
+def describe_client_record(content_type: int, body: bytes) -> str:
+    """One decrypted record of the device's, as the report names it."""
+    from tlslite.constants import AlertDescription as Names
+
+    if content_type == ContentType.ALERT and len(body) >= 2:
+        level = "warning" if body[0] == AlertLevel.WARNING else "fatal"
+        return f"alert {level} {Names.toStr(body[1])}"
+    if content_type == ContentType.HANDSHAKE and body:
+        return "handshake ClientHello" if body[0] == CLIENT_HELLO else f"handshake type {body[0]}"
+    if content_type == ContentType.APPLICATION_DATA:
+        return "application data"
+    return f"record type {content_type}"
+
+
+CLIENT_HELLO = 1  # HandshakeType.client_hello
 
 
 def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) -> None:
@@ -411,8 +453,8 @@ def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) ->
         report.misbehaved = "; ".join(result.notes[:3])
     if plan.duplex or plan.ending == Ending.KEEP_OPEN:
         report.records_plan = plan.name
-        if plan.has(lambda s: isinstance(s, HelloRequest)):
-            _observe_renegotiation(ctx)
+        if plan.watch_client or plan.has(lambda s: isinstance(s, HelloRequest)):
+            _observe_client(ctx, conn)
         elif not plan.duplex:
             serve_application_data(channel, ctx, [])
         return

@@ -19,7 +19,7 @@ from tlslite.utils.python_rsakey import Python_RSAKey
 from w24_harness.profiles import DeviceProfile
 from w24_harness.sim.verify import CertRejected
 from w24_harness.tlsfacts import SUITES, ProtocolVersion, suite_name, version_name
-from w24_harness.vocab import ClientCheck
+from w24_harness.vocab import ClientCheck, Renegotiation
 
 # tlslite's own words for the checks a self-test fault may switch off (its _sendError texts).
 _SWALLOWED_ERRORS: dict[ClientCheck, str] = {
@@ -126,6 +126,14 @@ class W24Client(TLSConnection):
                 else:
                     break
             header, parser = result
+            if self.feed is not None and self._hello_request(header.type, parser):
+                if self.profile.renegotiation == Renegotiation.IGNORE:
+                    continue  # passed over: no answer, the session goes on
+                if self.profile.renegotiation == Renegotiation.FAIL:
+                    yield from self._sendError(
+                        AlertDescription.unexpected_message, "HelloRequest during the session"
+                    )
+                # REFUSE: tlslite answers a no_renegotiation warning and goes on.
             if self.feed is not None and self.profile.ignore_warning_alerts:
                 body = parser.bytes[parser.index : parser.index + 2]
                 if (
@@ -138,6 +146,14 @@ class W24Client(TLSConnection):
             if not self.lenient or not self._lenient_skip(header.type, parser):
                 yield result
                 return
+
+    @staticmethod
+    def _hello_request(ctype: int, parser: Any) -> bool:
+        return (
+            ctype == ContentType.handshake
+            and len(parser.bytes) > parser.index
+            and parser.bytes[parser.index] == HandshakeType.hello_request
+        )
 
     def _lenient_skip(self, ctype: int, parser: Any) -> bool:
         """Under a fault: drop a record a correct client would refuse."""

@@ -10,8 +10,10 @@ What the ClientHello looks like (a 2008 embedded client, not tlslite's modern de
   ticket, no cert_type, no renegotiation_info, and no TLS_EMPTY_RENEGOTIATION_INFO_SCSV;
 - no compression, empty session id (no resumption).
 After the handshake, application data goes out one record per `send` (no 1/n-1 CBC splitting:
-that BEAST countermeasure dates from 2011). What remains of tlslite: it answers a post-handshake
-HelloRequest with a no_renegotiation warning, and returns close_notify for close_notify.
+that BEAST countermeasure dates from 2011). A post-handshake HelloRequest is handled as
+`profile.renegotiation` says (tlslite's own answer, a no_renegotiation warning, is `refuse`);
+close_notify is answered with close_notify; the host's close sends close_notify before the FIN
+when `profile.close_notify_on_scls`.
 
 The server certificate is checked by w24_harness.sim.verify at the moment tlslite extracts the
 server key, i.e. after ServerHelloDone and before ClientKeyExchange, and a rejection sends the
@@ -255,9 +257,9 @@ class SecureChannel:
             self._peer_closed = True  # close_notify (or EOF) processed by tlslite
         if not out and self._peer_closed:
             if self._unclean:
-                raise PeerClosed(
-                    "the server closed TCP without close_notify", self._profile.unclean_close_code
-                )
+                code = self._profile.unclean_close_code
+                assert code is not None  # the simulator runs a resolved profile
+                raise PeerClosed("the server closed TCP without close_notify", code)
             raise PeerClosed("the server closed the SSL connection")
         return bytes(out)
 
@@ -363,7 +365,9 @@ class SecureChannel:
         if self._closed:
             return
         self._closed = True
-        if not self._conn.closed:
+        # The host's close (SCLS, DOWN): close_notify first when the profile says so; without
+        # it, only the FIN. (A close_notify from the peer was answered by tlslite already.)
+        if not self._conn.closed and self._profile.close_notify_on_scls:
             try:
                 _drive(self._conn.closeAsync(), self._sock, time.monotonic() + CLOSE_TIMEOUT_S)
             except Exception:  # close_notify is best effort
