@@ -50,8 +50,34 @@ class Target:
 
 # A selection after a test file (-k ...) keeps each mutant's run short on a shared machine.
 TARGETS = [
-    # The simulator's certificate check: every line decides accept or reject (whole module).
-    Target("verify", "harness/sim/verify.py", ("tests/test_verify.py",)),
+    # The simulator's certificate check: every rule. Left out: the self-test faults' own
+    # helpers (_search_leaf, the lenient PKCS#1 parser _ber_item / _lenient_pkcs1_verifies /
+    # _dotted / _DIGEST_OIDS), which break the check on purpose and decide no verdict.
+    Target(
+        "verify",
+        "harness/sim/verify.py",
+        ("tests/test_verify.py",),
+        (
+            "_RSA_PKCS1_HASHES",
+            "CertRejected",
+            "_Cert",
+            "verify_server_chain",
+            "_load_der",
+            "_load_cas",
+            "_check_key",
+            "_trust_path",
+            "_signed_by_one_of",
+            "_signed_by",
+            "_check_key_cert_sign",
+            "_KNOWN_EXTENSIONS",
+            "_check_critical",
+            "_check_dates",
+            "_iso",
+            "_check_hostname",
+            "_is_ip",
+            "_dns_matches",
+        ),
+    ),
     # The reply parser: every line decides what a reply is (whole module).
     Target("replies", "harness/at/replies.py", ("tests/test_at_replies.py",)),
     # The catalogue's rule language (the family modules only fill in tables with it).
