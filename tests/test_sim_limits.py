@@ -21,7 +21,7 @@ from w24_harness.pki import CertFactory
 from w24_harness.pki.fit import ca_text_length
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import TLS1, DeviceProfile, get_profile
-from w24_harness.servers import ServerConfig, TLSServer
+from w24_harness.servers import ServerConfig, TLSServer, payload
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
 
@@ -122,6 +122,10 @@ def test_error_reply_follows_the_profile_format(device) -> None:
         ("SST:x", err(ResultCode.NUMBER_EXPECTED)),
         ("SST: 3 ", err(ResultCode.SOCKET_NOT_EXIST)),  # blanks around a number are fine
         ("SST=0", err(ResultCode.COLON_OR_TILDE_EXPECTED)),
+        ("SST0", err(ResultCode.COLON_OR_TILDE_EXPECTED)),  # no delimiter at all
+        ("SST", err(ResultCode.COLON_OR_TILDE_EXPECTED)),
+        ("SSL", err(ResultCode.COLON_OR_TILDE_EXPECTED)),
+        ("SRCV0", err(ResultCode.COLON_OR_TILDE_EXPECTED)),
         ("SST:-1", err(ResultCode.SOCKET_NOT_EXIST)),
     ],
 )
@@ -165,6 +169,8 @@ def test_stcp_gives_handles_from_0_and_204_when_all_are_used(device, tcp_port: i
     ("body", "code"),
     [
         ("STCP=127.0.0.1,80", ResultCode.COLON_OR_TILDE_EXPECTED),
+        ("STCP127.0.0.1,80", ResultCode.COLON_OR_TILDE_EXPECTED),
+        ("STCP", ResultCode.COLON_OR_TILDE_EXPECTED),
         ("STCP:127.0.0.1", ResultCode.COMMA_EXPECTED),
         ("STCP: ,80", ResultCode.DNS_EXPECTED),
     ],
@@ -323,6 +329,27 @@ def test_ignore_empty_ca_fault_handshakes_without_a_ca(device, tls_port: int) ->
     assert at(sim, "SSL:0") == OK
 
 
+@pytest.mark.parametrize("corrupt", [False, True], ids=["intact", "corrupt_rx"])
+def test_srcv_of_ssl_data_and_the_corrupt_rx_fault(device, certs: CertSets, corrupt: bool) -> None:
+    """SSL data as the server sent it; the corrupt_rx fault flips bit 0 of the first byte of
+    each SRCV reply of an SSL socket, and only that."""
+    sent = payload(64, seed=7)
+    config = ServerConfig(
+        cert=certs.get("valid").server, backend="tlslite", send_on_connect=64, seed=7
+    )
+    sim = with_ca(device(faults=Faults(corrupt_rx=corrupt)), certs)
+    with TLSServer(config) as server:
+        assert at(sim, f"STCP:127.0.0.1,{server.port}") == b"I/0\r\n"
+        assert at(sim, "SSL:0") == OK
+        sock = sim.table.slots[0]
+        assert pump_until(sim, 0, lambda: len(sock.rx) >= 64)
+        first, rest = at(sim, "SRCV:0,10"), at(sim, "SRCV:0")
+    flipped = bytes([sent[0] ^ 0x01]) + sent[1:10] if corrupt else sent[:10]
+    assert first == b"I/10:" + flipped
+    assert rest == b"I/54:" + (bytes([sent[10] ^ 0x01]) + sent[11:] if corrupt else sent[10:])
+    assert sim.internal_errors == 0
+
+
 # -- SRCV <max>: negative, 0, exact -------------------------------------------------------
 
 
@@ -359,7 +386,9 @@ def test_bdrf_values(device, value: str) -> None:
     assert at(sim, "BDRF?") == f"{value}\r\nI/OK\r\n".encode()
 
 
-@pytest.mark.parametrize("body", ["BDRF=2", "BDRF=10", "BDRF=b", "BDRF:5", "BDRF="])
+@pytest.mark.parametrize(
+    "body", ["BDRF=2", "BDRF=10", "BDRF=b", "BDRF:5", "BDRF~5", "BDRF5", "BDRF="]
+)
 def test_bdrf_refuses_other_values_with_42(device, body: str) -> None:
     sim = device()
     assert at(sim, body) == err(ResultCode.ILLEGAL_VALUE)
