@@ -558,3 +558,26 @@ def test_leaf_search_gives_each_candidate_the_rest_of_the_list() -> None:
 def test_lenient_fault_reads_digestinfo_oids(body: bytes, dotted: str) -> None:
     """The lenient_pkcs1 fault's OID decoder (X.690 §8.19.4: the first two arcs share a value)."""
     assert verify._dotted(body) == dotted
+
+
+def test_a_signature_algorithm_other_than_pkcs1_is_named_in_the_reason() -> None:
+    """An RSASSA-PSS signature (an RSA key, but not PKCS#1 v1.5) is refused by name."""
+    certs = pki()
+    ca = certs["ca"]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pss")]))
+        .issuer_name(ca.name)
+        .public_key(key(1024, "leaf").public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(utc(2020))
+        .not_valid_after(utc(2040))
+    )
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    leaf = builder.sign(ca.key, hashes.SHA256(), rsa_padding=pss)
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain([leaf.public_bytes(DER)], [ca.pem], MODERN, now=NOW)
+    assert caught.value.reason == (
+        "server certificate is signed with rsassaPss; the modern profile accepts RSA PKCS#1 "
+        "v1.5 with " + ", ".join(MODERN.resolved().leaf_signature_hashes or ())
+    )
