@@ -20,7 +20,7 @@ from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from w24_harness.pki.fit import pem_certificate_blocks
@@ -581,3 +581,27 @@ def test_a_signature_algorithm_other_than_pkcs1_is_named_in_the_reason() -> None
         "server certificate is signed with rsassaPss; the modern profile accepts RSA PKCS#1 "
         "v1.5 with " + ", ".join(MODERN.resolved().leaf_signature_hashes or ())
     )
+
+
+def test_a_server_key_that_is_not_rsa_is_named_in_the_reason() -> None:
+    certs = pki()
+    ca = certs["ca"]
+    for private, kind in (
+        (ec.generate_private_key(ec.SECP256R1()), "EC secp256r1"),
+        (ed25519.Ed25519PrivateKey.generate(), "unknown"),
+    ):
+        leaf = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not-rsa")]))
+            .issuer_name(ca.name)
+            .public_key(private.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(utc(2020))
+            .not_valid_after(utc(2040))
+            .sign(ca.key, hashes.SHA256())
+        )
+        with pytest.raises(CertRejected) as caught:
+            verify_server_chain([leaf.public_bytes(DER)], [ca.pem], MODERN, now=NOW)
+        assert caught.value.reason == (
+            f"server key is {kind}, not RSA; the modern profile accepts 1024..4096-bit RSA keys"
+        )
