@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -253,6 +254,14 @@ def test_data_count_over_the_limit_is_named_with_at_most_30_digits() -> None:
         ReplyParser().feed(b"I/" + b"0" * 10 + b"9" * 20 + b":")
     with pytest.raises(ProtocolError, match=r"^DATA count 1{30} above the 16 MiB limit$"):
         ReplyParser().feed(b"I/" + b"1" * 40 + b":")
+
+
+def test_a_reply_is_a_value() -> None:
+    # Frozen: the driver keeps replies in transcripts and sets; none may be edited later.
+    reply = parse(b"I/ERROR(220)\r\n")[0]
+    assert {reply, Reply(K.ERROR, code=220)} == {reply}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        reply.code = 221  # type: ignore[misc]
 
 
 def test_reset_forgets_how_far_a_partial_line_was_scanned() -> None:
