@@ -537,3 +537,11 @@ def test_only_a_negative_threshold_is_refused() -> None:
     with pytest.raises(ValueError, match="threshold must be >= 0, got -0.01"):
         compare(BASE, BASE, threshold=-0.01)
     assert compare(BASE, BASE, threshold=0.0).threshold == 0.0
+
+
+def test_any_growth_past_a_zero_minimum_is_a_regression() -> None:
+    # 1.0 -> 1.5 ms: +50 %, half a millisecond; with no absolute minimum it counts.
+    [change] = compare(_handshake(1.0), _handshake(1.5), min_handshake_delta_ms=0).changes
+    assert (change.kind, change.regression, change.note) == ("slower", True, "+50%")
+    [change] = compare(_handshake(1.5), _handshake(1.0), min_handshake_delta_ms=0).changes
+    assert (change.kind, change.regression) == ("faster", False)
