@@ -438,6 +438,7 @@ def test_profiles_that_differ_are_noted() -> None:
         (("pty",), ("socket",), False),
         (("pty", "socket"), ("pty", "socket"), False),  # mixed runs: workers on both paths
         (("pty",), ("pty", "socket"), False),
+        (("pty",), (), False),  # the current run recorded no run info at all
     ],
 )
 def test_handshakes_compare_only_through_one_kind_of_path(base_paths, cur_paths, compared) -> None:
@@ -449,10 +450,10 @@ def test_handshakes_compare_only_through_one_kind_of_path(base_paths, cur_paths,
     if compared:
         assert skipped == []
     else:
-        shown = (
-            "/".join(sorted(p or "unrecorded" for p in set(base_paths))),
-            "/".join(sorted(p or "unrecorded" for p in set(cur_paths))),
-        )
+        shown = [
+            "/".join(sorted(p or "unrecorded" for p in set(paths))) or "none"
+            for paths in (base_paths, cur_paths)
+        ]
         assert skipped == [
             "handshake time of 1 case(s) not compared: the runs reached the device through "
             f"different paths (baseline {shown[0]}, current {shown[1]})"
@@ -545,3 +546,18 @@ def test_any_growth_past_a_zero_minimum_is_a_regression() -> None:
     assert (change.kind, change.regression, change.note) == ("slower", True, "+50%")
     [change] = compare(_handshake(1.5), _handshake(1.0), min_handshake_delta_ms=0).changes
     assert (change.kind, change.regression) == ("faster", False)
+
+
+def test_throughput_at_another_line_rate_is_not_compared_either_way() -> None:
+    def at(bps: float, line: float) -> RunResults:
+        return _run(_result("t", throughput_bps=bps, line_rate_bps=line))
+
+    for base, cur in (
+        (at(9000.0, 11520.0), at(90000.0, 92160.0)),
+        (at(90000.0, 92160.0), at(9000.0, 11520.0)),
+    ):
+        cmp = compare(base, cur)
+        assert cmp.changes == []
+        assert cmp.notes == [
+            "throughput of 1 case(s) not compared: the runs used different line rates (--w24-baud)"
+        ]
