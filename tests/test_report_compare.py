@@ -497,12 +497,14 @@ def test_changes_are_sorted_regressions_first_and_presence_last() -> None:
         _result("a", handshake_ms=100.0),
         _result("b", passed=False, actual="accept"),
         _result("c", handshake_ms=100.0),
+        _result("t", throughput_bps=1000.0, line_rate_bps=92160.0),
         _result("z"),
     )
     cur = _run(
         _result("a", handshake_ms=50.0),
         _result("b"),
         _result("c", handshake_ms=200.0, passed=False, actual="reject 220 at ssl", code=220),
+        _result("t", throughput_bps=2000.0, line_rate_bps=92160.0),
         _result("new"),
     )
     order = [(c.id, c.aspect, c.kind) for c in compare(base, cur).changes]
@@ -511,6 +513,7 @@ def test_changes_are_sorted_regressions_first_and_presence_last() -> None:
         ("c", "outcome", "regressed"),
         ("a", "handshake", "faster"),
         ("b", "outcome", "fixed"),
+        ("t", "throughput", "faster"),
         ("new", "presence", "new"),
         ("z", "presence", "missing"),
     ]
@@ -561,3 +564,11 @@ def test_throughput_at_another_line_rate_is_not_compared_either_way() -> None:
         assert cmp.notes == [
             "throughput of 1 case(s) not compared: the runs used different line rates (--w24-baud)"
         ]
+
+
+def test_a_missing_scenario_does_not_stop_the_comparison_of_the_others() -> None:
+    base = _run(_result("a"), _result("b"), _result("c"))
+    cur = _run(_result("b", passed=False, actual="reject 220 at ssl", code=220), _result("c"))
+    cmp = compare(base, cur)
+    assert cmp.compared == 2
+    assert [(c.id, c.kind) for c in cmp.changes] == [("b", "regressed"), ("a", "missing")]
