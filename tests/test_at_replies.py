@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -223,6 +224,52 @@ def test_huge_numbers_never_hit_the_int_conversion_limit() -> None:
     assert parse(f"I/{digits}\r\n".encode()) == [Reply(K.TEXT, text=f"I/{digits}")]
     assert parse(f"I/({digits})\r\n".encode())[0].kind is K.TEXT
     assert parse(f"I/ERROR({digits})\r\n".encode())[0].kind is K.TEXT
+
+
+@pytest.mark.parametrize(("form", "field"), [("I/{}", "value"), ("I/ERROR({})", "code")])
+def test_numbers_up_to_20_significant_digits_are_read_and_21_are_text(
+    form: str, field: str
+) -> None:
+    """The digit cap (replies._MAX_DIGITS = 20), exactly at it and one over; leading zeros
+    do not count."""
+    at_cap, over = "9" * 20, "1" + "0" * 20
+    for digits in (at_cap, "0" * 30 + at_cap):
+        [reply] = parse(form.format(digits).encode() + b"\r\n")
+        assert getattr(reply, field) == int(at_cap)
+    line = form.format(over)
+    assert parse(line.encode() + b"\r\n") == [Reply(K.TEXT, text=line)]
+
+
+def test_tuple_items_up_to_21_characters_are_read_and_22_are_text() -> None:
+    # An item is at most 20 digits and a sign: counted as written, leading zeros included.
+    assert parse(b"I/(-" + b"9" * 20 + b",1)\r\n") == [Reply(K.TUPLE, values=(-int("9" * 20), 1))]
+    for item in (b"-" + b"9" * 21, b"0" * 22):
+        line = b"I/(1," + item + b")"
+        assert parse(line + b"\r\n") == [Reply(K.TEXT, text=line.decode())]
+
+
+def test_data_count_over_the_limit_is_named_with_at_most_30_digits() -> None:
+    # Both over 16 MiB; the message shows at most 30 digits of the count.
+    with pytest.raises(ProtocolError, match=r"^DATA count 0{10}9{20} above the 16 MiB limit$"):
+        ReplyParser().feed(b"I/" + b"0" * 10 + b"9" * 20 + b":")
+    with pytest.raises(ProtocolError, match=r"^DATA count 1{30} above the 16 MiB limit$"):
+        ReplyParser().feed(b"I/" + b"1" * 40 + b":")
+
+
+def test_a_reply_is_a_value() -> None:
+    # Frozen: the driver keeps replies in transcripts and sets; none may be edited later.
+    reply = parse(b"I/ERROR(220)\r\n")[0]
+    assert {reply, Reply(K.ERROR, code=220)} == {reply}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        reply.code = 221  # type: ignore[misc]
+
+
+def test_reset_forgets_how_far_a_partial_line_was_scanned() -> None:
+    parser = ReplyParser()
+    assert parser.feed(b"Command mo") == []
+    parser.reset()
+    # A line end at the very first byte after the reset ends a (blank) line there.
+    assert parser.feed(b"\rI/OK\r") == [Reply(K.OK)]
 
 
 # ------------------------------------------------------------------------ properties

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from w24_harness.report.chart import nice_ticks, throughput_chart
 from w24_harness.report.compare import (
     DEFAULT_MIN_HANDSHAKE_DELTA_MS,
     DEFAULT_THRESHOLD,
+    Change,
     compare,
     format_table,
 )
@@ -363,3 +364,211 @@ def test_zero_threshold_flags_any_change_and_none_when_equal() -> None:
     assert compare(_throughput(100.0), _throughput(100.0), threshold=0.0).changes == []
     cmp = compare(_throughput(100.0), _throughput(99.0), threshold=0.0)
     assert [c.kind for c in cmp.changes] == ["slower"]
+
+
+# -- what each change says, and when runs are not comparable -------------------------------
+
+
+def _paths(*paths: str, profile: str = "w24") -> list[RunInfo]:
+    return [
+        RunInfo(profile=profile, port="sim", path=p, worker=f"gw{i}") for i, p in enumerate(paths)
+    ]
+
+
+def test_each_change_names_both_sides_and_the_size_of_the_change() -> None:
+    base = _run(
+        _result("o", handshake_ms=100.0),
+        _result("t", throughput_bps=90000.0, line_rate_bps=92160.0),
+    )
+    cur = _run(
+        _result("o", handshake_ms=140.0, passed=False, actual="reject 220 at ssl", code=220),
+        _result("t", throughput_bps=1.5e6, line_rate_bps=92160.0),
+    )
+    assert compare(base, cur).changes == [
+        Change("o", "handshake", "slower", "100.0 ms", "140.0 ms", True, "+40%"),
+        Change(
+            "o", "outcome", "regressed", "PASS: accept", "FAIL: reject 220 at ssl, code 220", True
+        ),
+        Change("t", "throughput", "faster", "90.0 KB/s", "1.50 MB/s", False, "+1567%"),
+    ]
+
+
+def test_a_throughput_of_zero_is_a_drop_and_an_unmeasured_one_is_not_compared() -> None:
+    [change] = compare(_throughput(90000.0), _throughput(0.0)).changes
+    assert (change.kind, change.regression, change.note) == ("slower", True, "-100%")
+    assert compare(_throughput(0.0), _throughput(90000.0)).changes == []  # no base to scale
+    unmeasured = _run(_result("t", line_rate_bps=92160.0))
+    assert compare(_throughput(90000.0), unmeasured).changes == []
+    assert compare(unmeasured, _throughput(90000.0)).changes == []
+
+
+def test_a_handshake_of_zero_ms_is_not_a_base() -> None:
+    assert compare(_handshake(0.0), _handshake(200.0)).changes == []
+    assert compare(_run(_result("h")), _handshake(200.0)).changes == []
+    assert compare(_handshake(200.0), _run(_result("h"))).changes == []
+    [change] = compare(_handshake(200.0), _handshake(0.0)).changes
+    assert (change.kind, change.regression, change.note) == ("faster", False, "-100%")
+
+
+def test_an_id_twice_in_a_run_is_matched_by_node_id() -> None:
+    twice = [_result("dup", nodeid="a::x[dup]"), _result("dup", nodeid="b::x[dup]")]
+    cur = [twice[0], replace(twice[1], passed=False, actual="reject 220 at ssl", code=220)]
+    cmp = compare(_run(*twice), _run(*cur))
+    assert cmp.compared == 2
+    assert [(c.id, c.kind) for c in cmp.changes] == [("b::x[dup]", "regressed")]
+    # Once in each run: keyed by the id, whatever the node.
+    moved = compare(_run(twice[0]), _run(replace(twice[0], nodeid="c::x[dup]")))
+    assert moved.compared == 1 and moved.changes == []
+
+
+def test_profiles_that_differ_are_noted() -> None:
+    base = RunResults(_paths("pty"), [_result("x")])
+    other = RunResults(_paths("pty", profile="ichip"), [_result("x")])
+    assert compare(base, other).notes == ["profiles differ: baseline ['w24'], current ['ichip']"]
+    assert compare(base, base).notes == []
+    assert compare(base, RunResults([], [_result("x")])).notes == []  # no info: nothing to say
+
+
+@pytest.mark.parametrize(
+    ("base_paths", "cur_paths", "compared"),
+    [
+        (("pty",), ("pty",), True),
+        (("",), ("",), True),  # unrecorded on both sides: one kind
+        ((), (), True),
+        (("pty",), ("socket",), False),
+        (("pty", "socket"), ("pty", "socket"), False),  # mixed runs: workers on both paths
+        (("pty",), ("pty", "socket"), False),
+        (("pty",), (), False),  # the current run recorded no run info at all
+    ],
+)
+def test_handshakes_compare_only_through_one_kind_of_path(base_paths, cur_paths, compared) -> None:
+    base = RunResults(_paths(*base_paths), [_result("h", handshake_ms=100.0)])
+    cur = RunResults(_paths(*cur_paths), [_result("h", handshake_ms=200.0)])
+    cmp = compare(base, cur)
+    assert [c.aspect for c in cmp.changes] == (["handshake"] if compared else [])
+    skipped = [n for n in cmp.notes if n.startswith("handshake time")]
+    if compared:
+        assert skipped == []
+    else:
+        shown = [
+            "/".join(sorted(p or "unrecorded" for p in set(paths))) or "none"
+            for paths in (base_paths, cur_paths)
+        ]
+        assert skipped == [
+            "handshake time of 1 case(s) not compared: the runs reached the device through "
+            f"different paths (baseline {shown[0]}, current {shown[1]})"
+        ]
+
+
+def test_handshake_not_compared_note_counts_only_measured_cases() -> None:
+    base = RunResults(
+        _paths("pty"),
+        [_result("a", handshake_ms=100.0), _result("b"), _result("c", handshake_ms=0.0)],
+    )
+    cur = RunResults(
+        _paths("socket"),
+        [
+            _result("a", handshake_ms=100.0),
+            _result("b", handshake_ms=5.0),
+            _result("c", handshake_ms=9.0),
+        ],
+    )
+    assert compare(base, cur).notes == [
+        "handshake time of 1 case(s) not compared: the runs reached the device through "
+        "different paths (baseline pty, current socket)"
+    ]
+
+
+def test_not_compared_throughputs_are_counted_per_reason() -> None:
+    def t(id: str, line: float | None, bps: float | None = 90000.0) -> ScenarioResult:
+        return _result(id, throughput_bps=bps, line_rate_bps=line)
+
+    base = _run(t("a", None), t("b", None), t("c", 92160.0), t("d", 0.0), t("e", None, None))
+    cur = _run(t("a", None), t("b", 0.0), t("c", 11520.0), t("d", 92160.0), t("e", None))
+    assert compare(base, cur).notes == [
+        "throughput of 2 case(s) not compared: the runs used different line rates (--w24-baud)",
+        "throughput of 2 case(s) not compared: unthrottled simulator (the rate measures the "
+        "machine; run both with --w24-baud to compare)",
+    ]
+
+
+def test_changes_are_sorted_regressions_first_and_presence_last() -> None:
+    base = _run(
+        _result("a", handshake_ms=100.0),
+        _result("b", passed=False, actual="accept"),
+        _result("c", handshake_ms=100.0),
+        _result("t", throughput_bps=1000.0, line_rate_bps=92160.0),
+        _result("z"),
+    )
+    cur = _run(
+        _result("a", handshake_ms=50.0),
+        _result("b"),
+        _result("c", handshake_ms=200.0, passed=False, actual="reject 220 at ssl", code=220),
+        _result("t", throughput_bps=2000.0, line_rate_bps=92160.0),
+        _result("new"),
+    )
+    order = [(c.id, c.aspect, c.kind) for c in compare(base, cur).changes]
+    assert order == [
+        ("c", "handshake", "slower"),
+        ("c", "outcome", "regressed"),
+        ("a", "handshake", "faster"),
+        ("b", "outcome", "fixed"),
+        ("t", "throughput", "faster"),
+        ("new", "presence", "new"),
+        ("z", "presence", "missing"),
+    ]
+
+
+def test_comparison_json_counts_the_regressions() -> None:
+    cur = _run(
+        _result("valid", handshake_ms=200.0, passed=False, actual="reject 220 at ssl", code=220),
+        *BASE.results[1:],
+    )
+    data = compare(BASE, cur, baseline_name="old", current_name="new").to_json()
+    assert (data["baseline"], data["current"], data["regressed"], data["regressions"]) == (
+        "old",
+        "new",
+        True,
+        1,
+    )
+    assert (data["threshold"], data["min_handshake_delta_ms"], data["compared"]) == (0.15, 25.0, 5)
+    assert data["changes"] == [asdict(c) for c in compare(BASE, cur).changes]
+    clean = compare(BASE, BASE).to_json()
+    assert (clean["regressed"], clean["regressions"], clean["changes"]) == (False, 0, [])
+
+
+def test_only_a_negative_threshold_is_refused() -> None:
+    with pytest.raises(ValueError, match="threshold must be >= 0, got -0.01"):
+        compare(BASE, BASE, threshold=-0.01)
+    assert compare(BASE, BASE, threshold=0.0).threshold == 0.0
+
+
+def test_any_growth_past_a_zero_minimum_is_a_regression() -> None:
+    # 1.0 -> 1.5 ms: +50 %, half a millisecond; with no absolute minimum it counts.
+    [change] = compare(_handshake(1.0), _handshake(1.5), min_handshake_delta_ms=0).changes
+    assert (change.kind, change.regression, change.note) == ("slower", True, "+50%")
+    [change] = compare(_handshake(1.5), _handshake(1.0), min_handshake_delta_ms=0).changes
+    assert (change.kind, change.regression) == ("faster", False)
+
+
+def test_throughput_at_another_line_rate_is_not_compared_either_way() -> None:
+    def at(bps: float, line: float) -> RunResults:
+        return _run(_result("t", throughput_bps=bps, line_rate_bps=line))
+
+    for base, cur in (
+        (at(9000.0, 11520.0), at(90000.0, 92160.0)),
+        (at(90000.0, 92160.0), at(9000.0, 11520.0)),
+    ):
+        cmp = compare(base, cur)
+        assert cmp.changes == []
+        assert cmp.notes == [
+            "throughput of 1 case(s) not compared: the runs used different line rates (--w24-baud)"
+        ]
+
+
+def test_a_missing_scenario_does_not_stop_the_comparison_of_the_others() -> None:
+    base = _run(_result("a"), _result("b"), _result("c"))
+    cur = _run(_result("b", passed=False, actual="reject 220 at ssl", code=220), _result("c"))
+    cmp = compare(base, cur)
+    assert cmp.compared == 2
+    assert [(c.id, c.kind) for c in cmp.changes] == [("b", "regressed"), ("a", "missing")]

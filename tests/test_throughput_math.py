@@ -149,6 +149,20 @@ def test_minimal_wire_counts_the_protocol_bytes_exactly() -> None:
         minimal_wire(RECEIVE, 10, 0)
 
 
+@pytest.mark.parametrize(
+    ("direction", "wire"),
+    # AT+iSRCV:0,3\r, :0,2\r, :0,1\r (13 bytes each), each answered I/1: + 1 byte;
+    # AT+iSSND%:0,1: + 1 byte (15) three times, each answered I/OK\r\n.
+    [(RECEIVE, WireBytes(tx=3 * 13, rx=3 * 5)), (SEND, WireBytes(tx=3 * 15, rx=3 * 6))],
+)
+def test_minimal_wire_unit_of_one_byte_and_below(direction, wire: WireBytes) -> None:
+    # One byte is the smallest unit; 0 and below are refused (never an endless loop).
+    assert minimal_wire(direction, 3, 1) == wire
+    for unit in (0, -1):
+        with pytest.raises(ValueError, match=f"unit must be positive, got {unit}"):
+            minimal_wire(direction, 3, unit)
+
+
 @pytest.mark.timeout(60)
 def test_slow_firmware_is_judged_against_the_protocol_not_its_own_polls() -> None:
     """A simulator that delivers SSL data at a third of the line rate makes the host poll

@@ -20,12 +20,13 @@ from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from w24_harness.pki.fit import pem_certificate_blocks
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import MODERN, W24
+from w24_harness.sim import verify
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.verify import CertRejected, verify_server_chain
 
@@ -128,6 +129,7 @@ def pki() -> dict[str, Issued]:
     twin_ca = issue("W24 Test CA", key(1024, "twin"), ca=True)  # same name, different key
     inter = issue("W24 Intermediate", key(1024, "inter"), ca, ca=True)
     leaf_key = key(1024, "leaf")
+    empty_ca = issue(None, key(1024, "empty"), ca=True)  # a CA with an empty subject
     return {
         "ca": ca,
         "other_ca": other_ca,
@@ -154,6 +156,10 @@ def pki() -> dict[str, Issued]:
         "wild_deep": issue("x", leaf_key, ca, dns=("*.sub.example.com",)),
         "leading_dot": issue("x", leaf_key, ca, dns=(".example.com",)),
         "leaf_1024_edge": issue("edge-low", key(1024, "edge-low"), ca),
+        "cn_ip": issue("127.0.0.1", leaf_key, ca),
+        "san_dns_ip": issue("x", leaf_key, ca, dns=("127.0.0.1",)),
+        "empty_ca": empty_ca,
+        "leaf_by_empty": issue("device.example", leaf_key, empty_ca),
     }
 
 
@@ -177,7 +183,12 @@ TABLE = [
      "not signed by a trusted CA: issuer CN=Other CA"),
     ("same-name CA, other key", ["leaf"], ["twin_ca"], W24, None, "bad_certificate",
      "does not verify"),
-    ("self-signed, not loaded", ["leaf_self"], ["ca"], W24, None, "unknown_ca", "self-signed"),
+    ("self-signed, not loaded", ["leaf_self"], ["ca"], W24, None, "unknown_ca",
+     "self-signed (CN=device.example)"),
+    ("self-signed, empty subject", ["empty_ca"], ["ca"], W24, None, "unknown_ca",
+     "self-signed ((empty subject))"),
+    ("issuer with an empty name", ["leaf_by_empty"], ["ca"], W24, None, "unknown_ca",
+     "issuer (empty issuer)"),
     ("self-signed, loaded as CA", ["leaf_self"], ["leaf_self"], W24, None, ACCEPT, ""),
     ("intermediate, w24 does not build chains", ["leaf_inter", "inter"], ["ca"], W24, None,
      "unknown_ca", "does not build chains"),
@@ -214,6 +225,13 @@ TABLE = [
     ("SAN present: CN ignored", ["ip"], ["ca"], W24_HOST, "ignored.example", "bad_certificate",
      "SAN names 127.0.0.1"),
     ("IP SAN", ["ip"], ["ca"], W24_HOST, "127.0.0.1", ACCEPT, ""),
+    # An IP address matches an iPAddress SAN, or the CN text when there is no SAN; never a
+    # SAN dNSName, never a CN of another name.
+    ("IP host, CN is that IP", ["cn_ip"], ["ca"], W24_HOST, "127.0.0.1", ACCEPT, ""),
+    ("IP host, CN of a name", ["cn_only"], ["ca"], W24_HOST, "127.0.0.1", "bad_certificate",
+     "CN names cn.example.net; the host is 127.0.0.1"),
+    ("IP host, only a SAN dNSName of it", ["san_dns_ip"], ["ca"], W24_HOST, "127.0.0.1",
+     "bad_certificate", "SAN names 127.0.0.1; the host is 127.0.0.1"),
     ("no name at all", ["no_name"], ["ca"], W24_HOST, "device.example", "bad_certificate",
      "has no SAN and no CN"),
     # The wildcard guard: "*" only as the whole leftmost label, over at least two labels.
@@ -511,3 +529,79 @@ def test_validity_dates_are_inclusive_at_both_ends() -> None:
         with pytest.raises(CertRejected) as caught:
             verify_server_chain([leaf.der], [certs["ca"].pem], W24_DATES, now=moment)
         assert f"is {state}" in caught.value.reason
+
+
+def test_leaf_search_gives_each_candidate_the_rest_of_the_list() -> None:
+    """With the fault, a candidate further down still has every other certificate as its
+    chain: the server certificate in the middle builds through the intermediate after it."""
+    certs = pki()
+    chain = [certs["leaf_other"].der, certs["leaf_inter"].der, certs["inter"].der]
+    host = MODERN.with_changes(check_hostname=True)
+    with pytest.raises(CertRejected):
+        verify_server_chain(chain, [certs["ca"].pem], host, hostname="device.example", now=NOW)
+    verify_server_chain(
+        chain, [certs["ca"].pem], host, hostname="device.example", now=NOW, faults=LEAF_SEARCH
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "dotted"),
+    [
+        (b"", "0.0"),
+        (bytes([0x2B, 0x0E, 0x03, 0x02, 0x1A]), "1.3.14.3.2.26"),  # SHA-1
+        (bytes([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]), "2.16.840.1.101.3.4.2.1"),
+        (bytes([0x27]), "0.39"),  # the largest first byte under arc 0
+        (bytes([0x28]), "1.0"),
+        (bytes([0x81, 0x34, 0x03]), "2.100.3"),  # arc 2 takes every value from 80 up
+    ],
+)
+def test_lenient_fault_reads_digestinfo_oids(body: bytes, dotted: str) -> None:
+    """The lenient_pkcs1 fault's OID decoder (X.690 §8.19.4: the first two arcs share a value)."""
+    assert verify._dotted(body) == dotted
+
+
+def test_a_signature_algorithm_other_than_pkcs1_is_named_in_the_reason() -> None:
+    """An RSASSA-PSS signature (an RSA key, but not PKCS#1 v1.5) is refused by name."""
+    certs = pki()
+    ca = certs["ca"]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pss")]))
+        .issuer_name(ca.name)
+        .public_key(key(1024, "leaf").public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(utc(2020))
+        .not_valid_after(utc(2040))
+    )
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    leaf = builder.sign(ca.key, hashes.SHA256(), rsa_padding=pss)
+    with pytest.raises(CertRejected) as caught:
+        verify_server_chain([leaf.public_bytes(DER)], [ca.pem], MODERN, now=NOW)
+    assert caught.value.reason == (
+        "server certificate is signed with rsassaPss; the modern profile accepts RSA PKCS#1 "
+        "v1.5 with " + ", ".join(MODERN.resolved().leaf_signature_hashes or ())
+    )
+
+
+def test_a_server_key_that_is_not_rsa_is_named_in_the_reason() -> None:
+    certs = pki()
+    ca = certs["ca"]
+    for private, kind in (
+        (ec.generate_private_key(ec.SECP256R1()), "EC secp256r1"),
+        (ed25519.Ed25519PrivateKey.generate(), "unknown"),
+    ):
+        leaf = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "not-rsa")]))
+            .issuer_name(ca.name)
+            .public_key(private.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(utc(2020))
+            .not_valid_after(utc(2040))
+            .sign(ca.key, hashes.SHA256())
+        )
+        with pytest.raises(CertRejected) as caught:
+            verify_server_chain([leaf.public_bytes(DER)], [ca.pem], MODERN, now=NOW)
+        assert caught.value.reason == (
+            f"server key is {kind}, not RSA; the modern profile accepts 1024..4096-bit RSA keys"
+        )
