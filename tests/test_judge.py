@@ -84,7 +84,8 @@ def test_conformance_over_an_unknown_field_passes_anywhere_in_its_set() -> None:
         verdict = judge(scenario, W24, outcome)
         assert verdict.result == ResultClass.PASSED
         assert verdict.predicted is None
-        assert verdict.expected == "observe: reject 220 at ssl | reject 224 at ssl"
+        # A conformance row asserts its set ("one of"); only a characterization "observes".
+        assert verdict.expected == "one of: reject 220 at ssl | reject 224 at ssl"
         assert verdict.reason == f"{outcome}: within the allowed set"
     verdict = judge(scenario, W24, ACCEPTED)
     assert verdict.result == ResultClass.FAILED
