@@ -5,6 +5,7 @@ a run incomplete (red), a firmware failure makes it failed (red), notes make it 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from w24_harness.fixtures.recording import classify_trouble
 from w24_harness.report.results import RunInfo, RunResults, ScenarioResult, write_results
 from w24_harness.report.verdict import (
     Colour,
+    Counts,
     NoResult,
     PlannedScenario,
     TestOutcome,
@@ -208,3 +210,69 @@ def _raised_from(cause: BaseException) -> BaseException:
 )
 def test_exceptions_are_told_apart(exc: BaseException, why: NoResult | None) -> None:
     assert classify_trouble(exc) == why
+
+
+def test_counts_start_at_zero() -> None:
+    # Counts() is what a run with nothing planned reports; every count must start empty.
+    counts = asdict(Counts())
+    assert counts.pop("no_result_why") == {}
+    assert set(counts.values()) == {0}
+
+
+def _alone(sid: str, **result: object) -> tuple[list[ScenarioResult], list[TestOutcome]]:
+    return [_result(sid, **result)], [_done(sid, TestStatus.PASSED)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("result_class", ["wedged", "failed"], ids=["wedged-alone", "failed-alone"])
+def test_each_firmware_failure_alone_makes_the_run_failed(result_class: str) -> None:
+    # exit status 0 on purpose: the counts alone must decide, whatever pytest said.
+    results, outcomes = _alone("a", passed=False, result_class=result_class)
+    assert judge(_planned("a"), results, outcomes, 0).state == Verdict.FAILED
+
+
+def test_an_xpass_alone_makes_the_run_failed() -> None:
+    verdict = judge(_planned("a"), [_result("a")], [_done("a", TestStatus.XPASS)], 0)
+    assert verdict.state == Verdict.FAILED and verdict.counts.xpass == 1
+
+
+@pytest.mark.parametrize("others", [1, 2])
+def test_failed_tests_outside_the_plan_alone_make_the_run_failed(others: int) -> None:
+    outcomes = [_done("a", TestStatus.PASSED)]
+    outcomes += [_done(f"other{i}", TestStatus.FAILED) for i in range(others)]
+    verdict = judge(_planned("a"), [_result("a")], outcomes, 0)
+    assert verdict.state == Verdict.FAILED
+    noun = "test" if others == 1 else "tests"
+    assert verdict.headline.endswith(f"; {others} other {noun} failed")
+
+
+@pytest.mark.parametrize("note", ["drift", "xfail", "skipped", "nothing planned"])
+def test_each_note_alone_makes_the_run_amber(note: str) -> None:
+    planned, results, outcomes = _planned("a"), [_result("a")], [_done("a", TestStatus.PASSED)]
+    if note == "drift":
+        results = [_result("a", result_class="drift")]
+    elif note == "xfail":
+        outcomes = [_done("a", TestStatus.XFAIL)]
+    elif note == "skipped":
+        results, outcomes = [], [_done("a", TestStatus.SKIPPED)]
+    else:
+        planned, results, outcomes = [], [], []
+    verdict = judge(planned, results, outcomes, 0)
+    assert verdict.state == Verdict.NOTES and verdict.colour == Colour.AMBER
+
+
+def test_only_a_skip_counts_as_skipped() -> None:
+    # A test that ended in any other state without a result is the harness's fault.
+    for status in (TestStatus.PASSED, TestStatus.FAILED, TestStatus.STARTED):
+        verdict = judge(_planned("a"), [], [_done("a", status)], 0)
+        assert [m.why for m in verdict.missing] == [NoResult.HARNESS_ERROR], status
+        assert verdict.state == Verdict.INCOMPLETE
+
+
+def test_a_skip_is_the_one_no_result_that_is_not_infrastructure_trouble() -> None:
+    assert [why for why in NoResult if not why.infrastructure] == [NoResult.SKIPPED]
+
+
+def test_a_test_whose_teardown_never_reported_was_interrupted() -> None:
+    # TestOutcome's default: not finished, until the teardown report arrives.
+    verdict = judge(_planned("a"), [], [TestOutcome("t.py::test[a]", TestStatus.PASSED)], 0)
+    assert [m.why for m in verdict.missing] == [NoResult.INTERRUPTED]
