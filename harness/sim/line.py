@@ -353,8 +353,10 @@ class LineSession:
                 continuing = backlog
                 backlog = len(data) == step
                 if data:
-                    self._rx_pacer.take(len(data), continuing=continuing)
+                    # Logged before the pacing sleep, so the log's cost hides in the line time
+                    # instead of delaying the command behind the last byte.
                     self._record(LineDirection.RX, data)
+                    self._rx_pacer.take(len(data), continuing=continuing)
                 now = time.monotonic()
                 if self.overrun is not None:
                     data = self._through_fifo(data, now, continuing)

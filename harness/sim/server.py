@@ -42,6 +42,8 @@ class LineLog:
             self._stream.flush()
 
     def record(self, direction: str, data: bytes) -> None:
+        if self._stream is None:
+            return
         shown = data[:512].decode("latin-1").encode("unicode_escape").decode("ascii")
         more = f"... ({len(data)} bytes)" if len(data) > 512 else ""
         self._emit("<-" if direction == LineDirection.RX else "->", shown + more)
