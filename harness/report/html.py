@@ -151,9 +151,7 @@ def _why(e: Entry) -> str:
     if not kind and not basis:
         return ""
     field = f" of <code>{escape(measures)}</code>" if measures else ""
-    kind_html = (
-        f'<span class="kind k-{escape(kind)}">{escape(kind)}</span>{field}' if kind else ""
-    )
+    kind_html = f'<span class="kind k-{escape(kind)}">{escape(kind)}</span>{field}' if kind else ""
     basis_html = f'<span class="basis">basis: {escape(basis)}</span>' if basis else ""
     return f'<div class="why">{" · ".join(p for p in (kind_html, basis_html) if p)}</div>'
 
