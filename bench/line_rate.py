@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--include-slow",
         action="store_true",
-        help="overhead: include slow scenarios (a 10 s stalled handshake)",
+        help="overhead: include slow scenarios (a 5 s stalled handshake)",
     )
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
