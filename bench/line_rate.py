@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -35,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import matrix_time  # noqa: E402  (bench/, this script's own directory)
 
 from w24_harness.device.w24 import W24  # noqa: E402
 from w24_harness.pki.sets import CertSets  # noqa: E402
@@ -262,26 +262,13 @@ def bench_overhead(sets: CertSets, include_slow: bool) -> str:
 
 
 def bench_matrix() -> str:
+    # One timed run each, the way bench/matrix_time.py times them (it takes the median of
+    # several and writes the scheduling floor beside them).
+    env = matrix_time.child_env(as_is=True)
     rows = []
-    for label, extra in (("single process", []), ("-n 2", ["-n", "2"])):
-        with tempfile.TemporaryDirectory(prefix="w24-bench-") as report_dir:
-            cmd = [
-                sys.executable,
-                "-m",
-                "pytest",
-                "suites",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--w24-report-dir",
-                report_dir,
-                *extra,
-            ]
-            started = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-            wall = time.perf_counter() - started
-        summary = next((ln for ln in reversed(proc.stdout.splitlines()) if " in " in ln), "")
-        rows.append([label, f"{wall:.1f}", summary.strip("= ") or f"exit {proc.returncode}"])
+    for label, workers in (("single process", 0), ("-n 2", 2)):
+        run = matrix_time.run_once(workers, [], env)
+        rows.append([label, f"{run.wall_s:.1f}", run.summary])
     return table("Whole matrix: `pytest suites` wall time", ["run", "wall s", "result"], rows)
 
 

@@ -79,6 +79,7 @@ def warm_up(env: dict[str, str], extra: list[str]) -> None:
 
 
 def run_once(workers: int, extra: list[str], env: dict[str, str]) -> Run:
+    """One timed `pytest suites` run with `workers` xdist workers (0: without xdist)."""
     with tempfile.TemporaryDirectory(prefix="w24-matrix-") as report_dir:
         cmd = [
             sys.executable,
@@ -88,8 +89,7 @@ def run_once(workers: int, extra: list[str], env: dict[str, str]) -> Run:
             "-q",
             "-p",
             "no:cacheprovider",
-            "-n",
-            str(workers),
+            *(["-n", str(workers)] if workers else []),
             "--w24-report-dir",
             report_dir,
             *extra,
