@@ -181,11 +181,14 @@ def _persist(path: Path, key: rsa.RSAPrivateKey) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0600
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
         os.replace(tmp, path)
     except OSError:
-        pass
+        Path(tmp).unlink(missing_ok=True)  # a full disk must not leave key material behind
 
 
 def _make(bits: int, exponent: int) -> rsa.RSAPrivateKey:
