@@ -9,12 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 import trustme
-from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert
+from tlslite_client import TlsliteClient
 
 from w24_harness.servers import ServerConfig, StaticCert, TLSServer, payload
-from w24_harness.servers.names import IANA_TO_TLSLITE
 from w24_harness.servers.records import (
     Data,
     Empty,
@@ -64,46 +63,6 @@ def serve(leaf: StaticCert) -> Iterator:
         server.stop()
 
 
-class Client:
-    """A stock tlslite client that logs the plaintext size of every application record."""
-
-    def __init__(
-        self, server: TLSServer, suite: str = AES128, version=ProtocolVersion.TLS1
-    ) -> None:
-        self.sock = socket.create_connection(server.address, timeout=5.0)
-        self.conn = TLSConnection(self.sock)
-        self.records: list[int] = []
-        receive = self.conn._recordLayer.recvRecord
-
-        def logged():  # type: ignore[no-untyped-def]
-            for result in receive():
-                if result not in (0, 1) and result[0].type == 23:
-                    self.records.append(len(result[1].bytes))
-                yield result
-
-        self.conn._recordLayer.recvRecord = logged
-        settings = HandshakeSettings()
-        settings.minVersion = settings.maxVersion = version.wire
-        cipher, mac = IANA_TO_TLSLITE[suite]
-        settings.cipherNames, settings.macNames = [cipher], [mac]
-        settings.keyExchangeNames = ["rsa"]
-        settings.useExtendedMasterSecret = False
-        settings.useEncryptThenMAC = False
-        self.conn.handshakeClientCert(settings=settings)
-
-    def read(self, n: int) -> bytes:
-        data = bytearray()
-        while len(data) < n:
-            chunk = self.conn.read(max=n - len(data))
-            if not chunk:
-                break
-            data += chunk
-        return bytes(data)
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_well_formed_shapes_are_read_in_full(serve) -> None:
     plan = RecordPlan(
         "shapes",
@@ -116,10 +75,10 @@ def test_well_formed_shapes_are_read_in_full(serve) -> None:
         ),
     )
     server = serve(plan)
-    client = Client(server)
-    assert client.read(plan.data_bytes) == payload(plan.data_bytes, SEED)
-    client.close()
-    assert client.records == [108, 0, 0, 0, 1, 49, 0, 20, 0, 20]
+    client = TlsliteClient(server).handshake()
+    assert client.read_exactly(plan.data_bytes) == payload(plan.data_bytes, SEED)
+    client.drop()
+    assert client.app_records_in == [108, 0, 0, 0, 1, 49, 0, 20, 0, 20]
     report = server.wait_closed()
     assert report.records_plan == "shapes" and report.bytes_out == 198
 
@@ -130,27 +89,27 @@ def test_well_formed_shapes_are_read_in_full(serve) -> None:
 @pytest.mark.parametrize("suite", [AES128, DES3])
 def test_broken_tls1_record_is_refused_after_the_good_one(serve, shape: Shape, suite: str) -> None:
     server = serve(RecordPlan("broken", (Data(100), Data(100, shape=shape))), suite)
-    client = Client(server, suite)
-    assert client.read(100) == payload(100, SEED)
+    client = TlsliteClient(server, suite=suite).handshake()
+    assert client.read_exactly(100) == payload(100, SEED)
     with pytest.raises(TLSLocalAlert) as exc:
         client.conn.read()
-    client.close()
+    client.drop()
     assert exc.value.description == AlertDescription.bad_record_mac
 
 
 def test_ssl3_zero_filled_padding_is_valid(serve) -> None:
     plan = RecordPlan("zero", (Data(500, shape=Shape(pad_fill=0)),))
     server = serve(plan, version=ProtocolVersion.SSL3)
-    client = Client(server, version=ProtocolVersion.SSL3)
-    assert client.read(500) == payload(500, SEED)
-    client.close()
+    client = TlsliteClient(server, ProtocolVersion.SSL3).handshake()
+    assert client.read_exactly(500) == payload(500, SEED)
+    client.drop()
 
 
 def test_misaligned_padding_is_refused_by_the_server(serve) -> None:
     server = serve(RecordPlan("misaligned", (Data(100, shape=Shape(pad_length=3)),)))
-    client = Client(server)
+    client = TlsliteClient(server).handshake()
     report = server.wait_closed()
-    client.close()
+    client.drop()
     assert report.records_plan is None
     assert "does not align" in (report.error or "")
 
@@ -166,15 +125,15 @@ def test_misaligned_padding_is_refused_by_the_server(serve) -> None:
 )
 def test_endings_follow_the_data(serve, ending: Ending, error) -> None:
     server = serve(RecordPlan("end", (Data(300),), ending=ending))
-    client = Client(server)
-    assert client.read(300) == payload(300, SEED)
+    client = TlsliteClient(server).handshake()
+    assert client.read_exactly(300) == payload(300, SEED)
     if error is None:
         assert client.conn.read() == b""  # close_notify: an orderly end
         assert client.conn.closed
     else:
         with pytest.raises(error):
             client.conn.read()
-    client.close()
+    client.drop()
 
 
 def test_with_finished_holds_from_change_cipher_spec_until_flush() -> None:

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 import trustme
-from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
+from tlslite_client import TlsliteClient
 
 from w24_harness.profiles import SSL3, TLS1, W24_SUITES
 from w24_harness.servers import (
-    IANA_TO_TLSLITE,
     ServerConfig,
     StaticCert,
     TLSServer,
@@ -37,7 +36,6 @@ AES256 = "TLS_RSA_WITH_AES_256_CBC_SHA"
 RC4_SHA = "TLS_RSA_WITH_RC4_128_SHA"
 RC4_MD5 = "TLS_RSA_WITH_RC4_128_MD5"
 ECDHE_AES128 = "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"
-APPLICATION_DATA = 23
 
 
 @dataclass
@@ -93,58 +91,6 @@ def serve(pki: Pki) -> Iterator:
 
 
 # -- clients ---------------------------------------------------------------------------
-
-
-class TlsliteClient:
-    """A tlslite-ng client restricted to one version and one suite, logging record sizes."""
-
-    def __init__(
-        self,
-        server: TLSServer,
-        version: str = TLS1,
-        suite: str = AES128,
-        timeout: float = 5.0,
-        kex: str = "rsa",
-    ) -> None:
-        self.sock = socket.create_connection(server.address, timeout=timeout)
-        self.conn = TLSConnection(self.sock)
-        self.app_records_in: list[int] = []
-        receive = self.conn._recordLayer.recvRecord
-
-        def logged_receive():  # type: ignore[no-untyped-def]
-            for result in receive():
-                if result not in (0, 1) and result[0].type == APPLICATION_DATA:
-                    self.app_records_in.append(len(result[1].bytes))
-                yield result
-
-        self.conn._recordLayer.recvRecord = logged_receive
-        settings = HandshakeSettings()
-        settings.minVersion = settings.maxVersion = version.wire
-        cipher, mac = IANA_TO_TLSLITE[suite]
-        settings.cipherNames, settings.macNames = [cipher], [mac]
-        settings.keyExchangeNames = [kex]
-        settings.useExtendedMasterSecret = False
-        settings.useEncryptThenMAC = False
-        self.settings = settings
-
-    def handshake(self) -> TlsliteClient:
-        self.conn.handshakeClientCert(settings=self.settings)
-        return self
-
-    def read_exactly(self, n: int) -> bytes:
-        data = bytearray()
-        while len(data) < n:
-            chunk = self.conn.read(max=n - len(data))
-            if not chunk:
-                break
-            data += chunk
-        return bytes(data)
-
-    def close(self) -> None:
-        try:
-            self.conn.close()
-        finally:
-            self.sock.close()
 
 
 def ssl_client_context(pki: Pki, ciphers: str, max_version: ssl.TLSVersion) -> ssl.SSLContext:
