@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 
-from tlslite.api import HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
+from tlslite.api import HandshakeSettings, TLSConnection, X509CertChain
 from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ApplicationData
 
-from w24_harness import fastcipher
+from w24_harness import fastcipher, fastrsa
 from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
 from .base import ConnectionReport, ServerConfig
@@ -124,7 +124,7 @@ class TlsliteBackend:
         chain_text = (cert.cert_pem.rstrip(b"\n") + b"\n" + cert.chain_pem).decode("ascii")
         self.cert_chain = X509CertChain()
         self.cert_chain.parsePemList(chain_text)
-        self.private_key = parsePEMKey(cert.key_pem.decode("ascii"), private=True)
+        self.private_key = fastrsa.parse_private_key(cert.key_pem.decode("ascii"))
 
     def handle(self, ctx: ConnectionContext) -> None:
         script = self.config.misbehaviour
