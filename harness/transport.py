@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ from enum import StrEnum
 from pathlib import Path
 
 import serial
+
+try:
+    from serial.serialposix import Serial as PosixSerial
+except ImportError:  # not a POSIX system: every port goes through pyserial's own reads
+    PosixSerial = None  # type: ignore[assignment,misc]
 
 from w24_harness.at.codes import LineDeadError
 from w24_harness.vocab import LineDirection
@@ -185,6 +191,12 @@ class Transport:
             self.url = retry
         self._port = port
         self._timeout: float | None = port.timeout
+        # A local tty or pty: waited on with select(), so a read never changes the port's
+        # timeout. Each change is a tcsetattr() (pyserial reconfigures the port), and the
+        # reply loop's deadlines change it twice a read: 0.15-0.3 ms of every command.
+        self._select_fd: int | None = (
+            port.fd if PosixSerial is not None and isinstance(port, PosixSerial) else None
+        )
 
     def _open(self, url: str, baud: int, rtscts: bool) -> serial.SerialBase:
         port = serial.serial_for_url(url, do_not_open=True)
@@ -236,6 +248,14 @@ class Transport:
         return data
 
     def _read_blocking(self, timeout: float) -> bytes:
+        if self._select_fd is not None:
+            ready, _, _ = select.select([self._select_fd], [], [], max(timeout, 0.0))
+            if not ready:
+                return b""
+            waiting = self._port.in_waiting
+            if waiting:
+                return self._port.read(waiting)  # all there: returns at once, whatever timeout
+            # Readable with nothing waiting: a hang-up, which pyserial's read reports.
         self._set_timeout(max(timeout, 0.0))
         first = self._port.read(1)
         if not first:

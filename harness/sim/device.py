@@ -78,6 +78,14 @@ class SimDevice:
         self.internal_errors = 0
         self.last_internal_error = ""
         self.on_internal_error: Callable[[], None] = lambda: None
+        # An SSND answers I/OK "after sz bytes have been transferred successfully to the
+        # socket's output buffer" (IC832 13-8), not once they are on the network. A line session
+        # sets this and calls run_deferred() after each reply, so the TLS record is built and
+        # sent while the host's next command is still on the line; a failed send is the next
+        # SSND's error (208), as on a module whose output buffer drains after the I/OK. Used
+        # directly (tests), the device sends before it answers.
+        self.defer_sends = False
+        self._deferred: tuple[Command, Callable[[], None]] | None = None
         self._handlers: dict[str, Callable[[Command], bytes]] = {
             "": self._ping,
             "RP": self._rp,
@@ -143,7 +151,23 @@ class SimDevice:
         self.on_internal_error()
         return self.error(ResultCode.GENERAL_EXCEPTION)
 
+    @property
+    def has_deferred(self) -> bool:
+        return self._deferred is not None
+
+    def run_deferred(self) -> None:
+        """The work the last command left for after its reply (an SSND's send), if any."""
+        if self._deferred is None:
+            return
+        cmd, work = self._deferred
+        self._deferred = None
+        try:
+            work()
+        except Exception as exc:  # the reply is out: counted, as any bug of the simulator's
+            self.internal_error(cmd, exc)
+
     def shutdown(self) -> None:
+        self.run_deferred()
         self.table.close_all()
 
     # -- commands -------------------------------------------------------------------------
@@ -312,6 +336,10 @@ class SimDevice:
     def _ssnd(self, cmd: Command) -> bytes:
         handle, sock = self._socket(cmd)
         try:
+            if self.defer_sends and not self.faults.internal_error:
+                sock.check_sendable()
+                self._deferred = (cmd, lambda: sock.send_later(cmd.payload))
+                return self.lines("I/OK")
             sock.send(cmd.payload)
         except SimSocketError as exc:
             raise CommandFailed(exc.code, exc.reason) from exc

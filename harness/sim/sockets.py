@@ -7,6 +7,7 @@ flow control backs up the peer the way a module with a small buffer does.
 from __future__ import annotations
 
 import errno
+import os
 import select
 import socket
 import time
@@ -40,6 +41,8 @@ class SimSocket:
     channel: SecureChannel | None = None
     faults: Faults = field(default_factory=Faults)
     last_poll: float = field(default_factory=time.monotonic)  # the host's last look at it
+    # A send that failed after its SSND was answered (SimDevice.defer_sends): the next SSND's.
+    send_failure: SimSocketError | None = None
 
     @property
     def ssl(self) -> bool:
@@ -98,9 +101,36 @@ class SimSocket:
             raise PeerClosed("EOF")
         return data
 
-    def send(self, data: bytes) -> None:
+    def check_sendable(self) -> None:
+        """Raise what a send would raise before it wrote anything: a deferred send's failure,
+        the socket being down, or a reset TCP has taken in that no SRCV has read yet."""
+        if self.send_failure is not None:
+            failure, self.send_failure = self.send_failure, None
+            raise failure
         if self.error is not None:
             raise SimSocketError(self.error, f"socket {self.handle} is down: {self.error_reason}")
+        # A closed socket (an SSL channel that ended) is left to send(), which says why.
+        pending = 0
+        if self.sock.fileno() >= 0:
+            pending = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if pending:
+            reason = f"send on socket {self.handle} failed: {os.strerror(pending)}"
+            self.fail(ResultCode.SOCKET_DOWN, reason)
+            # The codes a send into that socket gives (send() below).
+            peer_gone = pending in (errno.EPIPE, errno.ECONNRESET) and self.channel is None
+            raise SimSocketError(
+                ResultCode.SOCKET_DOWN if peer_gone else ResultCode.SOCKET_SEND_ERROR, reason
+            )
+
+    def send_later(self, data: bytes) -> None:
+        """`send` after the SSND was answered: a failure waits for the next SSND."""
+        try:
+            self.send(data)
+        except SimSocketError as exc:
+            self.send_failure = exc
+
+    def send(self, data: bytes) -> None:
+        self.check_sendable()
         try:
             if self.channel is not None:
                 self.channel.send(data)
