@@ -1,10 +1,12 @@
-"""Benchmark (not a test): wall time of `pytest suites` with one xdist worker and with two.
+"""Benchmark (not a test): wall time of `pytest suites` in one process, with one xdist worker
+and with two.
 
-    python bench/matrix_time.py                    # 3 runs each of -n 1 and -n 2, median
+    python bench/matrix_time.py                    # 3 runs each: single process, -n 1, -n 2
     python bench/matrix_time.py --runs 5 -- -k "not throughput"   # after --: pytest arguments
 
 Writes (or replaces) the "matrix_time" section of bench/results.md: per worker count the median
-wall time and every run's, the ratio of -n 2 to -n 1, and the floor no scheduler can beat: the
+wall time and every run's, the ratio of -n 2 to the single process (the goal: <= 0.6) and to
+-n 1 (the same xdist start-up on both sides), and the floor no scheduler can beat: the
 longest single case (from the -n 1 run's junit.xml) or half the summed case time, whichever is
 larger, plus the start-up every run pays outside its cases (the -n 1 wall time minus its summed
 case time: interpreter, imports, collection, simulator start, reports). The machine's load
@@ -36,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.md"
 BEGIN, END = "<!-- matrix_time: begin -->", "<!-- matrix_time: end -->"
-WORKERS = (1, 2)
+WORKERS = (0, 1, 2)  # 0: a single process, without xdist
 RUN_TIMEOUT_S = 900
 
 
@@ -141,7 +143,8 @@ def section(runs: dict[int, list[Run]], extra: list[str], bytecode: bool) -> str
     for n, rs in runs.items():
         walls = ", ".join(f"{r.wall_s:.1f}" for r in rs)
         loads = ", ".join(f"{r.load_before:.1f}" for r in rs)
-        rows.append(f"| -n {n} | {medians[n]:.1f} | {walls} | {loads} | {rs[-1].summary} |")
+        label = f"-n {n}" if n else "single process"
+        rows.append(f"| {label} | {medians[n]:.1f} | {walls} | {loads} | {rs[-1].summary} |")
     lines = [
         BEGIN,
         "## bench/matrix_time.py: `pytest suites` wall time",
@@ -156,8 +159,12 @@ def section(runs: dict[int, list[Run]], extra: list[str], bytecode: bool) -> str
         *rows,
         "",
     ]
+    if 0 in medians and 2 in medians:
+        lines.append(
+            f"-n 2 / single process = **{medians[2] / medians[0]:.2f}** (goal <= 0.6)"
+            + (f"; -n 2 / -n 1 = {medians[2] / medians[1]:.2f}." if 1 in medians else ".")
+        )
     if 1 in medians and 2 in medians:
-        lines.append(f"-n 2 / -n 1 = **{medians[2] / medians[1]:.2f}** (goal <= 0.6).")
         one = sorted(runs[1], key=lambda r: r.wall_s)[len(runs[1]) // 2]  # the median run
         if one.case_times:
             longest, total = max(one.case_times), sum(one.case_times)
@@ -199,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per worker count (default 3)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
+        "--workers",
+        default=",".join(map(str, WORKERS)),
+        help="comma-separated worker counts, 0 = single process (default 0,1,2)",
+    )
+    parser.add_argument(
         "--env-as-is",
         action="store_true",
         help="keep PYTHONDONTWRITEBYTECODE if set (default: drop it)",
@@ -211,13 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     bytecode = "PYTHONDONTWRITEBYTECODE" not in env
     if bytecode:
         warm_up(env, args.pytest_args)
-    runs: dict[int, list[Run]] = {n: [] for n in WORKERS}
-    for i in range(args.runs):  # alternate, so a change in machine load hits both alike
-        for n in WORKERS:
+    try:
+        workers = tuple(int(w) for w in args.workers.split(","))
+    except ValueError:
+        parser.error(f"--workers: comma-separated integers, not {args.workers!r}")
+    runs: dict[int, list[Run]] = {n: [] for n in workers}
+    for i in range(args.runs):  # alternate, so a change in machine load hits all alike
+        for n in workers:
             run = run_once(n, args.pytest_args, env)
             runs[n].append(run)
             print(
-                f"run {i + 1}/{args.runs} -n {n}: {run.wall_s:.1f} s "
+                f"run {i + 1}/{args.runs} {f'-n {n}' if n else 'single'}: {run.wall_s:.1f} s "
                 f"(load {run.load_before:.1f}) {run.summary}",
                 flush=True,
             )
