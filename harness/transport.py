@@ -252,7 +252,7 @@ class Transport:
             ready, _, _ = select.select([self._select_fd], [], [], max(timeout, 0.0))
             if not ready:
                 return b""
-            waiting = self._port.in_waiting
+            waiting = self._port.in_waiting  # type: ignore[attr-defined]
             if waiting:
                 return self._port.read(waiting)  # all there: returns at once, whatever timeout
             # Readable with nothing waiting: a hang-up, which pyserial's read reports.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from w24_harness.fixtures.plugin import OPTIONS_KEY
-from w24_harness.scenarios import SCENARIOS
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,6 +23,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid} uses `scenario` without @pytest.mark.scenarios(select)"
         )
+    from w24_harness.scenarios import SCENARIOS  # collection only: never on an xdist controller
+
     select = marker.args[0]
     profile = metafunc.config.stash[OPTIONS_KEY].profile
     params = [
