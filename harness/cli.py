@@ -87,54 +87,75 @@ def _read_ca_file(path: Path) -> str:
     return cert.public_bytes(Encoding.PEM).decode("ascii")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from w24_harness.cli_certs import add_certs_parser
-    from w24_harness.cli_profile import add_profile_parsers
-    from w24_harness.report.cli import add_report_parser
-    from w24_harness.sim.__main__ import add_sim_arguments
+# Each command's parser is built from its own module; those modules import what the command
+# needs (the simulator, the PKI, the report tools: 0.7 s together). A command line naming one
+# command builds only that parser, so `w24 ca load` starts in 0.2 s instead of 0.8 s.
+COMMANDS = ("test", "sim", "certs", "ca", "scenarios", "report", "profile", "characterize")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `w24` parser: every command's, or only `command`'s (the help is the same)."""
+
+    def wanted(*names: str) -> bool:
+        return command is None or command in names
 
     parser = argparse.ArgumentParser(prog="w24", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser(
-        "test",
-        add_help=False,
-        help="run the device suites shipped with w24-harness (any further arguments go to "
-        "pytest, e.g. `w24 test --w24-port /dev/ttyUSB0 -k handshake`)",
-    )
+    if wanted("test"):
+        sub.add_parser(
+            "test",
+            add_help=False,
+            help="run the device suites shipped with w24-harness (any further arguments go to "
+            "pytest, e.g. `w24 test --w24-port /dev/ttyUSB0 -k handshake`)",
+        )
 
-    sim = sub.add_parser("sim", help="run the W24 simulator on a pty or TCP port")
-    add_sim_arguments(sim)
+    if wanted("sim"):
+        from w24_harness.sim.__main__ import add_sim_arguments
 
-    add_certs_parser(sub)
+        sim = sub.add_parser("sim", help="run the W24 simulator on a pty or TCP port")
+        add_sim_arguments(sim)
 
-    ca = sub.add_parser("ca", help="manage the trusted CA of a device or simulator")
-    ca_sub = ca.add_subparsers(dest="ca_command", required=True)
-    load = ca_sub.add_parser("load", help="load a CA certificate (PEM or DER) with AT+iCA=")
-    load.add_argument("file")
-    _add_port_options(load)
-    show = ca_sub.add_parser("show", help="print AT+iCA? (name, validity, PEM)")
-    _add_port_options(show)
-    clear = ca_sub.add_parser("clear", help="clear the CA parameter")
-    _add_port_options(clear)
+    if wanted("certs"):
+        from w24_harness.cli_certs import add_certs_parser
 
-    scen = sub.add_parser("scenarios", help="print the scenario catalogue with expectations")
-    scen.add_argument(
-        "--profile",
-        action="append",
-        choices=sorted(PROFILES),
-        help="profile column(s) to show (default: all)",
-    )
-    scen.add_argument(
-        "--profile-file",
-        action="append",
-        type=Path,
-        default=[],
-        help="a column for the profile in this TOML file (repeatable)",
-    )
+        add_certs_parser(sub)
 
-    add_report_parser(sub)
-    add_profile_parsers(sub)
+    if wanted("ca"):
+        ca = sub.add_parser("ca", help="manage the trusted CA of a device or simulator")
+        ca_sub = ca.add_subparsers(dest="ca_command", required=True)
+        load = ca_sub.add_parser("load", help="load a CA certificate (PEM or DER) with AT+iCA=")
+        load.add_argument("file")
+        _add_port_options(load)
+        show = ca_sub.add_parser("show", help="print AT+iCA? (name, validity, PEM)")
+        _add_port_options(show)
+        clear = ca_sub.add_parser("clear", help="clear the CA parameter")
+        _add_port_options(clear)
+
+    if wanted("scenarios"):
+        scen = sub.add_parser("scenarios", help="print the scenario catalogue with expectations")
+        scen.add_argument(
+            "--profile",
+            action="append",
+            choices=sorted(PROFILES),
+            help="profile column(s) to show (default: all)",
+        )
+        scen.add_argument(
+            "--profile-file",
+            action="append",
+            type=Path,
+            default=[],
+            help="a column for the profile in this TOML file (repeatable)",
+        )
+
+    if wanted("report"):
+        from w24_harness.report.cli import add_report_parser
+
+        add_report_parser(sub)
+    if wanted("profile", "characterize"):
+        from w24_harness.cli_profile import add_profile_parsers
+
+        add_profile_parsers(sub)
     return parser
 
 
@@ -150,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["test"]:  # everything after it is pytest's, not argparse's
         return run_suites(argv[1:])
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv[:1] and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command == "sim":
         from w24_harness.sim.__main__ import run_sim
