@@ -16,7 +16,7 @@ import pytest
 import serial
 from hypothesis import settings
 
-from w24_harness.accept import accepted
+from w24_harness.accept import accepted, stop_listening
 from w24_harness.at.replies import ReplyParser
 from w24_harness.device.w24 import W24, Timeouts
 from w24_harness.pki import CertFactory
@@ -59,8 +59,8 @@ class TcpPeer:
 
     def stop(self) -> None:
         self.stopped.set()
+        stop_listening(self.listener)  # the accept loop ends now, not at its timeout
         self._thread.join(timeout=5)
-        self.listener.close()
         for conn in self.conns:
             try:
                 conn.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in a serve thread

@@ -13,7 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from w24_harness.accept import accepted
+from w24_harness.accept import accepted, stop_listening
 
 BANNER = b"220 w24-harness plain echo service ready\r\n"
 
@@ -70,7 +70,7 @@ class BannerEchoService:
 
     def stop(self) -> None:
         self._stop.set()
-        self.listener.close()
+        stop_listening(self.listener)
         for conn in self._conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)

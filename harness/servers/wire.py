@@ -20,7 +20,7 @@ from enum import IntEnum, StrEnum
 
 from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, HandshakeType
 
-from w24_harness.accept import accepted
+from w24_harness.accept import accepted, stop_listening
 from w24_harness.tlsfacts import version_from_wire
 
 RECORD_HEADER = 5
@@ -361,7 +361,7 @@ class RecordRelay:
 
     def stop(self) -> None:
         self._stop.set()
-        self.listener.close()
+        stop_listening(self.listener)
         with self._lock:
             sockets = list(self._sockets)
         for s in sockets:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from w24_harness.accept import accepted
+from w24_harness.accept import accepted, stop_listening
 from w24_harness.profile_files import profile_from_mapping, profile_to_mapping
 from w24_harness.profiles import DeviceProfile, get_profile
 from w24_harness.sim.device import SimDevice
@@ -83,6 +83,7 @@ class Simulator:
         self.url = ""
         self._threads: list[threading.Thread] = []
         self._closers: list = []
+        self._listeners: list[socket.socket] = []  # start_tcp's, shut first by stop()
 
     @property
     def status(self) -> SimStatus:
@@ -117,7 +118,7 @@ class Simulator:
     def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> str:
         listener = socket.create_server((host, port), reuse_port=False)
         listener.settimeout(0.2)
-        self._closers.append(listener.close)
+        self._listeners.append(listener)
         bound_host, bound_port = listener.getsockname()[:2]
         self.url = f"socket://{bound_host}:{bound_port}"
 
@@ -137,6 +138,8 @@ class Simulator:
 
     def stop(self) -> None:
         self.stop_event.set()
+        for listener in self._listeners:
+            stop_listening(listener)  # its accept loop ends now, not at its next timeout
         for thread in self._threads:
             thread.join(timeout=5)
         self.device.shutdown()
