@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
 import threading
 import time
@@ -130,6 +131,15 @@ class Transcript:
 RFC2217_POLL_S = 0.01
 # A blocked write to a real tty gives up after this long (RTS/CTS held off by a dead module).
 WRITE_TIMEOUT_S = 30.0
+# Waiting for the reply to a command that takes a while on the line (expect_reply_after): a
+# thread asleep in select() for tens of ms takes 0.2-1 ms to run again on a VM once the reply
+# is there (its vCPU went idle), 1-4 % of a 2 KB SSND at 921600 baud; a pty round trip between
+# two awake processes takes 0.05 ms. So the wait sleeps until POLL_AHEAD_S before the reply can
+# come, polls (yielding the CPU) until POLL_AFTER_S after, then sleeps again. Commands shorter
+# on the line than POLL_MIN_LINE_S are not worth it.
+POLL_MIN_LINE_S = 0.002
+POLL_AHEAD_S = 0.0003
+POLL_AFTER_S = 0.002
 # What a failing open may raise: pyserial's own errors, the OS's, a bad setting, and the
 # rfc2217 client's NotImplementedError for settings it cannot negotiate.
 _OPEN_ERRORS = (serial.SerialException, OSError, ValueError, NotImplementedError)
@@ -194,6 +204,7 @@ class Transport:
         # A local tty or pty: waited on with select(), so a read never changes the port's
         # timeout. Each change is a tcsetattr() (pyserial reconfigures the port), and the
         # reply loop's deadlines change it twice a read: 0.15-0.3 ms of every command.
+        self._reply_due: float | None = None  # expect_reply_after()
         self._select_fd: int | None = (
             port.fd if PosixSerial is not None and isinstance(port, PosixSerial) else None
         )
@@ -238,6 +249,13 @@ class Transport:
             raise LineDeadError(f"write to {self.url} failed: {exc}") from exc
         self.transcript.record(LineDirection.TX, data)
 
+    def expect_reply_after(self, sent: int) -> None:
+        """`sent` bytes were just written: at this port's baud rate the answer cannot come
+        before their line time is over. Reads wait for it as POLL_AHEAD_S says."""
+        baud = self._port.baudrate or 0
+        line_s = sent * 10 / baud if baud else 0.0
+        self._reply_due = time.monotonic() + line_s if line_s >= POLL_MIN_LINE_S else None
+
     def read_some(self, timeout: float) -> bytes:
         """Wait up to `timeout` s for data, then return everything that has arrived."""
         try:
@@ -249,8 +267,7 @@ class Transport:
 
     def _read_blocking(self, timeout: float) -> bytes:
         if self._select_fd is not None:
-            ready, _, _ = select.select([self._select_fd], [], [], max(timeout, 0.0))
-            if not ready:
+            if not self._wait_readable(self._select_fd, max(timeout, 0.0)):
                 return b""
             waiting = self._port.in_waiting  # type: ignore[attr-defined]
             if waiting:
@@ -262,6 +279,23 @@ class Transport:
             return b""
         self._set_timeout(0)
         return first + self._port.read(65536)
+
+    def _wait_readable(self, fd: int, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        due = self._reply_due
+        if due is not None:
+            asleep = min(due - POLL_AHEAD_S, end) - time.monotonic()
+            if asleep > 0 and select.select([fd], [], [], asleep)[0]:
+                return True
+            awake_until = min(due + POLL_AFTER_S, end)
+            while time.monotonic() < awake_until:
+                if select.select([fd], [], [], 0)[0]:
+                    return True
+                os.sched_yield()
+            if time.monotonic() >= due + POLL_AFTER_S:
+                self._reply_due = None
+        left = end - time.monotonic()
+        return bool(select.select([fd], [], [], max(left, 0.0))[0])
 
     def _poll(self, timeout: float) -> bytes:
         # The port's timeout stays RFC2217_POLL_S: no renegotiation, whichever pyserial is

@@ -83,6 +83,43 @@ def test_read_some_returns_empty_after_its_timeout(pty_pair: tuple[int, str]) ->
         assert 0.15 < time.monotonic() - started < 2.0
 
 
+# A command whose line time is long: 1000 bytes at 9600 baud take 1.04 s.
+SLOW_BAUD, LONG_COMMAND = 9600, 1000
+
+
+def test_a_reply_already_there_is_read_at_once_whatever_its_due_time(
+    pty_pair: tuple[int, str],
+) -> None:
+    """expect_reply_after() only changes how the read waits, never holds data back."""
+    master, path = pty_pair
+    with Transport(path, baud=SLOW_BAUD) as line:
+        line.expect_reply_after(LONG_COMMAND)  # due in 1.04 s
+        os.write(master, b"I/OK\r\n")
+        started = time.monotonic()
+        assert _read_until(line, 6, timeout=3.0) == b"I/OK\r\n"
+        assert time.monotonic() - started < 0.5
+
+
+def test_a_reply_arriving_around_its_due_time_is_read(pty_pair: tuple[int, str]) -> None:
+    """Before the due time (asleep), inside the polling window, and after it (asleep again)."""
+    master, path = pty_pair
+    with Transport(path, baud=SLOW_BAUD) as line:
+        for delay in (0.0, 0.0025, 0.05):  # 40-byte commands: due 4.2 ms after the write
+            line.expect_reply_after(40)
+            time.sleep(delay)
+            os.write(master, b"I/OK\r\n")
+            assert _read_until(line, 6, timeout=3.0) == b"I/OK\r\n", delay
+
+
+def test_a_far_due_time_does_not_stretch_a_reads_timeout(pty_pair: tuple[int, str]) -> None:
+    _master, path = pty_pair
+    with Transport(path, baud=SLOW_BAUD) as line:
+        line.expect_reply_after(LONG_COMMAND)
+        started = time.monotonic()
+        assert line.read_some(0.05) == b""
+        assert time.monotonic() - started < 0.5
+
+
 def test_discard_input_drops_stale_bytes_and_notes_it(pty_pair: tuple[int, str]) -> None:
     master, path = pty_pair
     with Transport(path) as line:

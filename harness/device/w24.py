@@ -189,6 +189,7 @@ class W24:
         self._parser.reset()
         self.transport.discard_input()
         (write or self.transport.write)(wire)
+        self.transport.expect_reply_after(len(wire))
 
     def execute(
         self,
