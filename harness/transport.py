@@ -201,10 +201,10 @@ class Transport:
             self.url = retry
         self._port = port
         self._timeout: float | None = port.timeout
+        self._reply_due: float | None = None  # expect_reply_after()
         # A local tty or pty: waited on with select(), so a read never changes the port's
         # timeout. Each change is a tcsetattr() (pyserial reconfigures the port), and the
         # reply loop's deadlines change it twice a read: 0.15-0.3 ms of every command.
-        self._reply_due: float | None = None  # expect_reply_after()
         self._select_fd: int | None = (
             port.fd if PosixSerial is not None and isinstance(port, PosixSerial) else None
         )

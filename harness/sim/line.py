@@ -150,8 +150,11 @@ class Pacer:
         ahead = until - time.monotonic()
         if ahead <= 0:
             return
-        if not exact or ahead > cls.YIELD_S:
-            time.sleep(ahead - cls.YIELD_S if exact else ahead)
+        if not exact:
+            time.sleep(ahead)
+            return
+        if ahead > cls.YIELD_S:
+            time.sleep(ahead - cls.YIELD_S)
         while time.monotonic() < until:
             os.sched_yield()
 
@@ -355,10 +358,11 @@ class LineSession:
         self._jobs.put(job)
 
     def _inline(self, item: Command | BadInput) -> bool:
-        """An SSND whose send is deferred is quick: the reader answers it itself, sparing the
-        hand-off to the worker (0.1 ms of each 2 KB SSND at 921600 baud), when the worker has
-        nothing running; the worker then sends the record while the next command comes in."""
-        if not (self.device.defer_sends and isinstance(item, Command) and item.name == "SSND"):
+        """An SSND is quick, its send deferred (this session set device.defer_sends): the
+        reader answers it itself, sparing the hand-off to the worker (0.1 ms of each 2 KB SSND
+        at 921600 baud), when the worker has nothing running; the worker then sends the record
+        while the next command comes in."""
+        if not (isinstance(item, Command) and item.name == "SSND"):
             return False
         with self._outstanding_lock:
             return self._outstanding == 0
