@@ -20,7 +20,7 @@ from w24_harness.report.chart import throughput_chart
 from w24_harness.report.compare import Comparison, presence_summary
 from w24_harness.report.linerate import format_rate
 from w24_harness.report.results import RunResults, ScenarioResult
-from w24_harness.report.verdict import Entry, RunVerdict, Tally
+from w24_harness.report.verdict import NO_FAMILY, Entry, RunVerdict, Tally
 from w24_harness.tlsfacts import SUITES, W24_SUITES, ProtocolVersion
 from w24_harness.vocab import DataDirection, Family
 
@@ -124,15 +124,16 @@ def _negotiated(r: ScenarioResult) -> str:
 
 
 def _family(entry: Entry) -> str:
-    """The entry's family; a plan-less record (an older results.json) asks the catalogue."""
+    """The entry's family. Only a plan from an older results.json, which left it empty,
+    asks the catalogue: importing it costs an xdist controller half a second."""
     if entry.planned.family:
         return entry.planned.family
-    from w24_harness.scenarios import get  # the catalogue, only for records without a plan
+    from w24_harness.scenarios import get
 
     try:
         return str(get(entry.planned.id).suite)
     except KeyError:
-        return "other"
+        return NO_FAMILY
 
 
 def _basis_kind(e: Entry) -> tuple[str, str, str]:

@@ -85,13 +85,17 @@ class TestStatus(StrEnum):
     STARTED = "started"  # set up, but no call or teardown report arrived
 
 
+NO_FAMILY = "other"  # the report's group for recording tests outside the catalogue
+
+
 @dataclass
 class PlannedScenario:
     """One collected scenario test (a parametrized item of the suites)."""
 
     nodeid: str
     id: str  # the scenario or throughput-case id (the item's parameter id otherwise)
-    family: str = ""  # Family value, "" when the test is no catalogue entry
+    family: str = ""  # Family value, NO_FAMILY for a test that is no catalogue entry; "" in
+    # a results.json older than that distinction (the report then asks the catalogue)
     kind: str = ""  # Kind value
     basis: str = ""  # Basis value
     measures: str | None = None  # the profile field a characterization measures
