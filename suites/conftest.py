@@ -27,9 +27,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
     select = marker.args[0]
     profile = metafunc.config.stash[OPTIONS_KEY].profile
-    params = [
-        pytest.param(s, id=s.id, marks=[pytest.mark.slow] if s.slow else [])
-        for s in SCENARIOS
-        if select(s, profile)
-    ]
+    params = [pytest.param(s, id=s.id, marks=_marks(s)) for s in SCENARIOS if select(s, profile)]
     metafunc.parametrize("scenario", params)
+
+
+def _marks(scenario) -> list[pytest.MarkDecorator]:
+    marks = ((pytest.mark.slow, scenario.slow), (pytest.mark.waits, scenario.waits))
+    return [mark for mark, on in marks if on]

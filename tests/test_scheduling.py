@@ -32,6 +32,10 @@ def test_fast(i, request):
 @pytest.mark.slow
 def test_long(request):
     _log(request)
+
+@pytest.mark.waits
+def test_idle(request):
+    _log(request)
 """
 # The scheduler is the controller's choice (workers always see dist "no"): its conftest says.
 PROBE_CONFTEST = """
@@ -63,7 +67,7 @@ def _runs(pytester: pytest.Pytester, *args: str) -> tuple[str, list[tuple[str, s
         )
     assert result.ret == 0, result.stdout.str()
     rows = [tuple(line.split()) for line in log.read_text().splitlines()]
-    assert len(rows) == 5, rows
+    assert len(rows) == 6, rows
     return dist.read_text(), rows  # type: ignore[return-value]
 
 
@@ -79,7 +83,19 @@ def test_without_n_nothing_is_distributed(pytester):
     assert _runs(pytester)[0] == "no"
 
 
-def test_workers_start_with_the_slow_case(pytester):
-    # One worker runs the whole collection in the order the plugin sorted it.
+def test_workers_start_with_the_slow_case_then_the_waiting_one(pytester):
+    # One worker runs the whole collection in the order the plugin sorted it: test_idle was
+    # collected last.
     order = [name for _, name in _runs(pytester, "-n", "1")[1]]
-    assert order[0] == "test_long", order
+    assert order[:2] == ["test_long", "test_idle"], order
+    assert sorted(order[2:]) == [f"test_fast[{i}]" for i in range(4)], order
+
+
+def test_the_waits_follow_the_slow_case_on_one_worker(pytester):
+    # worksteal hands the first worker the front half: the slow test and the waiting one run
+    # there back to back, while the other worker takes the rest.
+    rows = _runs(pytester, "-n", "2")[1]
+    worker_of = {name: worker for worker, name in rows}
+    assert worker_of["test_long"] == worker_of["test_idle"], rows
+    first_two = [name for worker, name in rows if worker == worker_of["test_long"]][:2]
+    assert first_two == ["test_long", "test_idle"], rows

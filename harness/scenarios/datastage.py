@@ -220,6 +220,7 @@ def _flow_scenarios() -> list[Scenario]:
             always(ACCEPT),
             Action.RECEIVE_PAUSED,
             basis=Basis.HARNESS,
+            waits=True,  # runner.NO_POLL_S of the host doing nothing
         ),
         _data(
             "data-full-duplex-65536",

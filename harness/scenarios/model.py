@@ -106,7 +106,12 @@ class Scenario:
     client_auth: bool = False  # the server demands a client certificate
     send_size: int = 0  # device -> server bytes (exchange)
     recv_size: int = 0  # server -> device bytes (exchange, and misbehaving servers)
-    slow: bool = False
+    slow: bool = False  # long: left out of the self-test fault runs (test_suites_catch_faults)
+    # Mostly idle by design (the host pausing its polls, a timeout running out): the plugin
+    # starts these right after the slow ones, so on `-n 2` all the waiting lands at the front of
+    # one worker's share while the other works alone, instead of two waits overlapping (an idle
+    # machine) or a wait's worker sharing the cores later. Unlike `slow`, no effect on selection.
+    waits: bool = False
     # What a tlslite server does at the record layer after the handshake (replaces recv_size's
     # plain records; recv_size is then the plan's data bytes).
     records: RecordPlan | None = None
