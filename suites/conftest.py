@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from w24_harness.fixtures.plugin import OPTIONS_KEY
+from w24_harness.fixtures.plugin import OPTIONS_KEY, start_simulator_early
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    start_simulator_early(config)  # it boots while this process collects the suites
     config.addinivalue_line(
         "markers",
         "scenarios(select): parametrize `scenario` with catalogue entries that "

@@ -1,0 +1,109 @@
+"""The simulator of a process that collects the device suites starts while it collects
+(plugin.start_simulator_early), and the session uses that one. Child pytest runs of the real
+suites via pytester; a probe plugin counts the simulators each process starts and leaves."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ROOT / "suites"
+
+pytestmark = [pytest.mark.timeout(120)]
+
+# Loaded with -p in the child: each SimulatorProcess started, with the process that started it
+# and whether that was before collection ended; at the end, the simulator pids still running.
+PROBE = """
+import os
+from pathlib import Path
+
+from w24_harness.sim import server
+
+LOG = Path(os.environ["W24_PROBE_LOG"])
+WHO = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_collected = []
+_init = server.SimulatorProcess.__init__
+
+def _counting_init(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    when = "after-collection" if _collected else "during-collection"
+    with LOG.open("a") as fh:
+        fh.write(f"start {WHO} {when} {self.proc.pid}\\n")
+
+server.SimulatorProcess.__init__ = _counting_init
+
+def pytest_collection_finish(session):
+    _collected.append(True)
+"""
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[list[str]]]:
+    log = pytester.path / "probe.log"
+    pytester.makepyfile(w24_start_probe=PROBE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("W24_PROBE_LOG", str(log))
+        mp.delenv("PYTEST_XDIST_WORKER", raising=False)  # this test's own worker, if any
+        mp.setenv("PYTHONPATH", f"{pytester.path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+        result = pytester.runpytest_subprocess(
+            str(SUITES),
+            f"--rootdir={ROOT}",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "w24_start_probe",
+            "--w24-report-dir",
+            str(pytester.path / "reports"),
+            *args,
+            timeout=100,
+        )
+    rows = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    return result, rows
+
+
+def _alive(pid: int) -> bool:
+    """Running, not exited: an exited child whose parent is gone may linger as a zombie where
+    nothing reaps orphans (a container's PID 1)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_the_session_uses_the_simulator_started_during_collection(pytester):
+    result, starts = _run(pytester, "-k", "ca-fits or valid-tls1-aes128-sha")
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=2)
+    # One simulator, started before collection ended, and no second one for the session.
+    assert [row[:3] for row in starts] == [["start", "main", "during-collection"]], starts
+
+
+def test_each_xdist_worker_starts_its_own_early_and_the_controller_none(pytester):
+    result, starts = _run(pytester, "-n", "2", "-k", "ca-fits or ca-garbage or ca-too-long")
+    assert result.ret == 0, result.stdout.str()
+    assert sorted(row[1:3] for row in starts) == [
+        ["gw0", "during-collection"],
+        ["gw1", "during-collection"],
+    ], starts
+
+
+def test_collect_only_starts_no_simulator(pytester):
+    result, starts = _run(pytester, "--collect-only", "-q")
+    assert result.ret == 0, result.stdout.str()
+    assert starts == []
+
+
+def test_a_simulator_no_test_took_is_stopped(pytester):
+    # Nothing selected: the early simulator was started for nothing, and must not outlive the
+    # run (pytest exits 5, no tests ran).
+    result, starts = _run(pytester, "-k", "no-such-scenario-anywhere")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED, result.stdout.str()
+    assert len(starts) == 1, starts
+    pid = int(starts[0][3])
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)  # leave nothing behind, then fail
+        pytest.fail(f"the early simulator {pid} outlived the run")
