@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from child_runs import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
@@ -44,22 +45,18 @@ def pytest_collection_finish(session):
 def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[list[str]]]:
     log = pytester.path / "probe.log"
     pytester.makepyfile(w24_start_probe=PROBE)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("W24_PROBE_LOG", str(log))
-        mp.delenv("PYTEST_XDIST_WORKER", raising=False)  # this test's own worker, if any
-        mp.setenv("PYTHONPATH", f"{pytester.path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-        result = pytester.runpytest_subprocess(
-            str(SUITES),
-            f"--rootdir={ROOT}",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "w24_start_probe",
-            "--w24-report-dir",
-            str(pytester.path / "reports"),
-            *args,
-            timeout=100,
-        )
+    result = run_child(
+        pytester,
+        str(SUITES),
+        "-p",
+        "w24_start_probe",
+        *args,
+        env={
+            "W24_PROBE_LOG": str(log),
+            "PYTHONPATH": f"{pytester.path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        },
+        unset=("PYTEST_XDIST_WORKER",),  # this test's own worker, if any
+    )
     rows = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
     return result, rows
 

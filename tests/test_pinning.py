@@ -4,13 +4,11 @@ real thing in a child run, where each worker and a process it starts report thei
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from child_runs import run_child
 
 from w24_harness.fixtures.scheduling import worker_cpu
-
-ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
     pytest.mark.timeout(120),
@@ -60,21 +58,15 @@ def _affinities(pytester: pytest.Pytester, workers: int, *args: str) -> dict[str
     pytester.makepyfile(
         **{f"test_probe_{i}": PROBE for i in range(workers)}  # one test per worker at least
     )
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("W24_PROBE_DIR", str(out))
-        result = pytester.runpytest_subprocess(
-            f"--rootdir={ROOT}",
-            "-p",
-            "no:cacheprovider",
-            "--w24-report-dir",
-            str(pytester.path / "reports"),
-            "-n",
-            str(workers),
-            "--dist",
-            "each",  # every worker runs every test, so each reports
-            *args,
-            timeout=100,
-        )
+    result = run_child(
+        pytester,
+        "-n",
+        str(workers),
+        "--dist",
+        "each",  # every worker runs every test, so each reports
+        *args,
+        env={"W24_PROBE_DIR": str(out)},
+    )
     assert result.ret == 0, result.stdout.str()
     return {p.name: p.read_text() for p in out.iterdir()}
 

@@ -4,11 +4,8 @@ the slow cases first. Child pytest runs via pytester; the test bodies need no de
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from child_runs import run_child
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -53,18 +50,9 @@ def _runs(pytester: pytest.Pytester, *args: str) -> tuple[str, list[tuple[str, s
     log, dist = pytester.path / "probe.log", pytester.path / "probe.dist"
     pytester.makepyfile(test_probe=PROBE)
     pytester.makeconftest(PROBE_CONFTEST)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("W24_PROBE_LOG", str(log))
-        mp.setenv("W24_PROBE_DIST", str(dist))
-        result = pytester.runpytest_subprocess(
-            f"--rootdir={ROOT}",
-            "-p",
-            "no:cacheprovider",
-            "--w24-report-dir",
-            str(pytester.path / "reports"),
-            *args,
-            timeout=100,
-        )
+    result = run_child(
+        pytester, *args, env={"W24_PROBE_LOG": str(log), "W24_PROBE_DIST": str(dist)}
+    )
     assert result.ret == 0, result.stdout.str()
     rows = [tuple(line.split()) for line in log.read_text().splitlines()]
     assert len(rows) == 6, rows
