@@ -35,6 +35,7 @@ from tlslite.messages import HelloRequest
 from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode
 from w24_harness.profiles import SSL3, TLS1, W24, W24_SUITES, DeviceProfile
+from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
 from w24_harness.vocab import Renegotiation
 
@@ -614,6 +615,23 @@ def test_hello_request_is_handled_as_the_profile_says(value: Renegotiation) -> N
             assert warning.value.description == AlertDescription.no_renegotiation
         else:
             assert conn.read(max=1, min=1) == b"x"  # no answer came before the data
+
+
+@pytest.mark.parametrize("value", [Renegotiation.IGNORE, Renegotiation.REFUSE])
+def test_the_hello_request_fault_loses_the_next_record_only(value: Renegotiation) -> None:
+    faults = Faults(hello_request_drops_data=True)
+    with tcp_pair() as (client, server_sock):
+        tap = WireTap(server_sock)
+        server = tlslite_server(tap, ((3, 1),), (RC4_SHA,))
+        channel = handshake(client, W24.with_changes(renegotiation=value), faults=faults)
+        conn = server.result()
+        conn.write(b"before")
+        assert receive(channel, 6) == b"before"  # untouched until a HelloRequest comes
+        for _ in conn._sendMsg(HelloRequest().create()):
+            pass
+        conn.write(b"lost!")
+        conn.write(b"after")
+        assert receive(channel, 5) == b"after"  # the record behind the HelloRequest is gone
 
 
 def test_tcp_eof_without_close_notify_gives_data_then_peer_closed() -> None:

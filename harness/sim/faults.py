@@ -76,6 +76,11 @@ class Faults:
     # on taking TCP data and drops what does not fit its receive buffer, instead of leaving it to
     # TCP flow control.
     rx_overflow_drops: bool = False
+    # After a HelloRequest inside the session, the next application-data record is lost: a
+    # client that never implemented renegotiation takes the message down its handshake path,
+    # which resets the record buffer. Whatever it answers (nothing, no_renegotiation), the data
+    # the server sent next never reaches the host.
+    hello_request_drops_data: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

@@ -156,6 +156,7 @@ class SecureChannel:
             else self._limit + _MAC_BYTES[mac] + (block + 256) * bool(block)
         )
         self._unclean = False  # the peer closed TCP without close_notify
+        self._drop_next_data = False  # the hello_request_drops_data fault is armed
         self._record = bytearray()  # the incoming record being assembled from the socket
         conn.feed = bytearray()
         self._peer_closed = False
@@ -271,6 +272,11 @@ class SecureChannel:
         feed += self._record
         self._record = bytearray()
         data = self._read_record()
+        if record_type == ContentType.handshake and self._faults.hello_request_drops_data:
+            self._drop_next_data = True  # after the handshake, only a HelloRequest comes here
+        elif data and self._drop_next_data:
+            self._drop_next_data = False
+            return b""  # the fault: the record after the HelloRequest is lost
         empty = data is None and record_type == ContentType.application_data
         if empty and self._faults.empty_record_eof:
             self._peer_closed = True  # the fault: an empty record read as the end
