@@ -37,12 +37,23 @@ def _counting_init(self, *args, **kwargs):
 
 server.SimulatorProcess.__init__ = _counting_init
 
+if os.environ.get("W24_PROBE_BREAK_OPEN"):  # the port cannot be opened, the child runs
+    from w24_harness.at.codes import LineDeadError
+    from w24_harness.device import w24
+
+    def _broken_open(*args, **kwargs):
+        raise LineDeadError("probe: this port cannot be opened")
+
+    w24.W24.open = staticmethod(_broken_open)
+
 def pytest_collection_finish(session):
     _collected.append(True)
 """
 
 
-def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[list[str]]]:
+def _run(
+    pytester: pytest.Pytester, *args: str, env: dict[str, str] | None = None
+) -> tuple[pytest.RunResult, list[list[str]]]:
     log = pytester.path / "probe.log"
     pytester.makepyfile(w24_start_probe=PROBE)
     result = run_child(
@@ -54,6 +65,7 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, list[
         env={
             "W24_PROBE_LOG": str(log),
             "PYTHONPATH": f"{pytester.path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            **(env or {}),
         },
         unset=("PYTEST_XDIST_WORKER",),  # this test's own worker, if any
     )
@@ -104,3 +116,16 @@ def test_a_simulator_no_test_took_is_stopped(pytester):
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)  # leave nothing behind, then fail
         pytest.fail(f"the early simulator {pid} outlived the run")
+
+
+def test_a_simulator_the_session_cannot_talk_to_is_stopped(pytester):
+    # The simulator came up, but the port to it cannot be opened: the session fixture fails
+    # (the tests error) and must not leave the simulator running.
+    result, starts = _run(pytester, "-k", "ca-fits", env={"W24_PROBE_BREAK_OPEN": "1"})
+    assert result.ret != 0
+    assert "probe: this port cannot be opened" in result.stdout.str()
+    assert len(starts) == 1, starts
+    pid = int(starts[0][3])
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"the simulator {pid} outlived a session that could not connect")

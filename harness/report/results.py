@@ -95,10 +95,10 @@ class SimInternalError:
 
 
 def record(obj: object) -> dict[str, object]:
-    """A flat record's fields as a dict. dataclasses.asdict deep-copies every value, which for
-    a run's records (results.json of `./w24-test all`: about 800 of them, plus one append per
-    test) took 0.2-0.3 s of CPU; these records hold only scalars, lists and the `server` dict,
-    which json writes as they are (json_default covers a dataclass nested in them)."""
+    """A flat record's fields as a dict. dataclasses.asdict deep-copies every value: 19 ms
+    for the 221 results, plans and outcomes of a suites run against 1.7 ms this way, and as
+    much again in the per-test appends. These records hold only scalars, lists and the
+    `server` dict, which json writes as they are (json_default covers a dataclass in them)."""
     return {f.name: getattr(obj, f.name) for f in fields(obj)}  # type: ignore[arg-type]
 
 
