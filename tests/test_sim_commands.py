@@ -17,6 +17,7 @@ from w24_harness.at.codes import DeviceError
 from w24_harness.at.commands import encode_ca
 from w24_harness.device.w24 import W24
 from w24_harness.pki import CertFactory
+from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.timeout(30)
@@ -126,6 +127,21 @@ def test_ca_that_does_not_parse_is_116(sim_w24: W24, sim_ca_pem: bytes, wire: by
         wire = b"AT+iCA=" + wire
     assert code_of(sim_w24, "CA=", wire=wire) == 116
     assert sim_w24.get_ca().pem == sim_ca_pem.decode()
+
+
+def test_the_ca_unchecked_fault_stores_any_value_within_the_length_limit(
+    sim_start: Callable[..., Simulator],
+    sim_open: Callable[..., W24],
+    sim_ca_pem: bytes,
+    long_ca_pem: bytes,
+) -> None:
+    w24 = sim_open(sim_start(faults=Faults(ca_unchecked=True)).url)
+    w24.execute("CA=", wire=b"AT+iCA=" + BAD_PEM.encode())  # I/OK: no DeviceError
+    assert w24.get_ca().pem.split() == BAD_PEM.split()  # echoed as stored
+    w24.set_ca(sim_ca_pem)
+    code = code_of(w24, "CA=", wire=encode_ca(long_ca_pem.decode()))
+    assert code == w24.profile.resolved().ca_too_long_code  # the length is still checked
+    assert w24.get_ca().pem == sim_ca_pem.decode()
 
 
 def test_ca_that_is_not_a_ca_is_116(sim_w24: W24, sim_ca_pem: bytes) -> None:

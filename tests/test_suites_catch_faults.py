@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.at.commands import ca_text_length
+from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import get_profile
-from w24_harness.scenarios import SCENARIOS, Expect, Scenario, identity, reject
+from w24_harness.scenarios import SCENARIOS, Expect, Scenario, get, identity, reject
 from w24_harness.servers.records import (
     Alert,
     AlertLevel,
@@ -131,6 +133,17 @@ def _data_after_hello_request(s: Scenario) -> bool:
     return hello is not None and any(isinstance(step, Data) for step in steps[hello + 1 :])
 
 
+def _refused_at_ca_load(s: Scenario) -> bool:
+    """w24 holds the scenario to a 116 at AT+iCA= for the CA's content: a CA over the length
+    limit (ca-4096's PEM is) is refused by its length, which the ca_unchecked fault still
+    checks."""
+    e = _asserted(s)
+    if e is None or e != reject(ResultCode.CA_PARSE_ERROR, Stage.CA):
+        return False
+    pem = CertSets(W24).get(s.certs).ca_pem or b""
+    return ca_text_length(pem.decode("latin-1")) <= W24.ca_max_chars
+
+
 def _sends_data(s) -> bool:
     sending = (Action.EXCHANGE, Action.FULL_DUPLEX)  # the actions that SSND the device's bytes
     return _simulated(s).accept and s.action in sending and s.send_size > 0
@@ -182,6 +195,9 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "hello_request_drops_data": _ids(
         lambda s: _data_after_hello_request(s) and _simulated(s).accept
     ),
+    # A CA stored unparsed: every scenario w24 holds to a 116 at AT+iCA= (what it refuses by
+    # content, not by length) gets an I/OK there instead.
+    "ca_unchecked": _ids(_refused_at_ca_load),
     # Only a host that stays away while more than the buffer arrives can tell.
     "rx_overflow_drops": _ids(
         lambda s: s.action == Action.RECEIVE_PAUSED and s.recv_size > W24.rx_buffer_bytes
@@ -226,7 +242,9 @@ def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
     assert f"scenario {some} on profile w24: {verdict}" in output
     assert "serial transcript: " in output
     transcript = next(r["transcript"] for r in data["results"] if r["id"] == some)
-    assert Path(transcript).is_file() and "AT+iSSL" in Path(transcript).read_text()
+    # The scenario's own commands: a CA load, or the handshake every other action starts with.
+    command = "AT+iCA=" if get(some).action == Action.LOAD_CA else "AT+iSSL"
+    assert Path(transcript).is_file() and command in Path(transcript).read_text()
     # Simulator internal errors are reported apart from the verdicts, and only for that fault.
     errors = data["simulator_internal_errors"]
     if fault == "internal_error":

@@ -17,7 +17,7 @@ from cryptography import x509
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.at.reader import BadInput, Command
-from w24_harness.pki.fit import check_ca_fit
+from w24_harness.pki.fit import ca_text_length, check_ca_fit
 from w24_harness.profiles import DeviceProfile
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
@@ -216,6 +216,14 @@ class SimDevice:
         if not pem.strip():
             self._store(slot, "", temporary=cmd.op == "~")
             return self.lines("I/OK")
+        if self.faults.ca_unchecked:
+            if ca_text_length(pem) > self.profile.ca_max_chars:
+                raise CommandFailed(
+                    self.profile.ca_too_long_code,
+                    f"{slot}: over {self.profile.ca_max_chars} characters",
+                )
+            self._store(slot, pem, temporary=cmd.op == "~")  # the fault: stored unparsed
+            return self.lines("I/OK")
         try:
             report = check_ca_fit(pem.encode("latin-1"), self.profile)
         except ValueError as exc:
@@ -244,7 +252,11 @@ class SimDevice:
     def _ca_report(self, pem: str) -> bytes:
         if not pem.strip():
             return CRLF + self.lines("I/OK")
-        cert = x509.load_pem_x509_certificate(pem.encode("latin-1"))
+        try:
+            cert = x509.load_pem_x509_certificate(pem.encode("latin-1"))
+        except ValueError:
+            # Stored unparsed (only the ca_unchecked fault stores such a value): echoed as is.
+            return self.lines(*pem.strip().splitlines(), "I/OK")
         cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
         name = str(cns[0].value) if cns else cert.subject.rfc4514_string()
         validity = (

@@ -81,6 +81,10 @@ class Faults:
     # which resets the record buffer. Whatever it answers (nothing, no_renegotiation), the data
     # the server sent next never reaches the host.
     hello_request_drops_data: bool = False
+    # AT+iCA= checks only the value's length and stores it unparsed: a value that is no
+    # certificate, a SHA-256 signature or a key size the module cannot use all answer I/OK,
+    # and the trouble shows at the handshake, if at all (AT+iCA? echoes what was stored).
+    ca_unchecked: bool = False
 
     @classmethod
     def names(cls) -> list[str]:
