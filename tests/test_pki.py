@@ -411,3 +411,19 @@ def test_resigned_plain_trustme_ca_size_is_reported() -> None:
     resigned = resign(ca._certificate, ca._private_key, "sha1")
     chars = check_ca_fit(resigned.public_bytes(Encoding.PEM), W24).pem_chars
     assert chars == 1216  # fits 1300 with 84 to spare (1212 with a UTCTime notAfter)
+
+
+@pytest.mark.parametrize("profile", [W24, ICHIP, MODERN], ids=lambda p: p.name)
+def test_the_4096_bit_ca_is_wrong_only_in_its_key_size(profile) -> None:
+    # ca-4096 must test the key-size rule alone: a firmware without it, but with the length
+    # check, would pass a CA that is also over the length limit (a self-signed 4096-bit CA is).
+    from w24_harness.pki.sets import CertSets
+
+    pem = CertSets(profile).get("ca_4096").ca_pem
+    assert pem is not None
+    report = check_ca_fit(pem, profile)
+    assert report.pem_chars <= profile.ca_max_chars
+    assert report.key_bits == 4096
+    assert report.problems == (
+        f"RSA key is 4096 bits; the {profile.name} profile accepts 1024 or 2048 bits",
+    )

@@ -134,9 +134,8 @@ def _data_after_hello_request(s: Scenario) -> bool:
 
 
 def _refused_at_ca_load(s: Scenario) -> bool:
-    """w24 holds the scenario to a 116 at AT+iCA= for the CA's content: a CA over the length
-    limit (ca-4096's PEM is) is refused by its length, which the ca_unchecked fault still
-    checks."""
+    """w24 holds the scenario to a 116 at AT+iCA= for the CA's content, not its length (a CA
+    over the length limit is refused by that, which the ca_unchecked fault still checks)."""
     e = _asserted(s)
     if e is None or e != reject(ResultCode.CA_PARSE_ERROR, Stage.CA):
         return False

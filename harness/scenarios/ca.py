@@ -67,7 +67,7 @@ SCENARIOS: list[Scenario] = [
     # §12.2: the CA's key is RSA 1024 or 2048 bits.
     Scenario(
         "ca-4096",
-        "a 4096-bit CA",
+        "a 4096-bit CA whose PEM is within the length limit (only its key size is wrong)",
         Family.CA,
         lambda p: ACCEPT if 4096 in p.ca_key_bits else reject(ResultCode.CA_PARSE_ERROR, Stage.CA),
         certs="ca_4096",
