@@ -83,9 +83,10 @@ def _ca_name(common_name: str) -> x509.Name:
     )
 
 
-def _builder(
+def cert_builder(
     subject: x509.Name, issuer: x509.Name, key: rsa.RSAPublicKey
 ) -> x509.CertificateBuilder:
+    """A certificate valid 2000-2049 (UTCTime), before its extensions and signature."""
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -135,7 +136,7 @@ def ca_certificate(
     """A self-signed root: basicConstraints (critical) with `ca_flag`, SKI, optional keyUsage."""
     subject = _ca_name(name)
     builder = (
-        _builder(subject, subject, key.public_key())
+        cert_builder(subject, subject, key.public_key())
         .add_extension(x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
@@ -160,7 +161,7 @@ def leaf_certificate(
     aki: carry an AuthorityKeyIdentifier (of `issuer_cert`'s SKI, else of `signer`'s key).
     """
     builder = (
-        _builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]), issuer, key)
+        cert_builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]), issuer, key)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(_general_names(names)), critical=False)
         .add_extension(
@@ -187,7 +188,7 @@ def v1_certificate(
 ) -> x509.Certificate:
     """An X.509 v1 certificate: no version field, no extensions (how CAs looked before v3)."""
     draft = asn1_x509.Certificate.load(
-        _builder(subject, issuer, public_key)
+        cert_builder(subject, issuer, public_key)
         .sign(signer, hashes.SHA256())
         .public_bytes(Encoding.DER)
     )
@@ -583,7 +584,7 @@ class IdentitySets:
             ]
         )
         builder = (
-            _builder(name, name, key.public_key())
+            cert_builder(name, name, key.public_key())
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), False

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from w24_harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
-from w24_harness.pki.identity import IdentitySets
+from w24_harness.pki.identity import IdentitySets, cert_builder
 from w24_harness.pki.keys import rsa_key
 from w24_harness.pki.resign import resign
 from w24_harness.profiles import DeviceProfile
@@ -162,18 +163,17 @@ def compact_ca(key_bits: int, hash_name: str) -> bytes:
     key, signer = rsa_key(key_bits), rsa_key(1024)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"w24 CA {key_bits}")])
     issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "w24 root 1024")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-        .not_valid_after(dt.datetime(2049, 12, 31, tzinfo=dt.UTC))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(signer, hashes.SHA256())
-    )
+    cert = _ca_builder(subject, issuer, key.public_key()).sign(signer, hashes.SHA256())
     return resign(cert, signer, hash_name).public_bytes(Encoding.PEM)
+
+
+def _ca_builder(
+    subject: x509.Name, issuer: x509.Name, public_key: rsa.RSAPublicKey
+) -> x509.CertificateBuilder:
+    """A CA certificate (basicConstraints CA:TRUE) before its signature."""
+    return cert_builder(subject, issuer, public_key).add_extension(
+        x509.BasicConstraints(ca=True, path_length=None), critical=True
+    )
 
 
 def oversize_ca(limit: int, hash_name: str) -> bytes:
@@ -186,14 +186,7 @@ def oversize_ca(limit: int, hash_name: str) -> bytes:
             [x509.NameAttribute(NameOID.COMMON_NAME, "w24-harness oversize CA"), *units]
         )
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-            .not_valid_after(dt.datetime(2049, 12, 31, tzinfo=dt.UTC))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            _ca_builder(name, name, key.public_key())
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
             .sign(key, hashes.SHA256())
         )
