@@ -297,6 +297,16 @@ def test_one_ssl_socket_then_225_and_the_ssnd_limit(
     assert send(sim, encode_ssnd(0, bytes(limit + 1))) == err(ResultCode.SSND_TOO_BIG)
 
 
+def test_the_ssnd_limit_fault_takes_an_ssnd_over_the_limit(
+    device, certs: CertSets, tls_port: int
+) -> None:
+    sim = with_ca(device(faults=Faults(ssnd_limit_unchecked=True)), certs)
+    assert at(sim, f"STCP:127.0.0.1,{tls_port}") == b"I/0\r\n"
+    assert at(sim, "SSL:0") == OK
+    assert sim.ssnd_limit(0) is None
+    assert send(sim, encode_ssnd(0, bytes(W24.max_ssnd_ssl + 1))) == OK
+
+
 def test_a_second_ssl_socket_where_the_profile_allows_two(
     device, certs: CertSets, tls_ports: tuple[int, int], tcp_port: int
 ) -> None:

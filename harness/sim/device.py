@@ -116,7 +116,9 @@ class SimDevice:
 
     def ssnd_limit(self, handle: int) -> int | None:
         sock = self.table.slots.get(handle)
-        return self.profile.max_ssnd_ssl if sock is not None and sock.ssl else None
+        if sock is None or not sock.ssl or self.faults.ssnd_limit_unchecked:
+            return None
+        return self.profile.max_ssnd_ssl
 
     def handle(self, item: Command | BadInput) -> bytes:
         """The complete reply to one command (or to one piece of bad input)."""
