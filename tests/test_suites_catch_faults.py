@@ -197,6 +197,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     # A CA stored unparsed: every scenario w24 holds to a 116 at AT+iCA= (what it refuses by
     # content, not by length) gets an I/OK there instead.
     "ca_unchecked": _ids(_refused_at_ca_load),
+    # Only a look at the ClientHello itself can tell (every server here picks null).
+    "hello_offers_compression": _ids(
+        lambda s: s.evidence is not None and s.evidence.hello_in_profile
+    ),
     # Only an SSND over the SSL limit can tell.
     "ssnd_limit_unchecked": _ids(lambda s: s.action == Action.SSND_OVER),
     # Only a host that stays away while more than the buffer arrives can tell.

@@ -375,7 +375,8 @@ def test_hostname_mismatch_is_220_when_the_profile_checks_it() -> None:
 # ---- what the device offers ----------------------------------------------------------------------
 
 
-def test_client_hello_is_a_2008_hello_and_early_close_is_220() -> None:
+def _hello_then_hang_up(faults: Faults | None = None) -> tuple[bytes, SSLFailure]:
+    """The ClientHello the device sends, and its failure when the server then hangs up."""
     with tcp_pair() as (client, server_sock):
         got: dict[str, bytes] = {}
 
@@ -385,11 +386,15 @@ def test_client_hello_is_a_2008_hello_and_early_close_is_220() -> None:
 
         server = Background(read_hello_and_hang_up)
         with pytest.raises(SSLFailure) as caught:
-            handshake(client)
+            handshake(client, faults=faults)
         server.result()
-    assert caught.value.code == ResultCode.SSL_NEGOTIATION
-    assert "closed the connection mid-handshake" in caught.value.reason
-    hello = got["hello"]
+    return got["hello"], caught.value
+
+
+def test_client_hello_is_a_2008_hello_and_early_close_is_220() -> None:
+    hello, failure = _hello_then_hang_up()
+    assert failure.code == ResultCode.SSL_NEGOTIATION
+    assert "closed the connection mid-handshake" in failure.reason
     assert hello[0] == 22 and hello[5] == 1  # handshake record, ClientHello
     body = hello[9:]
     assert body[:2] == b"\x03\x01"  # hello_version TLS1.0
@@ -398,6 +403,13 @@ def test_client_hello_is_a_2008_hello_and_early_close_is_220() -> None:
     suites = [int.from_bytes(body[37 + i : 39 + i], "big") for i in range(0, suites_len, 2)]
     assert suites == [0x0004, 0x0005, 0x000A, 0x002F, 0x0035]  # exactly the profile, no SCSV
     assert body[37 + suites_len :] == b"\x01\x00"  # null compression, then no extensions at all
+
+
+def test_the_compression_fault_offers_deflate_then_null() -> None:
+    hello, _ = _hello_then_hang_up(Faults(hello_offers_compression=True))
+    body = hello[9:]
+    suites_len = int.from_bytes(body[35:37], "big")
+    assert body[37 + suites_len :] == b"\x02\x01\x00"  # two methods: DEFLATE, null
 
 
 def test_server_choosing_ssl3_is_refused_by_a_tls1_only_profile() -> None:

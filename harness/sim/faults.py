@@ -88,6 +88,9 @@ class Faults:
     # AT+iSSND on an SSL socket takes more than the 2048 bytes the module's record buffer holds
     # (the size check missing: on the module, a buffer overflow; here the bytes go out).
     ssnd_limit_unchecked: bool = False
+    # The ClientHello offers DEFLATE (1) besides null compression, as clients of the CRIME era
+    # did; every server here picks null, so only the ClientHello itself shows it.
+    hello_offers_compression: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

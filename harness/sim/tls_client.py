@@ -73,8 +73,11 @@ class W24Client(TLSConnection):
         profile: DeviceProfile,
         check: Callable,
         lenient: frozenset[ClientCheck] = frozenset(),
+        compression: tuple[int, ...] = (0,),
     ) -> None:
         super().__init__(sock)
+        # The compression methods the ClientHello offers: null only, on a correct W24.
+        self.compression = list(compression)
         # Checks a self-test fault switches off (w24_harness.sim.faults); empty on a correct W24.
         self.lenient = lenient
         self._expecting: tuple[int, ...] = ()
@@ -105,6 +108,7 @@ class W24Client(TLSConnection):
         if isinstance(msg, ClientHello):
             msg.cipher_suites = list(self.offered)
             msg.extensions = None
+            msg.compression_methods = list(self.compression)
         yield from super()._sendMsg(msg, False, update_hashes)
 
     def _sendError(self, alertDescription: Any, errorStr: Any = None):

@@ -198,7 +198,8 @@ class SecureChannel:
                 )
 
         settings = client_settings(profile)
-        conn = W24Client(sock, profile, check, lenient)
+        offers_deflate = faults is not None and faults.hello_offers_compression
+        conn = W24Client(sock, profile, check, lenient, (1, 0) if offers_deflate else (0,))
         if profile.record_limit_in_handshake:
             conn._recv_record_limit = profile.max_record_plaintext
         sock.setblocking(False)
