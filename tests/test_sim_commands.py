@@ -144,6 +144,19 @@ def test_the_ca_unchecked_fault_stores_any_value_within_the_length_limit(
     assert w24.get_ca().pem == sim_ca_pem.decode()
 
 
+def test_the_v1_ca_fault_refuses_a_v1_ca_only(
+    sim_start: Callable[..., Simulator], sim_open: Callable[..., W24], sim_ca_pem: bytes
+) -> None:
+    from w24_harness.pki.sets import CertSets
+
+    v1 = CertSets(sim_open(sim_start().url).profile).get("v1_ca").ca_pem
+    assert v1 is not None
+    w24 = sim_open(sim_start(faults=Faults(v1_ca_refused=True)).url)
+    assert code_of(w24, "CA=", wire=encode_ca(v1.decode())) == 116
+    w24.set_ca(sim_ca_pem)  # a v3 CA still loads
+    assert w24.get_ca().pem == sim_ca_pem.decode()
+
+
 def test_ca_that_is_not_a_ca_is_116(sim_w24: W24, sim_ca_pem: bytes) -> None:
     leaf = CertFactory().ca("x").issue("localhost").cert_pem
     assert code_of(sim_w24, "CA=", wire=encode_ca(leaf.decode())) == 116

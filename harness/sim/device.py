@@ -236,6 +236,8 @@ class SimDevice:
             raise CommandFailed(self.profile.ca_too_long_code, "; ".join(report.problems))
         if report.problems:
             raise CommandFailed(ResultCode.CA_PARSE_ERROR, "; ".join(report.problems))
+        if self.faults.v1_ca_refused and _is_v1(pem):
+            raise CommandFailed(ResultCode.CA_PARSE_ERROR, f"{slot}: v1, no basicConstraints")
         self._store(slot, pem, temporary=cmd.op == "~")
         return self.lines("I/OK")
 
@@ -448,3 +450,8 @@ class SimDevice:
             raise CommandFailed(ResultCode.ILLEGAL_VALUE, "ECHO takes 0 or 1")
         self.echo = cmd.args.strip() == "1"
         return self.lines("I/OK")
+
+
+def _is_v1(pem: str) -> bool:
+    cert = x509.load_pem_x509_certificate(pem.encode("latin-1"))
+    return cert.version is x509.Version.v1

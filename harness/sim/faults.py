@@ -91,6 +91,9 @@ class Faults:
     # The ClientHello offers DEFLATE (1) besides null compression, as clients of the CRIME era
     # did; every server here picks null, so only the ClientHello itself shows it.
     hello_offers_compression: bool = False
+    # AT+iCA= refuses an X.509 v1 certificate (116): the firmware looks for basicConstraints
+    # and takes its absence for "not a CA", though the manual's own sample CA is a v1 root.
+    v1_ca_refused: bool = False
 
     @classmethod
     def names(cls) -> list[str]:
