@@ -16,8 +16,8 @@ SUITES = ROOT / "suites"
 
 pytestmark = [pytest.mark.timeout(120)]
 
-# Loaded with -p in the child: each SimulatorProcess started, with the process that started it
-# and whether that was before collection ended; at the end, the simulator pids still running.
+# Loaded with -p in the child: logs each SimulatorProcess started, with the process that started
+# it, whether that was before collection ended, and its pid (the tests check it is gone after).
 PROBE = """
 import os
 from pathlib import Path

@@ -34,6 +34,7 @@ from w24_harness.vocab import Action, Stage
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "suites"
 W24 = get_profile("w24")
+W24_CERTS = CertSets(W24)  # builds a set only when asked, and keeps it
 
 # slow: each test is a child pytest run of the suites; slow tests start first (the plugin
 # sorts them ahead), so the longest do not end up as the run's tail on one worker.
@@ -139,7 +140,7 @@ def _refused_at_ca_load(s: Scenario) -> bool:
     e = _asserted(s)
     if e is None or e != reject(ResultCode.CA_PARSE_ERROR, Stage.CA):
         return False
-    pem = CertSets(W24).get(s.certs).ca_pem or b""
+    pem = W24_CERTS.get(s.certs).ca_pem or b""
     return ca_text_length(pem.decode("latin-1")) <= W24.ca_max_chars
 
 
