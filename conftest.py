@@ -2,12 +2,17 @@
 
 An installed w24-harness (the `./w24-test` set-up installs it editable) registers the plugin
 through its `pytest11` entry point named `w24`; listing it here as well would register the same
-module twice. Only a checkout without the distribution installed, or a run with plugin autoload
-switched off, needs it named here.
+module twice. Only a run with plugin autoload switched off needs it named here. A Python without
+w24-harness installed (a bare `pytest` in a fresh checkout) stops here with one line.
 """
 
+import importlib.util
 import os
 from importlib.metadata import entry_points
+
+import pytest
+
+INSTALLED = importlib.util.find_spec("w24_harness") is not None
 
 
 def _autoloaded() -> bool:
@@ -16,4 +21,11 @@ def _autoloaded() -> bool:
     return any(ep.name == "w24" for ep in entry_points(group="pytest11"))
 
 
-pytest_plugins = ["pytester"] if _autoloaded() else ["w24_harness.fixtures.plugin", "pytester"]
+if INSTALLED:
+    pytest_plugins = ["pytester"] if _autoloaded() else ["w24_harness.fixtures.plugin", "pytester"]
+else:
+
+    def pytest_configure(config: pytest.Config) -> None:
+        raise pytest.UsageError(
+            "w24-harness is not installed in this Python: run ./w24-test (it sets up .venv)"
+        )

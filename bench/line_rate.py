@@ -38,13 +38,13 @@ import matrix_time  # noqa: E402  (bench/, this script's own directory)
 
 from w24_harness.device.w24 import W24  # noqa: E402
 from w24_harness.pki.sets import CertSets  # noqa: E402
-from w24_harness.profiles import TLS1, W24_SUITES, get_profile  # noqa: E402
-from w24_harness.report.linerate import rates, transfer_size  # noqa: E402
-from w24_harness.runner import Outcome, ScenarioRunner  # noqa: E402
+from w24_harness.profiles.table import TLS1, W24_SUITES, get_profile  # noqa: E402
+from w24_harness.runner.linerate import rates, transfer_size  # noqa: E402
+from w24_harness.runner.scenario import Outcome, ScenarioRunner  # noqa: E402
+from w24_harness.runner.throughput import RECEIVE, SEND, ThroughputCase  # noqa: E402
 from w24_harness.scenarios import SCENARIOS  # noqa: E402
 from w24_harness.servers import TLSServer  # noqa: E402
 from w24_harness.sim.server import SimulatorProcess  # noqa: E402
-from w24_harness.throughput import RECEIVE, SEND, ThroughputCase  # noqa: E402
 from w24_harness.tlsfacts import short_name  # noqa: E402
 
 PARTS = ("throughput", "overhead", "matrix")

@@ -86,7 +86,7 @@ TARGETS = [
     # transfer_size only size and print).
     Target(
         "linerate",
-        "harness/report/linerate.py",
+        "harness/runner/linerate.py",
         ("tests/test_throughput_math.py", "-k", "not paced"),
         (
             "BITS_PER_BYTE",
@@ -142,7 +142,7 @@ TARGETS = [
         ),
     ),
     # passed / failed / observed / drift / error (whole module).
-    Target("judge", "harness/judge.py", ("tests/test_judge.py",)),
+    Target("judge", "harness/judge/judgement.py", ("tests/test_judge.py",)),
     # The run's Tally and headline verdict (whole module).
     Target("verdict", "harness/report/verdict.py", ("tests/test_verdict.py",)),
     Target(

@@ -26,7 +26,7 @@ from line_rate import AES128, PROFILE, TLS1, CertSets  # noqa: E402
 
 from w24_harness.at.commands import encode_ssnd  # noqa: E402
 from w24_harness.device.w24 import W24  # noqa: E402
-from w24_harness.runner import ca_loaded  # noqa: E402
+from w24_harness.runner.scenario import ca_loaded  # noqa: E402
 from w24_harness.servers import TLSServer  # noqa: E402
 from w24_harness.servers.base import ServerConfig  # noqa: E402
 from w24_harness.sim import line  # noqa: E402

@@ -4,7 +4,7 @@ import pytest
 
 from w24_harness.at.codes import CAFitError, DeviceError, ResultCode
 from w24_harness.at.commands import ca_text_length
-from w24_harness.runner import ca_loaded
+from w24_harness.runner.scenario import ca_loaded
 from w24_harness.vocab import Family, LineDirection
 
 # What AT+iCA2? on a module without CA2 may answer (scenario ca-slot-absent's allowed set).

@@ -32,15 +32,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.field import Stage, attempt, probe
-from w24_harness.pki.factory import hash_for_profile, write_key_file
-from w24_harness.pki.fit import check_ca_fit
-from w24_harness.pki.keys import labelled_rsa_key
-from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import PROFILES, DeviceProfile
-from w24_harness.runner import Outcome, ca_loaded, restore_ca
-from w24_harness.scenarios import ACCEPT, Expect, reject
-from w24_harness.servers.daemons import (
+from w24_harness.interop.daemon_session import Stage, attempt, probe
+from w24_harness.interop.daemons import (
     SPECS,
     Daemon,
     DaemonError,
@@ -48,7 +41,14 @@ from w24_harness.servers.daemons import (
     ServerFiles,
     TLSSettings,
 )
-from w24_harness.servers.wire import RecordRelay, WireLog
+from w24_harness.interop.relay import RecordRelay, WireLog
+from w24_harness.pki.factory import hash_for_profile, write_key_file
+from w24_harness.pki.fit import check_ca_fit
+from w24_harness.pki.keys import labelled_rsa_key
+from w24_harness.pki.sets import CertSets
+from w24_harness.profiles.table import PROFILES, DeviceProfile
+from w24_harness.runner.scenario import Outcome, ca_loaded, restore_ca
+from w24_harness.scenarios import ACCEPT, Expect, reject
 from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion, short_name
 
 SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
@@ -337,7 +337,7 @@ def _cli_ca_load(w24_session, w24_options, cert: Path) -> subprocess.CompletedPr
             [
                 sys.executable,
                 "-m",
-                "w24_harness.cli",
+                "w24_harness.cli.main",
                 "ca",
                 "load",
                 str(cert),

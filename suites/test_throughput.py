@@ -1,6 +1,6 @@
 """Throughput through an SSL session, both ways, for every protocol version and cipher suite the
 profile has: the bytes must arrive intact (SHA-256), and on a line of known rate the transfer
-must reach a floor fraction of the framing-adjusted bound (w24_harness.report.linerate).
+must reach a floor fraction of the framing-adjusted bound (w24_harness.runner.linerate).
 
 Sizes: 256 KB on an unthrottled simulator (the line rate is unknown: integrity is checked and the
 rate recorded, nothing more); on a line of known rate, about 1.5 s worth of bytes at baud/10.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from w24_harness.fixtures.plugin import OPTIONS_KEY
-from w24_harness.throughput import ThroughputCase, cases_for
+from w24_harness.runner.throughput import ThroughputCase, cases_for
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

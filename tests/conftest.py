@@ -16,11 +16,11 @@ import pytest
 import serial
 from hypothesis import settings
 
-from w24_harness.accept import accepted, stop_listening
 from w24_harness.at.replies import ReplyParser
 from w24_harness.device.w24 import W24, Timeouts
+from w24_harness.listener import accepted, stop_listening
 from w24_harness.pki import CertFactory
-from w24_harness.profiles import DeviceProfile, get_profile
+from w24_harness.profiles.table import DeviceProfile, get_profile
 from w24_harness.sim.server import Simulator, SimulatorConfig
 
 Serve = Callable[[socket.socket], None]

@@ -34,12 +34,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from w24_harness.accept import accepted
 from w24_harness.at.codes import ResultCode
 from w24_harness.at.commands import encode_ca
 from w24_harness.at.replies import Reply, ReplyKind, ReplyParser
+from w24_harness.listener import accepted
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import SSL3, TLS1, get_profile
+from w24_harness.profiles.table import SSL3, TLS1, get_profile
 from w24_harness.servers import ServerConfig, TLSServer, payload
 from w24_harness.sim.server import Simulator, SimulatorConfig
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profile_files import load_profile_file, provenance_of
-from w24_harness.profiles import PROFILES
+from w24_harness.profiles.files import load_profile_file, provenance_of
+from w24_harness.profiles.table import PROFILES
 from w24_harness.scenarios import SCENARIOS, reject
 from w24_harness.sim.server import SimulatorProcess
 from w24_harness.vocab import Kind, ResultClass

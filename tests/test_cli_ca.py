@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from w24_harness.cli import main
+from w24_harness.cli.main import main
 from w24_harness.device.w24 import W24
 from w24_harness.pki import CertFactory
 from w24_harness.sim.server import Simulator

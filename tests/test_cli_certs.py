@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from w24_harness.cli_certs import main
+from w24_harness.cli.certs import main
 from w24_harness.pki import CertFactory, signature_hash_name, signature_verifies
 
 OPENSSL = "/usr/bin/openssl"
@@ -241,7 +241,7 @@ def test_ca_that_does_not_fit_exits_1_and_says_why(
 
 
 def test_subprocess_run(ca_dir: Path) -> None:
-    code = "import sys; from w24_harness.cli_certs import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from w24_harness.cli.certs import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, "-c", code, "certs", "check", str(ca_dir / "ca.pem"), "--profile", "w24"],

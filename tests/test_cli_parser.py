@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from w24_harness.cli import COMMANDS, build_parser
+from w24_harness.cli.main import COMMANDS, build_parser
 
 
 def commands_of(parser: argparse.ArgumentParser) -> list[str]:
@@ -53,7 +53,7 @@ def test_partial_and_full_parsers_agree(argv: list[str]) -> None:
 def test_the_ca_command_starts_without_the_simulator_or_reports() -> None:
     """What the partial parser saves: `w24 ca` never imports tlslite or pytest."""
     code = (
-        "import sys; from w24_harness.cli import build_parser; "
+        "import sys; from w24_harness.cli.main import build_parser; "
         "build_parser('ca').parse_args(['ca', 'show', '--port', 'loop://']); "
         "print(sorted(m for m in ('tlslite', 'pytest', 'w24_harness.sim.server') "
         "if m in sys.modules))"

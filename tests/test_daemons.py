@@ -1,4 +1,4 @@
-"""The daemon plumbing of the field-interop suite (w24_harness.servers.daemons): a missing
+"""The daemon plumbing of the field-interop suite (w24_harness.interop.daemons): a missing
 daemon names its package, configs say what the administrator means, and a daemon started is
 listening when start() returns and gone when stop() returns."""
 
@@ -10,9 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from w24_harness.pki import CertFactory
-from w24_harness.profiles import SSL3, TLS1, W24_SUITES
-from w24_harness.servers.daemons import (
+from w24_harness.interop.daemons import (
     SPECS,
     Daemon,
     DaemonError,
@@ -20,6 +18,8 @@ from w24_harness.servers.daemons import (
     ServerFiles,
     TLSSettings,
 )
+from w24_harness.pki import CertFactory
+from w24_harness.profiles.table import SSL3, TLS1, W24_SUITES
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -22,7 +22,7 @@ from w24_harness.at.codes import (
 )
 from w24_harness.at.commands import ca_text_length
 from w24_harness.device.w24 import W24, Identity, Timeouts
-from w24_harness.profiles import get_profile
+from w24_harness.profiles.table import get_profile
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -1,4 +1,5 @@
-"""w24_harness.fastcipher: same bytes as tlslite's own ciphers, installed into the record layer,
+"""w24_harness.tlsaccel.cipher: same bytes as tlslite's own ciphers, installed into the record
+layer,
 and fast enough that a tlslite pair outruns a 921600-baud line by a wide margin for every suite.
 """
 
@@ -20,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from tlslite.api import HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
 from tlslite.utils import python_aes, python_rc4, python_tripledes
 
-from w24_harness import fastcipher
+from w24_harness.tlsaccel import cipher as fastcipher
 
 pytestmark = pytest.mark.timeout(60)
 LINE_RATE = 921600 / 10  # bytes per second on the fastest serial line (8N1)

@@ -1,4 +1,4 @@
-"""w24_harness.fastmac: the fast CBC padding-and-MAC check gives tlslite's constant-time
+"""w24_harness.tlsaccel.mac: the fast CBC padding-and-MAC check gives tlslite's constant-time
 routine's verdict on valid records, tampered MACs, bad padding and random bytes, for SSL 3.0 and
 TLS 1.0, and is what the record layer uses once fastcipher is installed."""
 
@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tlslite.mathtls import createHMAC, createMAC_SSL
 from tlslite.utils.constanttime import ct_check_cbc_mac_and_pad
 
-from w24_harness import fastcipher, fastmac
+from w24_harness.tlsaccel import cipher as fastcipher
+from w24_harness.tlsaccel import mac as fastmac
 
 SEQ = bytearray(b"\x00\x00\x00\x00\x00\x00\x00\x07")
 APPDATA = 23

@@ -1,4 +1,5 @@
-"""w24_harness.fastrsa: the same decryption as tlslite's own key for every ciphertext a client can
+"""w24_harness.tlsaccel.rsa: the same decryption as tlslite's own key for every ciphertext a client
+can
 send (well padded, badly padded, out of range, wrong length), and a real handshake through it."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from tlslite.api import parsePEMKey
 from tlslite.utils.cryptomath import bytesToNumber, numberToByteArray
 from tlslite.utils.python_rsakey import Python_RSAKey
 
-from w24_harness.fastrsa import FastRSAKey, parse_private_key
 from w24_harness.pki import rsa_key
+from w24_harness.tlsaccel.rsa import FastRSAKey, parse_private_key
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from w24_harness.servers.daemons import SPECS
+from w24_harness.interop.daemons import SPECS
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "suites" / "test_field_interop.py"

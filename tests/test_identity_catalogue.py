@@ -8,7 +8,7 @@ from dataclasses import fields
 
 import pytest
 
-from w24_harness.profiles import PROFILES, DeviceProfile
+from w24_harness.profiles.table import PROFILES, DeviceProfile
 from w24_harness.scenarios import SCENARIOS, get, identity, reject
 from w24_harness.sim.faults import Faults
 from w24_harness.vocab import Family, Kind

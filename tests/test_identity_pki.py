@@ -25,7 +25,7 @@ from w24_harness.pki.identity import (
     e3_key,
 )
 from w24_harness.pki.sets import CertSet, CertSets
-from w24_harness.profiles import W24
+from w24_harness.profiles.table import W24
 
 OPENSSL = "/usr/bin/openssl"
 

@@ -30,7 +30,7 @@ import pytest
 from w24_harness.at.codes import DeviceError, ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.pki import check_ca_fit
-from w24_harness.profiles import get_profile
+from w24_harness.profiles.table import get_profile
 from w24_harness.servers import ServerConfig, StaticCert, TLSServer
 from w24_harness.sim.server import Simulator
 

@@ -22,7 +22,7 @@ from w24_harness.fixtures.inventory import (
     worker_index,
 )
 from w24_harness.fixtures.session import Options
-from w24_harness.profiles import get_profile
+from w24_harness.profiles.table import get_profile
 from w24_harness.sim.server import SimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]

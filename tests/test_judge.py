@@ -1,4 +1,5 @@
-"""w24_harness.judge on scenarios built here with the model's rule language, one per branch of
+"""w24_harness.judge.judgement on scenarios built here with the model's rule language, one per
+branch of
 the verdict: conformance passed / failed / error, a conformance row over an unknown field with
 an allowed set, and characterizations (failed outside the set, observed, drift). Each asserts
 the class, what the report shows as expected, the prediction and the reason. No device."""
@@ -11,9 +12,9 @@ from typing import Any
 import pytest
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.judge import Judgement, judge
-from w24_harness.profiles import PROFILES
-from w24_harness.runner import Outcome
+from w24_harness.judge.judgement import Judgement, judge
+from w24_harness.profiles.table import PROFILES
+from w24_harness.runner.scenario import Outcome
 from w24_harness.scenarios.model import ACCEPT, Scenario, accept_unless, always, one_of, reject
 from w24_harness.vocab import Family, Kind, ResultClass, Stage
 

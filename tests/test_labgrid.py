@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from w24_harness.fixtures import labgrid as lg
-from w24_harness.labgrid_lab import LocalLab, missing
+from w24_harness.lab.local_lab import LocalLab, missing
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = "ca-fits or valid-tls1-aes128-sha or wrong-ca or data-up-2049 or test_ca_survives_reset"

@@ -36,7 +36,7 @@ from w24_harness.pki import (
     signature_verifies,
     trustme_key_cache,
 )
-from w24_harness.profiles import ICHIP, MODERN, W24
+from w24_harness.profiles.table import ICHIP, MODERN, W24
 
 OPENSSL = "/usr/bin/openssl"
 

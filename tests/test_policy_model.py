@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.characterize import DECIDERS, Observations, decide_profile
-from w24_harness.deviations import DeviationsError, load_deviations
-from w24_harness.judge import judge
-from w24_harness.profile_files import (
+from w24_harness.judge.deviations import DeviationsError, load_deviations
+from w24_harness.judge.judgement import judge
+from w24_harness.profiles.files import (
     ProfileFileError,
     diff_profiles,
     dumps_profile,
     load_profile_file,
 )
-from w24_harness.profiles import PROFILES, UNDOCUMENTED, UNKNOWN
-from w24_harness.runner import Outcome, server_saw
+from w24_harness.profiles.table import PROFILES, UNDOCUMENTED, UNKNOWN
+from w24_harness.runner.characterize import DECIDERS, Observations, decide_profile
+from w24_harness.runner.scenario import Outcome, server_saw
 from w24_harness.scenarios import SCENARIOS, get
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import decode_spec, encode_spec

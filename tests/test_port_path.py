@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from w24_harness.device.transport import PortPath, port_path
 from w24_harness.report.compare import compare
 from w24_harness.report.results import RunInfo, RunResults, ScenarioResult
-from w24_harness.transport import PortPath, port_path
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from w24_harness.profiles import get_profile
+from w24_harness.profiles.table import get_profile
+from w24_harness.runner.throughput import cases_for
 from w24_harness.scenarios import SCENARIOS
-from w24_harness.throughput import cases_for
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,5 @@
-"""The record plans of w24_harness.servers.records make the records they name: a stock tlslite-ng
+"""The record plans of w24_harness.servers.misbehaviour.records make the records they name: a stock
+tlslite-ng
 client (not the simulator) reads the well-formed ones, and refuses the broken ones with the
 alert RFC 2246 prescribes."""
 
@@ -14,7 +15,7 @@ from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert
 from tlslite_client import TlsliteClient
 
 from w24_harness.servers import ServerConfig, StaticCert, TLSServer, payload
-from w24_harness.servers.records import (
+from w24_harness.servers.misbehaviour.records import (
     Data,
     Empty,
     Ending,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from w24_harness.cli import main as w24_main
+from w24_harness.cli.main import main as w24_main
 from w24_harness.report.chart import nice_ticks, throughput_chart
 from w24_harness.report.compare import (
     DEFAULT_MIN_HANDSHAKE_DELTA_MS,
@@ -205,7 +205,7 @@ def test_installed_command_runs(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "w24_harness.cli",
+            "w24_harness.cli.main",
             "report",
             "compare",
             str(base),

@@ -9,8 +9,8 @@ import dataclasses
 import pytest
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import PROFILES
-from w24_harness.runner import Outcome
+from w24_harness.profiles.table import PROFILES
+from w24_harness.runner.scenario import Outcome
 from w24_harness.scenarios.model import (
     ACCEPT,
     Evidence,

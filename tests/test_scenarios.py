@@ -12,9 +12,9 @@ import pytest
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import PROFILES, SSL3, UNDOCUMENTED
-from w24_harness.runner import ACTIONS as RUNNER_ACTIONS
-from w24_harness.runner import ScenarioRunner
+from w24_harness.profiles.table import PROFILES, SSL3, UNDOCUMENTED
+from w24_harness.runner.scenario import ACTIONS as RUNNER_ACTIONS
+from w24_harness.runner.scenario import ScenarioRunner
 from w24_harness.scenarios import ACCEPT, SCENARIOS, Expect, check_unique, reject, render_table
 from w24_harness.vocab import Action, Basis, Kind, Stage
 

@@ -19,7 +19,7 @@ from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite_client import TlsliteClient
 
-from w24_harness.profiles import SSL3, TLS1, W24_SUITES
+from w24_harness.profiles.table import SSL3, TLS1, W24_SUITES
 from w24_harness.servers import (
     ServerConfig,
     StaticCert,

@@ -419,7 +419,7 @@ def test_corrupt_state_file_is_a_clear_error(tmp_path: Path, content: str, messa
 
 
 def test_rp4_with_a_final_ok_when_the_profile_says_so(sim_start, sim_open):
-    from w24_harness.profiles import get_profile
+    from w24_harness.profiles.table import get_profile
 
     profile = get_profile("w24").with_changes(rp4_final_ok=True)
     sim = sim_start(profile)

@@ -19,12 +19,12 @@ from w24_harness.at.codes import DeviceError, ResultCode
 from w24_harness.at.commands import encode_ca
 from w24_harness.at.reader import Command, CommandReader
 from w24_harness.device.w24 import W24
-from w24_harness.fastrsa import parse_private_key
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import TLS1, get_profile
+from w24_harness.profiles.table import TLS1, get_profile
 from w24_harness.servers import ServerConfig
 from w24_harness.servers.tlslite_server import build_settings
 from w24_harness.sim.device import SimDevice
+from w24_harness.tlsaccel.rsa import parse_private_key
 
 pytestmark = pytest.mark.timeout(30)
 

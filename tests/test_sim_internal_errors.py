@@ -15,8 +15,8 @@ import pytest
 
 from w24_harness.at.codes import DeviceError
 from w24_harness.at.reader import CommandReader
-from w24_harness.profiles import get_profile
-from w24_harness.sim.__main__ import INTERNAL_ERROR_EXIT
+from w24_harness.cli.sim import INTERNAL_ERROR_EXIT
+from w24_harness.profiles.table import get_profile
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import SimulatorProcess

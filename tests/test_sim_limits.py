@@ -20,7 +20,7 @@ from w24_harness.at.reader import CommandReader
 from w24_harness.pki import CertFactory
 from w24_harness.pki.fit import ca_text_length
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import TLS1, DeviceProfile, get_profile
+from w24_harness.profiles.table import TLS1, DeviceProfile, get_profile
 from w24_harness.servers import ServerConfig, TLSServer, payload
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults

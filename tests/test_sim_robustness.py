@@ -16,7 +16,7 @@ from w24_harness.at.commands import encode_ca
 from w24_harness.at.reader import CommandReader
 from w24_harness.at.replies import ReplyKind, ReplyParser
 from w24_harness.device.w24 import W24
-from w24_harness.profiles import get_profile
+from w24_harness.profiles.table import get_profile
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.server import Simulator
 

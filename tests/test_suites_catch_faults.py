@@ -15,9 +15,10 @@ import pytest
 from w24_harness.at.codes import ResultCode
 from w24_harness.at.commands import ca_text_length
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import get_profile
+from w24_harness.profiles.table import get_profile
+from w24_harness.runner.throughput import RECEIVE, SEND, cases_for
 from w24_harness.scenarios import SCENARIOS, Expect, Scenario, get, identity, reject
-from w24_harness.servers.records import (
+from w24_harness.servers.misbehaviour.records import (
     Alert,
     AlertLevel,
     Data,
@@ -27,7 +28,6 @@ from w24_harness.servers.records import (
     Step,
 )
 from w24_harness.sim.faults import CHECK_FAULTS
-from w24_harness.throughput import RECEIVE, SEND, cases_for
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import Action, Stage
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from w24_harness import ser2net
+from w24_harness.lab import ser2net
 from w24_harness.sim.server import SimulatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""w24_harness.report.linerate: the line-rate arithmetic of the throughput suite, and one real
+"""w24_harness.runner.linerate: the line-rate arithmetic of the throughput suite, and one real
 transfer through a paced simulator line checked against it."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from w24_harness.device.transport import Transcript
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import TLS1, get_profile
-from w24_harness.report.linerate import (
+from w24_harness.profiles.table import TLS1, get_profile
+from w24_harness.runner.linerate import (
     HARDWARE_FLOOR,
     SIMULATOR_FLOOR,
     UNTHROTTLED_BYTES,
@@ -27,11 +28,10 @@ from w24_harness.report.linerate import (
     transfer_size,
     wire_bytes,
 )
-from w24_harness.runner import ScenarioRunner
+from w24_harness.runner.scenario import ScenarioRunner
+from w24_harness.runner.throughput import RECEIVE, SEND, ThroughputCase
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import Simulator, SimulatorConfig
-from w24_harness.throughput import RECEIVE, SEND, ThroughputCase
-from w24_harness.transport import Transcript
 
 
 def test_line_rate_is_a_tenth_of_the_baud_rate() -> None:

@@ -32,11 +32,11 @@ from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSRemoteAlert
 from tlslite.messages import HelloRequest
 
-from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import SSL3, TLS1, W24, W24_SUITES, DeviceProfile
+from w24_harness.profiles.table import SSL3, TLS1, W24, W24_SUITES, DeviceProfile
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
+from w24_harness.tlsaccel import cipher as fastcipher
 from w24_harness.vocab import Renegotiation
 
 pytestmark = [

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from w24_harness import ser2net
 from w24_harness.at.codes import LineDeadError
+from w24_harness.device.transport import Transcript, TranscriptEntry, Transport
 from w24_harness.device.w24 import W24
+from w24_harness.lab import ser2net
 from w24_harness.sim.server import Simulator
-from w24_harness.transport import Transcript, TranscriptEntry, Transport
 
 pytestmark = pytest.mark.timeout(30)
 

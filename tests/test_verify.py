@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from w24_harness.pki.fit import pem_certificate_blocks
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import MODERN, W24
+from w24_harness.profiles.table import MODERN, W24
 from w24_harness.sim import verify
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.verify import CertRejected, verify_server_chain

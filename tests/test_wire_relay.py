@@ -1,4 +1,4 @@
-"""The record relay (w24_harness.servers.wire): it forwards bytes unchanged and reads the record
+"""The record relay (w24_harness.interop.relay): it forwards bytes unchanged and reads the record
 layer right, checked against a real TLS session (tlslite-ng client, the harness's servers) and
 against records built by hand where the sizes must say something exact."""
 
@@ -9,9 +9,9 @@ import socket
 import pytest
 from tlslite.api import HandshakeSettings, TLSConnection
 
+from w24_harness.interop.relay import ContentType, RecordRelay, Side, WireLog, plaintext_range
 from w24_harness.pki import CertFactory
 from w24_harness.servers import ServerConfig, TLSServer, payload
-from w24_harness.servers.wire import ContentType, RecordRelay, Side, WireLog, plaintext_range
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -23,8 +23,8 @@ from w24_harness.at.codes import (
 from w24_harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
 from w24_harness.at.replies import Reply, ReplyKind, ReplyParser
 from w24_harness.device.pacing import CAPacing, LineRate, SsndLimit, line_gap_s
-from w24_harness.profiles import DeviceProfile, get_profile
-from w24_harness.transport import Transcript, Transport
+from w24_harness.device.transport import Transcript, Transport
+from w24_harness.profiles.table import DeviceProfile, get_profile
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 
 from w24_harness.pki.keys import CachedRSAKeyType
 from w24_harness.pki.resign import resign
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
 
 DEFAULT_NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # Last moment that still encodes as UTCTime (RFC 5280 §4.1.2.5).

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from w24_harness.at import commands
 from w24_harness.at.codes import CAFitError
-from w24_harness.profiles import UNKNOWN, DeviceProfile
+from w24_harness.profiles.table import UNKNOWN, DeviceProfile
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 

@@ -16,7 +16,7 @@ from w24_harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
 from w24_harness.pki.identity import IdentitySets, cert_builder
 from w24_harness.pki.keys import rsa_key
 from w24_harness.pki.resign import resign
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
 
 GARBAGE_CA = (
     b"-----BEGIN CERTIFICATE-----\n"

@@ -27,8 +27,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from w24_harness.report.linerate import format_rate
 from w24_harness.report.results import RunResults, ScenarioResult
+from w24_harness.runner.linerate import format_rate
 
 DEFAULT_THRESHOLD = 0.15
 DEFAULT_MIN_HANDSHAKE_DELTA_MS = 25.0

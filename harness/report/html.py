@@ -18,9 +18,9 @@ from pathlib import Path
 
 from w24_harness.report.chart import throughput_chart
 from w24_harness.report.compare import Comparison, presence_summary
-from w24_harness.report.linerate import format_rate
 from w24_harness.report.results import RunResults, ScenarioResult
 from w24_harness.report.verdict import NO_FAMILY, Entry, RunVerdict, Tally
+from w24_harness.runner.linerate import format_rate
 from w24_harness.tlsfacts import SUITES, W24_SUITES, ProtocolVersion
 from w24_harness.vocab import DataDirection, Family
 

@@ -43,7 +43,7 @@ class ScenarioResult:
     handshake_ms: float | None = None
     bytes_sent: int = 0
     bytes_received: int = 0
-    # Throughput cases (w24_harness.report.linerate): payload bytes/s, the line rate (baud/10,
+    # Throughput cases (w24_harness.runner.linerate): payload bytes/s, the line rate (baud/10,
     # None when unthrottled), and the ratios to the line rate and to the framing-adjusted bound.
     throughput_bps: float | None = None
     line_ratio: float | None = None

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from w24_harness.profiles import DeviceProfile
-from w24_harness.vocab import Kind
-
-from . import ca, data, datastage, handshake, identity, malicious, record
-from .model import (
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.scenarios import ca, data, datastage, handshake, identity, malicious, record
+from w24_harness.scenarios.model import (
     ACCEPT,
     AllowedRule,
     Evidence,
@@ -26,6 +24,7 @@ from .model import (
     one_of,
     reject,
 )
+from w24_harness.vocab import Kind
 
 SCENARIOS: list[Scenario] = [
     *handshake.SCENARIOS,

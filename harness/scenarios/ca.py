@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.scenarios.model import ACCEPT, Expect, Scenario, always, one_of, reject
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import Action, Basis, Family, Kind, Stage
-
-from .model import ACCEPT, Expect, Scenario, always, one_of, reject
 
 SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
 # The second CA parameter, which iChip 8.x has and the W24 lacks (spec §6, §10).

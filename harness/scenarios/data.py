@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from w24_harness.scenarios.model import ACCEPT, Scenario, always
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import Action, Family
-
-from .model import ACCEPT, Scenario, always
 
 SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
 

@@ -10,8 +10,9 @@ close_notify shows is not documented).
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import DeviceProfile
-from w24_harness.servers.records import (
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.scenarios.model import ACCEPT, Expect, Rule, Scenario, always, one_of, reject
+from w24_harness.servers.misbehaviour.records import (
     Alert,
     AlertDescription,
     AlertLevel,
@@ -32,8 +33,6 @@ from w24_harness.vocab import (
     Stage,
     Watch,
 )
-
-from .model import ACCEPT, Expect, Rule, Scenario, always, one_of, reject
 
 DECODE = reject(ResultCode.SSL_DECODE_ERROR, Stage.DATA)
 NO_CARRIER = reject(ResultCode.SOCKET_NO_CARRIER, Stage.DATA)

@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import DeviceProfile
-from w24_harness.servers import misbehaviours as mis
-from w24_harness.servers.names import backend_for
-from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion, short_name
-from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Stage
-
-from .model import (
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.scenarios.model import (
     ACCEPT,
     AllowedRule,
     Expect,
@@ -22,6 +17,10 @@ from .model import (
     one_of,
     reject,
 )
+from w24_harness.servers.misbehaviour import library as mis
+from w24_harness.servers.names import backend_for
+from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion, short_name
+from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Stage
 
 SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
 

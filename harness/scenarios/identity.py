@@ -17,10 +17,17 @@ simulator self-test fault that breaks the check (tests/test_suites_catch_faults.
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.scenarios.model import (
+    ACCEPT,
+    Expect,
+    Rule,
+    Scenario,
+    accept_unless,
+    always,
+    reject,
+)
 from w24_harness.vocab import Backend, Basis, Family, Kind, Stage
-
-from .model import ACCEPT, Expect, Rule, Scenario, accept_unless, always, reject
 
 NEGOTIATION = reject(ResultCode.SSL_NEGOTIATION)
 CA_REFUSED = reject(ResultCode.CA_PARSE_ERROR, Stage.CA)

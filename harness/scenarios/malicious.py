@@ -1,24 +1,23 @@
 """Malicious-server scenarios at the handshake level: BoGo / tlsfuzzer rows for a static-RSA
 TLS 1.0 / SSL 3.0 client (../shared/notes/tls-client-test-corpus.md §2).
 
-Every row is served by a declarative misbehaviour (w24_harness.servers.misbehaviours). Where an
-RFC decides (RFC 2246 / RFC 6101: a message the state machine does not allow, a suite or version
-the client never offered, a wrong Finished) the row is conformance with basis RFC and the code
-is the later firmware's 220 for every handshake failure; each also asserts where the client
-stopped, read from the server (`Evidence`). Where the RFCs and manuals are silent (warning
-alerts, a Certificate message over the 2 KB record size) it is a characterization with the set
-of outcomes a correct firmware may show.
+Every row is served by a declarative misbehaviour (w24_harness.servers.misbehaviour.library). Where
+an RFC decides (RFC 2246 / RFC 6101: a message the state machine does not allow, a suite or version
+the client never offered, a wrong Finished) the row is conformance with basis RFC and the code is
+the later firmware's 220 for every handshake failure; each also asserts where the client stopped,
+read from the server (`Evidence`). Where the RFCs and manuals are silent (warning alerts, a
+Certificate message over the 2 KB record size) it is a characterization with the set of outcomes a
+correct firmware may show.
 """
 
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import DeviceProfile
-from w24_harness.servers import misbehaviours as mis
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.scenarios.model import ACCEPT, Evidence, Expect, Rule, Scenario, always, reject
+from w24_harness.servers.misbehaviour import library as mis
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import Action, Backend, Basis, ClientCheck, Family, Kind
-
-from .model import ACCEPT, Evidence, Expect, Rule, Scenario, always, reject
 
 SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
 REJECT = reject(ResultCode.SSL_NEGOTIATION)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import DeviceProfile
-from w24_harness.servers.records import RecordPlan
-from w24_harness.servers.script import Misbehaviour
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.servers.misbehaviour.records import RecordPlan
+from w24_harness.servers.misbehaviour.script import Misbehaviour
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import (
     Action,
@@ -54,7 +54,7 @@ def reject(code: int, stage: Stage = Stage.SSL) -> Expect:
 class Evidence:
     """What the server must have seen the client do (BoGo's expectedLocalError): the device
     reports nearly every handshake failure as 220, so the code alone cannot say where it
-    stopped. Checked by w24_harness.runner.evidence_problems."""
+    stopped. Checked by w24_harness.runner.scenario.evidence_problems."""
 
     # Did the client send ClientKeyExchange? False: it must have stopped before (it rejected
     # the server's first flight); True: it must have got that far (the case tests a later

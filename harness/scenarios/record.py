@@ -2,15 +2,16 @@
 record limit to the byte, TCP segmentation, record types, versions and malformed lengths.
 
 Sources, row by row: ../shared/notes/tls-client-test-corpus.md §4 (BoGo, tlsfuzzer, CVEs). Every
-server is tlslite with a record plan (w24_harness.servers.records); the device must receive the
-plan's data stream exactly, up to the first record it has to refuse.
+server is tlslite with a record plan (w24_harness.servers.misbehaviour.records); the device must
+receive the plan's data stream exactly, up to the first record it has to refuse.
 """
 
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import W24, DeviceProfile
-from w24_harness.servers.records import (
+from w24_harness.profiles.table import W24, DeviceProfile
+from w24_harness.scenarios.model import ACCEPT, Expect, Rule, Scenario, always, one_of, reject
+from w24_harness.servers.misbehaviour.records import (
     ContentType,
     Data,
     Empty,
@@ -23,8 +24,6 @@ from w24_harness.servers.records import (
 )
 from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion, short_name
 from w24_harness.vocab import Action, Backend, Basis, Family, Kind, Stage
-
-from .model import ACCEPT, Expect, Rule, Scenario, always, one_of, reject
 
 SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
 AES128 = "TLS_RSA_WITH_AES_128_CBC_SHA"

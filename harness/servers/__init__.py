@@ -6,7 +6,7 @@ Two backends behind one API: "openssl" (Python's ssl module: a real TLS 1.0..1.2
 
 from __future__ import annotations
 
-from .base import (
+from w24_harness.servers.base import (
     OVERSIZE_RECORD_BYTES,
     CertMaterial,
     ClientHelloView,
@@ -14,11 +14,11 @@ from .base import (
     ServerConfig,
     StaticCert,
 )
-from .names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, backend_for
-from .openssl_server import available_openssl_suites
-from .payload import payload, sha256_hex
-from .script import REGISTRY, Misbehaviour
-from .server import TLSServer
+from w24_harness.servers.misbehaviour.script import REGISTRY, Misbehaviour
+from w24_harness.servers.names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, backend_for
+from w24_harness.servers.openssl_server import available_openssl_suites
+from w24_harness.servers.payload import payload, sha256_hex
+from w24_harness.servers.server import TLSServer
 
 MISBEHAVIOURS = REGISTRY
 

@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from .script import Misbehaviour
+    from w24_harness.servers.misbehaviour.script import Misbehaviour
 
+from w24_harness.servers.misbehaviour.records import RecordPlan
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 from w24_harness.vocab import Backend
-
-from .records import RecordPlan
 
 BACKENDS: tuple[Backend, ...] = tuple(Backend)
 # Plaintext of the one record the "oversize_record" misbehaviour sends: twice the W24's 2 KB.
@@ -46,7 +45,7 @@ class StaticCert:
 class ServerConfig:
     cert: CertMaterial
     backend: Backend = Backend.OPENSSL
-    # Names from w24_harness.profiles ("SSL3.0", "TLS1.0"), plus "TLS1.1"/"TLS1.2" for
+    # Names from w24_harness.profiles.table ("SSL3.0", "TLS1.0"), plus "TLS1.1"/"TLS1.2" for
     # modern-only servers in negative tests. The server accepts min(versions)..max(versions).
     versions: tuple[str, ...] = ("TLS1.0",)
     # IANA names; None = the W24 suites the backend can do.
@@ -58,7 +57,8 @@ class ServerConfig:
     send_on_connect: int = 0  # after the handshake, send payload(send_on_connect, seed)
     seed: int = 0
     echo: bool = False  # echo what the client sends (record_cap still applies)
-    # A declarative Misbehaviour (w24_harness.servers.script; tlslite only), or its name.
+    # A declarative Misbehaviour (w24_harness.servers.misbehaviour.script; tlslite only), or its
+    # name.
     misbehaviour: Misbehaviour | str | None = None
     handshake_timeout_s: float = 20.0  # bounds each read while the handshake runs
     # PEM of a CA: the server then demands a client certificate signed by it (openssl backend).
@@ -66,14 +66,14 @@ class ServerConfig:
     client_ca_pem: bytes | None = None
     idle_timeout_s: float = 30.0  # a connection with no traffic this long is dropped
     # What the server does at the record layer after the handshake (tlslite only); replaces
-    # send_on_connect. See w24_harness.servers.records.
+    # send_on_connect. See w24_harness.servers.misbehaviour.records.
     records: RecordPlan | None = None
 
     def validate_common(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; expected one of {BACKENDS}")
         if self.misbehaviour is not None:
-            from .script import Misbehaviour, resolve
+            from w24_harness.servers.misbehaviour.script import Misbehaviour, resolve
 
             if isinstance(self.misbehaviour, str):
                 self.misbehaviour = resolve(self.misbehaviour)  # ValueError names the known ones

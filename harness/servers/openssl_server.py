@@ -12,17 +12,21 @@ import time
 import warnings
 from pathlib import Path
 
-from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
-
-from .base import ServerConfig
-from .names import (
+from w24_harness.servers.base import ServerConfig
+from w24_harness.servers.names import (
     IANA_TO_OPENSSL,
     alert_from_openssl_reason,
     openssl_to_iana,
     openssl_version,
     version_range,
 )
-from .session import ConnectionContext, Failure, plain_records, serve_application_data
+from w24_harness.servers.session import (
+    ConnectionContext,
+    Failure,
+    plain_records,
+    serve_application_data,
+)
+from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
 
 _TLS_VERSIONS: dict[ProtocolVersion, ssl.TLSVersion] = {
     ProtocolVersion.TLS1: ssl.TLSVersion.TLSv1,

@@ -9,10 +9,9 @@ import time
 from types import TracebackType
 from typing import Protocol
 
+from w24_harness.servers.base import ConnectionReport, ServerConfig
+from w24_harness.servers.session import ConnectionContext
 from w24_harness.vocab import Backend
-
-from .base import ConnectionReport, ServerConfig
-from .session import ConnectionContext
 
 JOIN_TIMEOUT_S = 5.0
 # The server thread counts bytes_in as records arrive, without a notification: poll it.
@@ -28,10 +27,10 @@ def make_backend(config: ServerConfig) -> ConnectionHandler:
     """Validate `config` for its backend and build the backend (ValueError if unsupported)."""
     config.validate_common()
     if config.backend == Backend.OPENSSL:
-        from .openssl_server import OpenSSLBackend
+        from w24_harness.servers.openssl_server import OpenSSLBackend
 
         return OpenSSLBackend(config)
-    from .tlslite_server import TlsliteBackend
+    from w24_harness.servers.tlslite_server import TlsliteBackend
 
     return TlsliteBackend(config)
 

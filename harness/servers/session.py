@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .base import ConnectionReport, ServerConfig
-from .payload import payload
+from w24_harness.servers.base import ConnectionReport, ServerConfig
+from w24_harness.servers.payload import payload
 
 READ_CHUNK = 16384
 

@@ -1,6 +1,6 @@
 """tlslite-ng backend: SSL 3.0 / TLS 1.0 with all five W24 suites, and the scripted misbehaviours
-(w24_harness.servers.script): the backend runs a Misbehaviour's parts at fixed hook points and
-has no branch for any particular one."""
+(w24_harness.servers.misbehaviour.script): the backend runs a Misbehaviour's parts at fixed hook
+points and has no branch for any particular one."""
 
 from __future__ import annotations
 
@@ -11,20 +11,25 @@ from tlslite.constants import AlertDescription
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ApplicationData
 
-from w24_harness import fastcipher, fastrsa
-from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
-
-from .base import ConnectionReport, ServerConfig
-from .misbehave import TamperingSocket
-from .names import IANA_TO_TLSLITE, version_range
-from .records import serve_plan, wrap_socket
-from .script import AppStage, Misbehaviour, ObservingSocket, ScriptedConnection
-from .session import (
+from w24_harness.servers.base import ConnectionReport, ServerConfig
+from w24_harness.servers.misbehaviour.records import serve_plan, wrap_socket
+from w24_harness.servers.misbehaviour.script import (
+    AppStage,
+    Misbehaviour,
+    ObservingSocket,
+    ScriptedConnection,
+)
+from w24_harness.servers.misbehaviour.sockets import TamperingSocket
+from w24_harness.servers.names import IANA_TO_TLSLITE, version_range
+from w24_harness.servers.session import (
     ConnectionContext,
     Failure,
     plain_records,
     serve_application_data,
 )
+from w24_harness.tlsaccel import cipher as fastcipher
+from w24_harness.tlsaccel import rsa as fastrsa
+from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
 
 def build_settings(config: ServerConfig) -> HandshakeSettings:

@@ -18,7 +18,7 @@ from cryptography import x509
 from w24_harness.at.codes import ResultCode
 from w24_harness.at.reader import BadInput, Command
 from w24_harness.pki.fit import ca_text_length, check_ca_fit
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable

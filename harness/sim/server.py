@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from w24_harness.accept import accepted, stop_listening
-from w24_harness.profile_files import profile_from_mapping, profile_to_mapping
-from w24_harness.profiles import DeviceProfile, get_profile
+from w24_harness.listener import accepted, stop_listening
+from w24_harness.profiles.files import profile_from_mapping, profile_to_mapping
+from w24_harness.profiles.table import DeviceProfile, get_profile
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.line import InputOverrun, LineSession, SocketLink, open_pty

@@ -16,7 +16,7 @@ from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ClientHello, ServerHello
 from tlslite.utils.python_rsakey import Python_RSAKey
 
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
 from w24_harness.sim.verify import CertRejected
 from w24_harness.tlsfacts import SUITES, ProtocolVersion, suite_name, version_name
 from w24_harness.vocab import ClientCheck, Renegotiation

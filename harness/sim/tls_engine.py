@@ -54,13 +54,13 @@ from typing import Any, NoReturn
 from tlslite.constants import AlertDescription, ContentType
 from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemoteAlert
 
-from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode, describe
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
 from w24_harness.sim import records
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
 from w24_harness.sim.verify import verify_server_chain
+from w24_harness.tlsaccel import cipher as fastcipher
 from w24_harness.tlsfacts import suite_name, version_name
 from w24_harness.vocab import ClientCheck
 

@@ -39,7 +39,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID, SignatureAlgorithmOID
 
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
 from w24_harness.sim.faults import Faults
 
 # RSA PKCS#1 v1.5 signature algorithms, by the hash names the profiles use.

@@ -13,7 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
-from w24_harness.accept import accepted, stop_listening
+from w24_harness.listener import accepted, stop_listening
 
 BANNER = b"220 w24-harness plain echo service ready\r\n"
 

@@ -35,7 +35,8 @@ TARGET_SECONDS = 1.5  # a throttled transfer is sized to take about this long at
 
 
 class WireEntry(Protocol):
-    """What the arithmetic needs of a transcript entry (w24_harness.transport.TranscriptEntry)."""
+    """What the arithmetic needs of a transcript entry
+    (w24_harness.device.transport.TranscriptEntry)."""
 
     @property
     def direction(self) -> str: ...

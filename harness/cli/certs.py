@@ -32,7 +32,7 @@ from w24_harness.pki.factory import LAST_UTC_NOT_AFTER, CertAuthority, CertFacto
 from w24_harness.pki.fit import check_ca_fit, pem_certificate_blocks, signature_hash_name
 from w24_harness.pki.keys import MIN_BITS, fresh_rsa_key
 from w24_harness.pki.resign import SIGNATURE_HASHES
-from w24_harness.profiles import PROFILES, DeviceProfile, get_profile
+from w24_harness.profiles.table import PROFILES, DeviceProfile, get_profile
 
 DEFAULT_CA_NAME = "w24-harness CA"
 DEFAULT_SERVER_KEY_BITS = 2048

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers import (
     modes,
 )
 
-from w24_harness import fastmac
+from w24_harness.tlsaccel import mac as fastmac
 
 IMPLEMENTATION = "cryptography"
 

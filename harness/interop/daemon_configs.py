@@ -3,7 +3,7 @@
 One function per daemon: it writes the config files into the context's directory and returns the
 command line. Cipher and protocol settings are the daemon's own configuration language, fitted to
 what the device offers: TLS 1.0 (or SSL 3.0) and the W24 suites, with OpenSSL's security level 0
-(OpenSSL 3 refuses SHA-1 and TLS 1.0 above it). Used by w24_harness.servers.daemons.
+(OpenSSL 3 refuses SHA-1 and TLS 1.0 above it). Used by w24_harness.interop.daemons.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from w24_harness.profiles import SSL3, TLS1
+from w24_harness.profiles.table import SSL3, TLS1
 from w24_harness.servers.names import IANA_TO_OPENSSL
 from w24_harness.tlsfacts import ProtocolVersion
 

@@ -9,7 +9,7 @@ here the check runs once, in C (hmac), with the same verdict: for well-formed in
 exactly what tlslite's routine computes; inputs too short to hold padding and a MAC are handed to
 tlslite's own routine, so every verdict matches it.
 
-`install()` / `uninstall()` are called by w24_harness.fastcipher's install() / uninstall().
+`install()` / `uninstall()` are called by w24_harness.tlsaccel.cipher's install() / uninstall().
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Run one case against a device: load the CA, start the server, drive the device.
 
-A case is a catalogue scenario or a throughput case (w24_harness.throughput); both go through
+A case is a catalogue scenario or a throughput case (w24_harness.runner.throughput); both go through
 ScenarioRunner.run, and both come back as an Outcome that check_scenario records and judges.
 The runner always leaves the device as it found it: sockets closed, CA restored.
 """
@@ -15,8 +15,17 @@ from dataclasses import dataclass, field
 from w24_harness.at.codes import DeviceError, ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import DeviceProfile
-from w24_harness.report.linerate import transfer_size, wire_bytes
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.runner.linerate import transfer_size, wire_bytes
+from w24_harness.runner.throughput import (
+    RECEIVE,
+    RECEIVE_SEED,
+    SEND_SEED,
+    ThroughputCase,
+    Transfer,
+    minimal_for,
+)
+from w24_harness.runner.throughput import server_config as throughput_server_config
 from w24_harness.scenarios import Evidence, Expect, Scenario
 from w24_harness.scenarios.ca import SECOND_SLOT
 from w24_harness.servers import (
@@ -27,16 +36,7 @@ from w24_harness.servers import (
     payload,
     sha256_hex,
 )
-from w24_harness.servers.records import FIN, ContentType, describe_client_record
-from w24_harness.throughput import (
-    RECEIVE,
-    RECEIVE_SEED,
-    SEND_SEED,
-    ThroughputCase,
-    Transfer,
-    minimal_for,
-)
-from w24_harness.throughput import server_config as throughput_server_config
+from w24_harness.servers.misbehaviour.records import FIN, ContentType, describe_client_record
 from w24_harness.vocab import Action, ServerSaw, Stage, Watch
 
 SANITY_PING_TIMEOUT_S = 5.0
@@ -128,7 +128,7 @@ class ScenarioRunner:
     bind: str = "127.0.0.1"
     data_timeout: float = 30.0
     # The line's known rate (None: unknown, e.g. an unthrottled simulator): sizes throughput
-    # cases (w24_harness.report.linerate.transfer_size).
+    # cases (w24_harness.runner.linerate.transfer_size).
     baud: int | None = None
 
     def run(self, scenario: Scenario | ThroughputCase, size: int | None = None) -> Outcome:

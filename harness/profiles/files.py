@@ -21,7 +21,7 @@ from typing import Any
 
 import tomli_w
 
-from w24_harness.profiles import PROFILES, UNKNOWN, DeviceProfile, get_profile
+from w24_harness.profiles.table import PROFILES, UNKNOWN, DeviceProfile, get_profile
 
 UNKNOWN_TEXT = "unknown"  # how a file spells UNKNOWN (TOML has no null)
 BASE_KEY = "from"

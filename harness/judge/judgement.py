@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from w24_harness.profiles import DeviceProfile
-from w24_harness.runner import Outcome
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.runner.scenario import Outcome
 from w24_harness.scenarios import Expect, Scenario, describe_expectation
 from w24_harness.vocab import Kind, ResultClass
 

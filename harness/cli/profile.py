@@ -6,14 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from w24_harness.profile_files import (
+from w24_harness.profiles.files import (
     ProfileFileError,
     diff_profiles,
     dumps_profile,
     resolve_profile,
     write_profile_file,
 )
-from w24_harness.profiles import PROFILES
+from w24_harness.profiles.table import PROFILES
 
 
 def add_profile_parsers(sub: argparse._SubParsersAction) -> None:
@@ -84,8 +84,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _characterize(args: argparse.Namespace) -> int:
     from w24_harness.at.codes import W24Error
-    from w24_harness.characterize import characterize
     from w24_harness.device.w24 import W24
+    from w24_harness.runner.characterize import characterize
 
     try:
         base = resolve_profile(args.profile)

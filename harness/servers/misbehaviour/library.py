@@ -2,8 +2,8 @@
 
 The four original ones (close_mid_handshake, stall, oversize_record, tamper) behave as before;
 the rest are the corpus note's BoGo / tlsfuzzer rows (../shared/notes/tls-client-test-corpus.md
-§2), each built from the edits in w24_harness.servers.script. A catalogue entry refers to one of
-these objects; the server has no branch for any of them.
+§2), each built from the edits in w24_harness.servers.misbehaviour.script. A catalogue entry refers
+to one of these objects; the server has no branch for any of them.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ from tlslite.constants import AlertDescription, AlertLevel, HandshakeType
 from tlslite.utils.cryptomath import numberToByteArray
 
 from w24_harness.pki.keys import rsa_key
-
-from .base import OVERSIZE_RECORD_BYTES
-from .misbehave import hold_until_closed, read_first_record
-from .payload import payload
-from .script import (
+from w24_harness.servers.base import OVERSIZE_RECORD_BYTES
+from w24_harness.servers.misbehaviour.script import (
     FlightContext,
     FlightItem,
     SendCCS,
@@ -42,7 +39,9 @@ from .script import (
     set_fields,
     with_trailing,
 )
-from .session import slices
+from w24_harness.servers.misbehaviour.sockets import hold_until_closed, read_first_record
+from w24_harness.servers.payload import payload
+from w24_harness.servers.session import slices
 
 SH = HandshakeType.server_hello
 CERT = HandshakeType.certificate

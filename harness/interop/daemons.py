@@ -2,11 +2,11 @@
 
 Each is started from a config written into a fresh directory, with certificates from our PKI (or
 an administrator's own), in the foreground so it is stopped by its process id. Daemons listen on
-loopback; the device reaches them through a RecordRelay (w24_harness.servers.wire) bound to the
+loopback; the device reaches them through a RecordRelay (w24_harness.interop.relay) bound to the
 harness's address. gnutls-serv has no listen-address option (it binds every interface), so it
 runs in a private network namespace holding only its own loopback, and is reached from there.
 
-The configurations themselves are in w24_harness.servers.daemon_configs.
+The configurations themselves are in w24_harness.interop.daemon_configs.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from w24_harness.servers import daemon_configs as configs
-from w24_harness.servers.daemon_configs import ConfigContext, TLSSettings
-from w24_harness.servers.plain import BannerEchoService
+from w24_harness.interop import daemon_configs as configs
+from w24_harness.interop.daemon_configs import ConfigContext, TLSSettings
+from w24_harness.interop.echo import BannerEchoService
 
 __all__ = [
     "SPECS",

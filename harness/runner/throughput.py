@@ -1,12 +1,12 @@
 """Throughput cases: bulk data through an SSL session, timed, with the line's framing counted.
 
 One case = one direction, one protocol version, one cipher suite. ScenarioRunner.run(case)
-runs it like any catalogue scenario (w24_harness.runner): the device opens TCP, runs AT+iSSL,
-then either polls SRCV until the server's payload is in ("receive", server to device) or sends
-it in SSND chunks ("send", device to server). The transfer is timed from the first data command
-to the last reply, the bytes that crossed the serial line in that time are counted from the
-transcript, and the payload is compared by SHA-256 at the far end. `judge` turns the Outcome
-into the verdict that check_scenario records (suites/test_throughput.py, bench/line_rate.py).
+runs it like any catalogue scenario (w24_harness.runner.scenario): the device opens TCP, runs
+AT+iSSL, then either polls SRCV until the server's payload is in ("receive", server to device) or
+sends it in SSND chunks ("send", device to server). The transfer is timed from the first data
+command to the last reply, the bytes that crossed the serial line in that time are counted from the
+transcript, and the payload is compared by SHA-256 at the far end. `judge` turns the Outcome into
+the verdict that check_scenario records (suites/test_throughput.py, bench/line_rate.py).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from w24_harness.device.w24 import W24
-from w24_harness.profiles import DeviceProfile
-from w24_harness.report.linerate import Rates, WireBytes, meets_floor, minimal_wire, rates
+from w24_harness.profiles.table import DeviceProfile
+from w24_harness.runner.linerate import Rates, WireBytes, meets_floor, minimal_wire, rates
 from w24_harness.servers import CertMaterial, ServerConfig, backend_for
 from w24_harness.tlsfacts import ProtocolVersion, short_name
 from w24_harness.vocab import Backend, DataDirection
 
 if TYPE_CHECKING:  # the runner imports this module
-    from w24_harness.runner import Outcome
+    from w24_harness.runner.scenario import Outcome
 
 RECEIVE, SEND = DataDirection.RECEIVE, DataDirection.SEND
 RECEIVE_SEED, SEND_SEED = 21, 22

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from w24_harness.servers.payload import payload
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
-
-from .payload import payload
 
 HEADER_LEN = 5
 TRICKLE_GAP_S = 0.0001  # between the one-byte segments of a trickle: each its own segment
@@ -368,7 +367,7 @@ def _observe_client(ctx: Any, conn: Any) -> None:
     absence before the FIN) show there."""
     from tlslite.errors import TLSAbruptCloseError
 
-    from .misbehave import hold_until_closed
+    from w24_harness.servers.misbehaviour.sockets import hold_until_closed
 
     report = ctx.report
     seen = report.client_after_plan
@@ -425,7 +424,7 @@ def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) ->
     the report, then ends the connection as the plan says; KEEP_OPEN reads and counts what the
     device sends until it closes, as an ordinary server does.
     """
-    from .session import serve_application_data
+    from w24_harness.servers.session import serve_application_data
 
     report = ctx.report
     done: list[PlanResult] = []
@@ -462,7 +461,7 @@ def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) ->
 
 
 def _end(plan: RecordPlan, channel: Any, conn: Any, ctx: Any) -> None:
-    from .misbehave import hold_until_closed
+    from w24_harness.servers.misbehaviour.sockets import hold_until_closed
 
     report = ctx.report
     try:

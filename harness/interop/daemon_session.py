@@ -1,4 +1,4 @@
-"""Field interop: drive the device against a real daemon (w24_harness.servers.daemons) through
+"""Field interop: drive the device against a real daemon (w24_harness.interop.daemons) through
 the record relay, and what a reference client says the daemon can offer.
 
 `probe` asks tlslite-ng (which speaks all five W24 suites at SSL 3.0 and TLS 1.0) whether the
@@ -21,11 +21,11 @@ from tlslite.errors import TLSError
 
 from w24_harness.at.codes import DeviceError, DeviceTimeout, ResultCode
 from w24_harness.device.w24 import W24
-from w24_harness.runner import Outcome
+from w24_harness.interop.daemon_configs import ECHO_MODULE, FTP_BANNER
+from w24_harness.interop.daemons import App, Daemon
+from w24_harness.interop.echo import BANNER
+from w24_harness.runner.scenario import Outcome
 from w24_harness.servers import IANA_TO_TLSLITE, payload
-from w24_harness.servers.daemon_configs import ECHO_MODULE, FTP_BANNER
-from w24_harness.servers.daemons import App, Daemon
-from w24_harness.servers.plain import BANNER
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import Stage
 

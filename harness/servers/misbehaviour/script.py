@@ -54,12 +54,11 @@ from tlslite.messages import (
 )
 from tlslite.utils.codec import Parser
 
+from w24_harness.servers.base import CertMaterial, ClientHelloView, ConnectionReport
 from w24_harness.tlsfacts import suite_name, version_name
 
-from .base import CertMaterial, ClientHelloView, ConnectionReport
-
 if TYPE_CHECKING:
-    from .session import ConnectionContext
+    from w24_harness.servers.session import ConnectionContext
 
 HEADER_LEN = 5
 CLIENT_RECORDS_KEPT = 32  # encrypted client records listed in a report (the rest are not)
@@ -644,7 +643,7 @@ __all__ = [
 
 def resolve(name: str) -> Misbehaviour:
     """The registered Misbehaviour called `name` (the built-in library is loaded first)."""
-    from . import misbehaviours  # noqa: F401  (registers the library)
+    from w24_harness.servers.misbehaviour import library as misbehaviours  # noqa: F401  (registers the library)
 
     return REGISTRY.get(name)
 

@@ -1,6 +1,6 @@
 """A labgrid lab on this machine: W24 simulators as places, for tests and for trying it out.
 
-    python -m w24_harness.labgrid_lab --places 2 --tags lab=ci
+    python -m w24_harness.lab.local_lab --places 2 --tags lab=ci
     # prints LG_COORDINATOR=127.0.0.1:PORT; then, in another shell:
     LG_COORDINATOR=127.0.0.1:PORT ./w24-test suites -n 2 --w24-lg-tags lab=ci
 
@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from w24_harness import ser2net
-from w24_harness.ser2net import free_port
+from w24_harness.lab import ser2net
+from w24_harness.lab.ser2net import free_port
 from w24_harness.sim.server import SimulatorProcess
 
 EXPORTER = "w24-lab"
@@ -230,7 +230,7 @@ class LocalLab:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m w24_harness.labgrid_lab",
+        prog="python -m w24_harness.lab.local_lab",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

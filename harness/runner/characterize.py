@@ -20,8 +20,8 @@ from typing import Any
 from w24_harness.at.codes import ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import UNKNOWN, DeviceProfile
-from w24_harness.runner import Outcome, ScenarioRunner
+from w24_harness.profiles.table import UNKNOWN, DeviceProfile
+from w24_harness.runner.scenario import Outcome, ScenarioRunner
 from w24_harness.scenarios import ACCEPT, SCENARIOS, Expect, Scenario, reject
 from w24_harness.vocab import Kind, Renegotiation, ServerSaw, Stage
 

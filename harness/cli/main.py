@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from w24_harness.at.codes import W24Error
-from w24_harness.profiles import PROFILES
+from w24_harness.profiles.table import PROFILES
 
 
 def _add_port_options(parser: argparse.ArgumentParser) -> None:
@@ -111,13 +111,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         )
 
     if wanted("sim"):
-        from w24_harness.sim.__main__ import add_sim_arguments
+        from w24_harness.cli.sim import add_sim_arguments
 
         sim = sub.add_parser("sim", help="run the W24 simulator on a pty or TCP port")
         add_sim_arguments(sim)
 
     if wanted("certs"):
-        from w24_harness.cli_certs import add_certs_parser
+        from w24_harness.cli.certs import add_certs_parser
 
         add_certs_parser(sub)
 
@@ -149,11 +149,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         )
 
     if wanted("report"):
-        from w24_harness.report.cli import add_report_parser
+        from w24_harness.cli.report import add_report_parser
 
         add_report_parser(sub)
     if wanted("profile", "characterize"):
-        from w24_harness.cli_profile import add_profile_parsers
+        from w24_harness.cli.profile import add_profile_parsers
 
         add_profile_parsers(sub)
     return parser
@@ -174,13 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv[0] if argv[:1] and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command == "sim":
-        from w24_harness.sim.__main__ import run_sim
+        from w24_harness.cli.sim import run_sim
 
         return run_sim(args)
     if args.command == "ca":
         return _run_ca(args)
     if args.command == "scenarios":
-        from w24_harness.profile_files import ProfileFileError, load_profile_file
+        from w24_harness.profiles.files import ProfileFileError, load_profile_file
         from w24_harness.scenarios import render_table
 
         names = args.profile or ([] if args.profile_file else list(PROFILES))

@@ -20,7 +20,7 @@ from enum import IntEnum, StrEnum
 
 from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, HandshakeType
 
-from w24_harness.accept import accepted, stop_listening
+from w24_harness.listener import accepted, stop_listening
 from w24_harness.tlsfacts import version_from_wire
 
 RECORD_HEADER = 5

@@ -1,0 +1,146 @@
+"""`w24 sim`: the simulated W24 on a pty or a TCP port. The first line printed is its address."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from w24_harness.profiles.files import ProfileFileError, load_profile_file
+from w24_harness.profiles.table import PROFILES, DeviceProfile, get_profile
+from w24_harness.sim.faults import Faults
+from w24_harness.sim.server import SPEC_ENV, Simulator, SimulatorConfig, decode_spec
+
+INTERNAL_ERROR_EXIT = 3  # `w24 sim` exit status after a simulator internal error
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="serve on a new pty; prints its path")
+    where.add_argument("--tcp", metavar="HOST:PORT", help="serve one host at a time on TCP")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--profile", default="w24", choices=sorted(PROFILES))
+    which.add_argument(
+        "--profile-file",
+        type=Path,
+        help="run the profile in this TOML file (see `w24 profile show`)",
+    )
+    which.add_argument(
+        "--spec-env",
+        action="store_true",
+        help=f"take the whole profile and faults from ${SPEC_ENV} (what the pytest plugin uses)",
+    )
+    parser.add_argument("--baud", type=int, default=0, help="emulated line rate; 0 = unthrottled")
+    parser.add_argument("--state", type=Path, help="JSON file keeping nonvolatile parameters")
+    parser.add_argument("--log", type=Path, help="append the serial transcript to this file")
+    parser.add_argument(
+        "--status", type=Path, help="keep the count of simulator internal errors in this JSON file"
+    )
+    parser.add_argument("--no-echo", action="store_true", help="start with command echo off")
+    parser.add_argument(
+        "--overrun",
+        action="store_true",
+        help="model the module's UART receive FIFO: bytes a host bursts faster than the "
+        "firmware drains them are lost (needs --baud; follows a baud change by the host)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        choices=Faults.names(),
+        help="self-test switch that breaks the firmware on purpose (repeatable)",
+    )
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    if args.baud < 0:
+        print("w24 sim: --baud must be >= 0", file=sys.stderr)
+        return 2
+    if args.overrun and not args.baud:
+        print("w24 sim: --overrun needs a line rate (--baud 115200)", file=sys.stderr)
+        return 2
+    try:
+        profile, faults = _profile_and_faults(args)
+        config = SimulatorConfig(
+            profile=profile,
+            baud=args.baud,
+            state=args.state,
+            faults=faults,
+            echo=False if args.no_echo else None,
+            log=args.log,
+            status=args.status,
+            overrun=args.overrun,
+        )
+        sim = Simulator(config)
+    except (ValueError, OSError) as exc:
+        print(f"w24 sim: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        if args.pty:
+            url = sim.start_pty()
+        else:
+            host, _, port = args.tcp.rpartition(":")
+            if not host or not port.isdigit() or int(port) > 65535:
+                print(
+                    f"w24 sim: --tcp wants HOST:PORT (port 0-65535), got {args.tcp!r}",
+                    file=sys.stderr,
+                )
+                sim.stop()
+                return 2
+            url = sim.start_tcp(host, int(port))
+    except OSError as exc:
+        print(f"w24 sim: cannot serve: {exc}", file=sys.stderr)
+        sim.stop()
+        return 2
+    print(url, flush=True)
+    fault_names = ", ".join(config.faults.active()) or "none"
+    print(
+        f"W24 simulator, profile {config.profile.name}, baud {args.baud or 'unthrottled'}, "
+        f"faults: {fault_names}. Ctrl-C to stop.",
+        file=sys.stderr,
+        flush=True,
+    )
+    while not done.wait(0.5):
+        pass
+    sim.stop()
+    errors = sim.device.internal_errors
+    if errors:
+        # The self-check: a simulator that had a bug of its own does not exit cleanly.
+        print(
+            f"w24 sim: {errors} simulator internal error(s); tracebacks in the log",
+            file=sys.stderr,
+            flush=True,
+        )
+        return INTERNAL_ERROR_EXIT
+    return 0
+
+
+def _profile_and_faults(args: argparse.Namespace) -> tuple[DeviceProfile, Faults]:
+    if args.spec_env:
+        text = os.environ.get(SPEC_ENV)
+        if not text:
+            raise ValueError(f"--spec-env: ${SPEC_ENV} is not set")
+        profile, faults = decode_spec(text)
+        return profile, Faults.from_names([*faults.active(), *args.fault])
+    if args.profile_file is not None:
+        try:
+            return load_profile_file(args.profile_file), Faults.from_names(args.fault)
+        except ProfileFileError as exc:
+            raise ValueError(str(exc)) from None
+    return get_profile(args.profile), Faults.from_names(args.fault)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="w24 sim", description=__doc__)
+    add_sim_arguments(parser)
+    return run_sim(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
