@@ -8,11 +8,16 @@ w24-harness installed (a bare `pytest` in a fresh checkout) stops here with one 
 
 import importlib.util
 import os
+import sys
 from importlib.metadata import entry_points
 
-import pytest
-
-INSTALLED = importlib.util.find_spec("w24_harness") is not None
+if importlib.util.find_spec("w24_harness") is None:
+    # Before any other conftest imports what only the set-up installs; SystemExit, unlike an
+    # exception, is not turned into pytest's conftest-import traceback.
+    sys.stderr.write(
+        "w24-harness is not installed in this Python: run ./w24-test (it sets up .venv)\n"
+    )
+    raise SystemExit(4)
 
 
 def _autoloaded() -> bool:
@@ -21,11 +26,4 @@ def _autoloaded() -> bool:
     return any(ep.name == "w24" for ep in entry_points(group="pytest11"))
 
 
-if INSTALLED:
-    pytest_plugins = ["pytester"] if _autoloaded() else ["w24_harness.fixtures.plugin", "pytester"]
-else:
-
-    def pytest_configure(config: pytest.Config) -> None:
-        raise pytest.UsageError(
-            "w24-harness is not installed in this Python: run ./w24-test (it sets up .venv)"
-        )
+pytest_plugins = ["pytester"] if _autoloaded() else ["w24_harness.fixtures.plugin", "pytester"]
