@@ -169,7 +169,7 @@ class Stopwatch:
 
 
 def bench_overhead(sets: CertSets, include_slow: bool) -> str:
-    scenarios = [s for s in SCENARIOS if s.suite == "handshake" and (include_slow or not s.slow)]
+    scenarios = [s for s in SCENARIOS if s.family == "handshake" and (include_slow or not s.slow)]
     started = time.perf_counter()
     for name in dict.fromkeys(s.certs for s in scenarios):
         sets.get(name)

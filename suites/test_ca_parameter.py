@@ -11,7 +11,7 @@ from w24_harness.vocab import Family, LineDirection
 ABSENT_SLOT_CODES = {ResultCode.SYNTAX_ERROR, ResultCode.ILLEGAL_COMMAND}
 
 
-@pytest.mark.scenarios(lambda s, p: s.suite == Family.CA)
+@pytest.mark.scenarios(lambda s, p: s.family == Family.CA)
 def test_ca_scenario(scenario, scenario_runner, check_scenario):
     check_scenario(scenario, scenario_runner.run(scenario))
 

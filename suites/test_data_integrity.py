@@ -4,7 +4,7 @@ import pytest
 
 from w24_harness.vocab import Family
 
-pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == Family.DATA)
+pytestmark = pytest.mark.scenarios(lambda s, p: s.family == Family.DATA)
 
 
 def test_data_integrity(scenario, scenario_runner, check_scenario):

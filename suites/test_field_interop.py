@@ -104,7 +104,7 @@ def field_daemon(tmp_path: Path, w24_options) -> Iterator[Callable[..., Field]]:
 @pytest.fixture(scope="session")
 def server_files(pki: CertSets) -> ServerFiles:
     """The daemons' certificate: our PKI's valid leaf for the profile (signed by pki.root)."""
-    leaf = pki.get("valid").server
+    leaf = pki.get(CertSetName.VALID).server
     assert leaf is not None
     return ServerFiles(leaf.cert_pem + leaf.chain_pem, leaf.key_pem)
 

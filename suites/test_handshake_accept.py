@@ -9,7 +9,7 @@ from w24_harness.vocab import Family
 
 def _predicted_accept(s, p) -> bool:
     expect = s.expected(p)
-    return s.suite == Family.HANDSHAKE and expect is not None and expect.accept
+    return s.family == Family.HANDSHAKE and expect is not None and expect.accept
 
 
 pytestmark = pytest.mark.scenarios.with_args(_predicted_accept)

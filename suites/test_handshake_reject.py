@@ -10,7 +10,7 @@ from w24_harness.vocab import Family
 
 def _not_predicted_accept(s, p) -> bool:
     expect = s.expected(p)
-    return s.suite == Family.HANDSHAKE and (expect is None or not expect.accept)
+    return s.family == Family.HANDSHAKE and (expect is None or not expect.accept)
 
 
 pytestmark = pytest.mark.scenarios.with_args(_not_predicted_accept)

@@ -5,7 +5,7 @@ import pytest
 
 from w24_harness.vocab import Family
 
-pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == Family.IDENTITY)
+pytestmark = pytest.mark.scenarios(lambda s, p: s.family == Family.IDENTITY)
 
 
 def test_certificate_identity(scenario, scenario_runner, check_scenario):

@@ -6,7 +6,7 @@ import pytest
 
 from w24_harness.vocab import Family
 
-pytestmark = pytest.mark.scenarios(lambda s, p: s.suite == Family.RECORD)
+pytestmark = pytest.mark.scenarios(lambda s, p: s.family == Family.RECORD)
 
 
 def test_record_layer(scenario, scenario_runner, check_scenario):

@@ -14,7 +14,7 @@ from w24_harness.sim.faults import Faults
 from w24_harness.vocab import Family, Kind
 
 PROFILE_FIELDS = {f.name for f in fields(DeviceProfile)}
-IDENTITY = [s for s in SCENARIOS if s.suite == Family.IDENTITY]
+IDENTITY = [s for s in SCENARIOS if s.family == Family.IDENTITY]
 
 
 def test_identity_family_is_registered_whole() -> None:

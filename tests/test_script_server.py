@@ -15,18 +15,18 @@ from w24_harness.runner.scenario import evidence_problems
 from w24_harness.scenarios import Evidence
 from w24_harness.servers import ClientHelloView, ConnectionReport, ServerConfig, TLSServer
 from w24_harness.servers.misbehaviour import library as mis
-from w24_harness.servers.misbehaviour.script import (
+from w24_harness.servers.misbehaviour.engine import certificate_message_length
+from w24_harness.servers.misbehaviour.language import (
     REGISTRY,
     FlightContext,
     Misbehaviour,
-    certificate_message_length,
     drop,
     duplicate,
     move_before,
-    resolve,
     retyped,
     with_trailing,
 )
+from w24_harness.servers.misbehaviour.library import resolve
 from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
 from w24_harness.tlsfacts import W24_SUITES
 
@@ -161,7 +161,7 @@ def test_intermediate_sent_stays_inside_one_2k_record(profile):
 
 
 def test_a_raw_record_of_any_type_and_version_reaches_the_client(sets):
-    from w24_harness.servers.misbehaviour.script import RawRecord, insert, misbehaviour
+    from w24_harness.servers.misbehaviour.language import RawRecord, insert, misbehaviour
 
     odd = misbehaviour(
         "test_raw_record_0x19",
@@ -178,7 +178,7 @@ def test_a_raw_record_of_any_type_and_version_reaches_the_client(sets):
 @pytest.mark.parametrize("version", ["SSL3.0", "TLS1.0"])
 def test_the_scripted_finish_is_a_correct_finish_when_nothing_is_corrupted(sets, version):
     # So hs-bad-finished fails on the one corrupted byte, not on the hook's own arithmetic.
-    from w24_harness.servers.misbehaviour.script import DEFAULT_FINISH, misbehaviour
+    from w24_harness.servers.misbehaviour.language import DEFAULT_FINISH, misbehaviour
 
     plain = misbehaviour(
         f"test_plain_finish_{version}", "the scripted CCS + Finished, intact", finish=DEFAULT_FINISH

@@ -22,7 +22,6 @@ import base64
 import hashlib
 import ipaddress
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from w24_harness.pki.certset import CertSet
 from w24_harness.pki.factory import (
     DEFAULT_NOT_BEFORE,
     LAST_UTC_NOT_AFTER,
@@ -41,9 +41,6 @@ from w24_harness.pki.factory import (
 )
 from w24_harness.pki.keys import exponent3_rsa_key, labelled_rsa_key
 from w24_harness.pki.resign import resign
-
-if TYPE_CHECKING:
-    from w24_harness.pki.sets import CertSet
 
 # Makes a leaf's signature from the leaf and the CA's private key.
 Forge = Callable[[x509.Certificate, rsa.RSAPrivateKey], bytes]
@@ -364,9 +361,6 @@ def e3_key(bits: int = 2048) -> rsa.RSAPrivateKey:
 
 
 def _certset(name: str, ca_pem: bytes, server: IssuedCert) -> CertSet:
-    # CertSet lives in sets.py, which mixes this module in: import it when a set is built.
-    from w24_harness.pki.sets import CertSet
-
     return CertSet(name, ca_pem, server)
 
 

@@ -4,7 +4,7 @@ server presents. Built lazily and cached, one CertSets per session and profile."
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from w24_harness.pki.certset import CertSet, CertSetName
 from w24_harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
 from w24_harness.pki.identity import IdentitySets, cert_builder
 from w24_harness.pki.keys import rsa_key
@@ -26,13 +27,6 @@ GARBAGE_CA = (
 HUGE_CHAIN_COPIES = 60
 
 
-@dataclass(frozen=True)
-class CertSet:
-    name: str
-    ca_pem: bytes | None  # what the device is given with AT+iCA= (None: cleared)
-    server: IssuedCert | None  # what the TLS server presents (None: no server needed)
-
-
 class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
     def __init__(self, profile: DeviceProfile, host: str = "127.0.0.1") -> None:
         self.profile = profile
@@ -45,13 +39,13 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
     def root(self):
         return self.factory.ca("w24-harness CA", hash_name=self.hash)
 
-    def get(self, name: str) -> CertSet:
+    def get(self, name: CertSetName) -> CertSet:
         found = self._cache.get(name)
         if found is None:
-            build = getattr(self, f"_set_{name}", None)
+            build = BUILDERS.get(CertSetName(name))  # ValueError names an unknown set
             if build is None:
-                raise KeyError(f"no certificate set {name!r}")
-            found = self._cache[name] = build()
+                raise KeyError(f"certificate set {name!r} has no builder")
+            found = self._cache[name] = build(self)
         return found
 
     def _leaf(self, *, extra: list[str] | None = None, **kwargs) -> IssuedCert:
@@ -194,3 +188,50 @@ def oversize_ca(limit: int, hash_name: str) -> bytes:
         if len(pem) > limit:
             return pem
         units.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "padding " + "x" * 50))
+
+
+# Every set's builder, by name: the one registry `CertSets.get` consults.
+BUILDERS: dict[CertSetName, Callable[[CertSets], CertSet]] = {
+    CertSetName.VALID: CertSets._set_valid,
+    CertSetName.NO_CA: CertSets._set_no_ca,
+    CertSetName.WRONG_CA: CertSets._set_wrong_ca,
+    CertSetName.SELF_SIGNED: CertSets._set_self_signed,
+    CertSetName.INTERMEDIATE: CertSets._set_intermediate,
+    CertSetName.INTERMEDIATE_UNSENT: CertSets._set_intermediate_unsent,
+    CertSetName.EXPIRED: CertSets._set_expired,
+    CertSetName.NOT_YET_VALID: CertSets._set_not_yet_valid,
+    CertSetName.WRONG_HOST: CertSets._set_wrong_host,
+    CertSetName.SHA256_CHAIN: CertSets._set_sha256_chain,
+    CertSetName.SHA256_LEAF: CertSets._set_sha256_leaf,
+    CertSetName.MD5_LEAF: CertSets._set_md5_leaf,
+    CertSetName.BIG_LEAF: CertSets._set_big_leaf,
+    CertSetName.KEY512: CertSets._set_key512,
+    CertSetName.KEY1024: CertSets._set_key1024,
+    CertSetName.KEY4096: CertSets._set_key4096,
+    CertSetName.CERT_OVER_2K: CertSets._set_cert_over_2k,
+    CertSetName.HUGE_CERTIFICATE: CertSets._set_huge_certificate,
+    CertSetName.CA_TOO_LONG: CertSets._set_ca_too_long,
+    CertSetName.CA_GARBAGE: CertSets._set_ca_garbage,
+    CertSetName.CA_4096: CertSets._set_ca_4096,
+    CertSetName.IMPOSTOR_CA: CertSets._set_impostor_ca,
+    CertSetName.IMPOSTOR_CA_AKI: CertSets._set_impostor_ca_aki,
+    CertSetName.SIGNATURE_BIT_FLIPPED: CertSets._set_signature_bit_flipped,
+    CertSetName.SIGNATURE_FIRST_BYTE_FLIPPED: CertSets._set_signature_first_byte_flipped,
+    CertSetName.SIGNATURE_LAST_BYTE_FLIPPED: CertSets._set_signature_last_byte_flipped,
+    CertSetName.TBS_MODIFIED: CertSets._set_tbs_modified,
+    CertSetName.E3_VALID: CertSets._set_e3_valid,
+    CertSetName.E3_BLEICHENBACHER: CertSets._set_e3_bleichenbacher,
+    CertSetName.E3_BER_LONG_LENGTH: CertSets._set_e3_ber_long_length,
+    CertSetName.E3_PADDING_NOT_FF: CertSets._set_e3_padding_not_ff,
+    CertSetName.E3_DIGEST_ALGORITHM_MISMATCH: CertSets._set_e3_digest_algorithm_mismatch,
+    CertSetName.E3_DIGEST_PARAMS: CertSets._set_e3_digest_params,
+    CertSetName.LEAF_AND_ROOT: CertSets._set_leaf_and_root,
+    CertSetName.WRONG_ORDER: CertSets._set_wrong_order,
+    CertSetName.GARBAGE_NO_SIGNATURE: CertSets._set_garbage_no_signature,
+    CertSetName.GARBAGE_JUNK_TAIL: CertSets._set_garbage_junk_tail,
+    CertSetName.V1_CA: CertSets._set_v1_ca,
+    CertSetName.ISSUER_NOT_CA: CertSets._set_issuer_not_ca,
+    CertSetName.ISSUER_NO_KEYCERTSIGN: CertSets._set_issuer_no_keycertsign,
+    CertSetName.LEAF_UNKNOWN_CRITICAL: CertSets._set_leaf_unknown_critical,
+    CertSetName.SELF_SIGNED_CA: CertSets._set_self_signed_ca,
+}

@@ -131,7 +131,7 @@ def _family(entry: Entry) -> str:
     from w24_harness.scenarios import get
 
     try:
-        return str(get(entry.planned.id).suite)
+        return str(get(entry.planned.id).family)
     except KeyError:
         return NO_FAMILY
 

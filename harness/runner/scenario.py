@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from w24_harness.at.codes import DeviceError, ResultCode
 from w24_harness.device.w24 import W24
+from w24_harness.pki.certset import CertSetName
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.runner.linerate import transfer_size, wire_bytes
@@ -181,7 +182,7 @@ class ScenarioRunner:
             return f"device does not answer AT after the scenario: {exc}"
         version = profile.protocols[-1]
         suite = profile.cipher_suites[0]
-        certs = self.sets.get("valid")
+        certs = self.sets.get(CertSetName.VALID)
         assert certs.server is not None  # the valid set always has a server certificate
         config = ServerConfig(
             cert=certs.server,
@@ -375,7 +376,7 @@ class ScenarioRunner:
     def _throughput(self, case: ThroughputCase, size: int) -> Outcome:
         """Like an exchange, timed, with the serial line's bytes counted. Data errors leave the
         Outcome rejected with what moved so far; the socket is closed, the CA restored."""
-        certs = self.sets.get("valid")
+        certs = self.sets.get(CertSetName.VALID)
         if certs.server is None:
             raise ValueError("certificate set 'valid' has no server certificate")
         transfer = Transfer(size)

@@ -79,7 +79,7 @@ def render_table(profiles: list[DeviceProfile]) -> str:
     )
     rule = "|---|---|---|---|---|" + "---|" * len(profiles)
     rows = [
-        f"| `{s.id}` | {s.suite} | {s.basis} | {s.kind}"
+        f"| `{s.id}` | {s.family} | {s.basis} | {s.kind}"
         + (f" of `{s.measures}`" if s.measures else "")
         + f" | {s.description} | "
         + " | ".join(describe_expectation(s, p).replace("|", "\\|") for p in profiles)

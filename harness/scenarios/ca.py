@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.pki.certset import CertSetName
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.scenarios.model import ACCEPT, Expect, Scenario, always, one_of, reject
 from w24_harness.tlsfacts import ProtocolVersion
@@ -48,7 +49,7 @@ SCENARIOS: list[Scenario] = [
         "a CA PEM over the profile's size limit",
         Family.CA,
         _too_long_rule,
-        certs="ca_too_long",
+        certs=CertSetName.CA_TOO_LONG,
         action=Action.LOAD_CA,
         kind=Kind.CHARACTERIZATION,
         measures="ca_too_long_code",
@@ -59,7 +60,7 @@ SCENARIOS: list[Scenario] = [
         "a CA value that is not a certificate",
         Family.CA,
         always(reject(ResultCode.CA_PARSE_ERROR, Stage.CA)),
-        certs="ca_garbage",
+        certs=CertSetName.CA_GARBAGE,
         action=Action.LOAD_CA,
         basis=Basis.ICHIP_FIRMWARE,
     ),
@@ -69,7 +70,7 @@ SCENARIOS: list[Scenario] = [
         "a 4096-bit CA whose PEM is within the length limit (only its key size is wrong)",
         Family.CA,
         lambda p: ACCEPT if 4096 in p.ca_key_bits else reject(ResultCode.CA_PARSE_ERROR, Stage.CA),
-        certs="ca_4096",
+        certs=CertSetName.CA_4096,
         action=Action.LOAD_CA,
         basis=Basis.ICHIP_FIRMWARE,
     ),

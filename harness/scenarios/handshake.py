@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.pki.certset import CertSetName
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.scenarios.model import (
     ACCEPT,
@@ -42,7 +43,7 @@ def _valid_chain_scenarios() -> list[Scenario]:
                 Scenario(
                     id=f"valid-{version.short}-{short_name(suite)}",
                     description=f"valid chain, {version}, {suite}, {backend} server",
-                    suite=Family.HANDSHAKE,
+                    family=Family.HANDSHAKE,
                     rule=_suite_rule(version, suite),
                     backend=backend,
                     versions=(version,),
@@ -88,7 +89,7 @@ SCENARIOS: list[Scenario] = [
         "no CA loaded",
         Family.HANDSHAKE,
         always(reject(ResultCode.SSL_NO_CA)),
-        certs="no_ca",
+        certs=CertSetName.NO_CA,
         basis=F,
         critical=True,
     ),
@@ -97,7 +98,7 @@ SCENARIOS: list[Scenario] = [
         "a different CA is loaded",
         Family.HANDSHAKE,
         always(reject(ResultCode.SSL_NEGOTIATION)),
-        certs="wrong_ca",
+        certs=CertSetName.WRONG_CA,
         basis=M,
         critical=True,
     ),
@@ -106,7 +107,7 @@ SCENARIOS: list[Scenario] = [
         "self-signed server certificate",
         Family.HANDSHAKE,
         always(reject(ResultCode.SSL_NEGOTIATION)),
-        certs="self_signed",
+        certs=CertSetName.SELF_SIGNED,
         basis=M,
         critical=True,
     ),
@@ -118,7 +119,7 @@ SCENARIOS: list[Scenario] = [
         "holds it there), so a 2 KB record limit cannot fail it; see hs-cert-msg-over-2k",
         Family.HANDSHAKE,
         accept_unless(lambda p: not p.chain_building),
-        certs="intermediate",
+        certs=CertSetName.INTERMEDIATE,
         # Leaf + intermediate is about 2 KB of handshake: a firmware applying the record limit
         # to the handshake may refuse it with 226 whatever its chain policy (corpus §5.1).
         **_characterizes(
@@ -134,7 +135,7 @@ SCENARIOS: list[Scenario] = [
         "2 KB record limit applies to the handshake is not documented)",
         Family.HANDSHAKE,
         accept_unless(lambda p: bool(p.record_limit_in_handshake), ResultCode.SSL_RECORD_TOO_BIG),
-        certs="big_leaf",
+        certs=CertSetName.BIG_LEAF,
         **_characterizes(
             "record_limit_in_handshake",
             one_of(
@@ -147,7 +148,7 @@ SCENARIOS: list[Scenario] = [
         "leaf signed by an intermediate that nobody sends",
         Family.HANDSHAKE,
         always(reject(ResultCode.SSL_NEGOTIATION)),
-        certs="intermediate_unsent",
+        certs=CertSetName.INTERMEDIATE_UNSENT,
         basis=M,
         critical=True,
     ),
@@ -156,7 +157,7 @@ SCENARIOS: list[Scenario] = [
         "server certificate expired",
         Family.HANDSHAKE,
         accept_unless(lambda p: p.check_validity_dates),
-        certs="expired",
+        certs=CertSetName.EXPIRED,
         **_characterizes("check_validity_dates"),
     ),
     Scenario(
@@ -164,7 +165,7 @@ SCENARIOS: list[Scenario] = [
         "server certificate not valid yet",
         Family.HANDSHAKE,
         accept_unless(lambda p: p.check_validity_dates),
-        certs="not_yet_valid",
+        certs=CertSetName.NOT_YET_VALID,
         **_characterizes("check_validity_dates"),
     ),
     Scenario(
@@ -172,7 +173,7 @@ SCENARIOS: list[Scenario] = [
         "certificate for another host name",
         Family.HANDSHAKE,
         accept_unless(lambda p: p.check_hostname),
-        certs="wrong_host",
+        certs=CertSetName.WRONG_HOST,
         **_characterizes("check_hostname"),
     ),
     # §12.2: the CA may be signed with MD2, MD5 or SHA-1 only.
@@ -181,7 +182,7 @@ SCENARIOS: list[Scenario] = [
         "CA and leaf signed with SHA-256",
         Family.HANDSHAKE,
         _sha256_ca_rule,
-        certs="sha256_chain",
+        certs=CertSetName.SHA256_CHAIN,
         basis=F,
     ),
     Scenario(
@@ -189,7 +190,7 @@ SCENARIOS: list[Scenario] = [
         "SHA-1 CA, leaf signed with SHA-256",
         Family.HANDSHAKE,
         accept_unless(lambda p: "sha256" not in (p.leaf_signature_hashes or ())),
-        certs="sha256_leaf",
+        certs=CertSetName.SHA256_LEAF,
         **_characterizes("leaf_signature_hashes"),
     ),
     Scenario(
@@ -197,7 +198,7 @@ SCENARIOS: list[Scenario] = [
         "leaf signed with MD5",
         Family.HANDSHAKE,
         accept_unless(lambda p: "md5" not in (p.leaf_signature_hashes or ())),
-        certs="md5_leaf",
+        certs=CertSetName.MD5_LEAF,
         **_characterizes("leaf_signature_hashes"),
     ),
     Scenario(
@@ -205,7 +206,7 @@ SCENARIOS: list[Scenario] = [
         "512-bit server key",
         Family.HANDSHAKE,
         _key_rule(512),
-        certs="key512",
+        certs=CertSetName.KEY512,
         backend=Backend.TLSLITE,
         **_characterizes("server_key_bits"),
     ),
@@ -214,7 +215,7 @@ SCENARIOS: list[Scenario] = [
         "1024-bit server key",
         Family.HANDSHAKE,
         _key_rule(1024),
-        certs="key1024",
+        certs=CertSetName.KEY1024,
         **_characterizes("server_key_bits"),
     ),
     Scenario(
@@ -222,7 +223,7 @@ SCENARIOS: list[Scenario] = [
         "4096-bit server key",
         Family.HANDSHAKE,
         _key_rule(4096),
-        certs="key4096",
+        certs=CertSetName.KEY4096,
         **_characterizes("server_key_bits"),
     ),
     # RFC 2246 §E.1: a server that cannot speak the client's version refuses the handshake.

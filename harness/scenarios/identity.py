@@ -17,6 +17,7 @@ simulator self-test fault that breaks the check (tests/test_suites_catch_faults.
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.pki.certset import CertSetName
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.scenarios.model import (
     ACCEPT,
@@ -50,7 +51,7 @@ def _allowed(*outcomes: Expect):
     return lambda _p: frozenset(outcomes)
 
 
-def _signature(id: str, description: str, certs: str, rule: Rule | None = None) -> Scenario:
+def _signature(id: str, description: str, certs: CertSetName, rule: Rule | None = None) -> Scenario:
     return Scenario(
         id,
         description,
@@ -62,7 +63,7 @@ def _signature(id: str, description: str, certs: str, rule: Rule | None = None) 
     )
 
 
-def _forgery(id: str, description: str, certs: str) -> Scenario:
+def _forgery(id: str, description: str, certs: CertSetName) -> Scenario:
     # A conformance row whatever the profile: the forged leaf is never accepted. Where the
     # profile does not say whether AT+iCA= takes the e=3 CA (ca_small_exponent unknown), both
     # refusals pass: 116 at the CA, or 220 at the handshake.
@@ -84,33 +85,33 @@ SIGNATURE_CHECK: list[Scenario] = [
         "impostor-ca-same-subject",
         "leaf signed by an impostor CA: the loaded CA's subject name, another key; no AKI, "
         "so only the signature tells them apart",
-        "impostor_ca",
+        CertSetName.IMPOSTOR_CA,
     ),
     _signature(
         "impostor-ca-same-subject-aki",
         "leaf signed by an impostor CA of the loaded CA's name, with an AKI naming the "
         "impostor's key",
-        "impostor_ca_aki",
+        CertSetName.IMPOSTOR_CA_AKI,
     ),
     _signature(
         "leaf-signature-bit-flipped",
         "leaf signed by the loaded CA, one bit flipped in the middle of the signature",
-        "signature_bit_flipped",
+        CertSetName.SIGNATURE_BIT_FLIPPED,
     ),
     _signature(
         "leaf-signature-first-byte-flipped",
         "leaf signed by the loaded CA, the low bit of the signature's first byte flipped",
-        "signature_first_byte_flipped",
+        CertSetName.SIGNATURE_FIRST_BYTE_FLIPPED,
     ),
     _signature(
         "leaf-signature-last-byte-flipped",
         "leaf signed by the loaded CA, the low bit of the signature's last byte flipped",
-        "signature_last_byte_flipped",
+        CertSetName.SIGNATURE_LAST_BYTE_FLIPPED,
     ),
     _signature(
         "leaf-tbs-modified",
         "leaf whose serial number was changed after the loaded CA signed it",
-        "tbs_modified",
+        CertSetName.TBS_MODIFIED,
     ),
 ]
 
@@ -119,28 +120,28 @@ PKCS1_FORGERIES: list[Scenario] = [
         "pkcs1-e3-bleichenbacher-2006",
         "e=3 CA; leaf signature forged without the CA key: DigestInfo, then garbage "
         "that makes the block a cube (CVE-2006-4339)",
-        "e3_bleichenbacher",
+        CertSetName.E3_BLEICHENBACHER,
     ),
     _forgery(
         "pkcs1-e3-ber-long-length",
         "e=3 CA; leaf signature over a DigestInfo with non-minimal long-form lengths "
         "(BERserk, CVE-2014-1568)",
-        "e3_ber_long_length",
+        CertSetName.E3_BER_LONG_LENGTH,
     ),
     _forgery(
         "pkcs1-e3-digestinfo-params",
         "e=3 CA; leaf signature over a DigestInfo with garbage for the NULL parameters",
-        "e3_digest_params",
+        CertSetName.E3_DIGEST_PARAMS,
     ),
     _forgery(
         "pkcs1-e3-padding-not-ff",
         "e=3 CA; leaf signature whose PKCS#1 padding bytes are not 0xFF",
-        "e3_padding_not_ff",
+        CertSetName.E3_PADDING_NOT_FF,
     ),
     _forgery(
         "pkcs1-e3-digest-algorithm-mismatch",
         "e=3 CA; sha1WithRSA leaf whose signature holds an MD5 DigestInfo of the TBS",
-        "e3_digest_algorithm_mismatch",
+        CertSetName.E3_DIGEST_ALGORITHM_MISMATCH,
     ),
 ]
 
@@ -153,7 +154,7 @@ SCENARIOS: list[Scenario] = [
         "take an e=3 CA?)",
         Family.IDENTITY,
         _e3_ca_loads,
-        certs="e3_valid",
+        certs=CertSetName.E3_VALID,
         basis=Basis.HARNESS,
         kind=Kind.CHARACTERIZATION,
         measures="ca_small_exponent",
@@ -165,7 +166,7 @@ SCENARIOS: list[Scenario] = [
         "§7.4.2 allows it)",
         Family.IDENTITY,
         always(ACCEPT),
-        certs="leaf_and_root",
+        certs=CertSetName.LEAF_AND_ROOT,
         basis=Basis.RFC,
     ),
     Scenario(
@@ -174,7 +175,7 @@ SCENARIOS: list[Scenario] = [
         "leaf second (RFC 2246 §7.4.2: the sender's certificate comes first)",
         Family.IDENTITY,
         always(NEGOTIATION),
-        certs="wrong_order",
+        certs=CertSetName.WRONG_ORDER,
         backend=Backend.TLSLITE,
         basis=Basis.RFC,
     ),
@@ -183,7 +184,7 @@ SCENARIOS: list[Scenario] = [
         "X.509 v1 CA without extensions (the style of the manual's own sample CA) and a v1 leaf",
         Family.IDENTITY,
         always(ACCEPT),
-        certs="v1_ca",
+        certs=CertSetName.V1_CA,
         basis=Basis.W24_MANUAL,
     ),
     Scenario(
@@ -192,7 +193,7 @@ SCENARIOS: list[Scenario] = [
         "loaded as the CA",
         Family.IDENTITY,
         always(ACCEPT),
-        certs="self_signed_ca",
+        certs=CertSetName.SELF_SIGNED_CA,
         basis=Basis.W24_MANUAL,
     ),
     Scenario(
@@ -200,7 +201,7 @@ SCENARIOS: list[Scenario] = [
         "Certificate message entry that holds TBS and algorithm but no signature (not X.509)",
         Family.IDENTITY,
         always(NEGOTIATION),
-        certs="garbage_no_signature",
+        certs=CertSetName.GARBAGE_NO_SIGNATURE,
         backend=Backend.TLSLITE,
         basis=Basis.RFC,
     ),
@@ -209,7 +210,7 @@ SCENARIOS: list[Scenario] = [
         "Certificate message entry whose signature field is 256 bytes of junk (not DER)",
         Family.IDENTITY,
         always(NEGOTIATION),
-        certs="garbage_junk_tail",
+        certs=CertSetName.GARBAGE_JUNK_TAIL,
         backend=Backend.TLSLITE,
         basis=Basis.RFC,
     ),
@@ -218,7 +219,7 @@ SCENARIOS: list[Scenario] = [
         "loaded CA has basicConstraints CA:FALSE, and signed the leaf",
         Family.IDENTITY,
         _issuer_not_ca,
-        certs="issuer_not_ca",
+        certs=CertSetName.ISSUER_NOT_CA,
         basis=Basis.HARNESS,
         kind=Kind.CHARACTERIZATION,
         measures="ca_requires_ca_flag",
@@ -229,7 +230,7 @@ SCENARIOS: list[Scenario] = [
         "loaded CA has a keyUsage without keyCertSign",
         Family.IDENTITY,
         accept_unless(lambda p: p.check_issuer_key_usage),
-        certs="issuer_no_keycertsign",
+        certs=CertSetName.ISSUER_NO_KEYCERTSIGN,
         basis=Basis.HARNESS,
         kind=Kind.CHARACTERIZATION,
         measures="check_issuer_key_usage",
@@ -240,7 +241,7 @@ SCENARIOS: list[Scenario] = [
         "leaf with an unknown critical extension",
         Family.IDENTITY,
         accept_unless(lambda p: p.reject_unknown_critical),
-        certs="leaf_unknown_critical",
+        certs=CertSetName.LEAF_UNKNOWN_CRITICAL,
         basis=Basis.HARNESS,
         kind=Kind.CHARACTERIZATION,
         measures="reject_unknown_critical",

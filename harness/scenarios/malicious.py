@@ -13,6 +13,7 @@ correct firmware may show.
 from __future__ import annotations
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.pki.certset import CertSetName
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.scenarios.model import ACCEPT, Evidence, Expect, Rule, Scenario, always, reject
 from w24_harness.servers.misbehaviour import library as mis
@@ -56,7 +57,7 @@ def _accepted(
     m,
     *,
     versions: tuple[ProtocolVersion, ...] = (TLS1,),
-    certs: str = "valid",
+    certs: CertSetName = CertSetName.VALID,
 ) -> Scenario:
     # A valid handshake in an unusual shape; a small exchange proves the session works.
     return Scenario(
@@ -88,7 +89,7 @@ def _characterized(
     allowed: frozenset[Expect],
     *,
     m=None,
-    certs: str = "valid",
+    certs: CertSetName = CertSetName.VALID,
     measures: str | None = None,
 ) -> Scenario:
     return Scenario(
@@ -272,7 +273,7 @@ SCENARIOS: list[Scenario] = [
         "hs-cert-msg-over-2k-split",
         "a ~2.7 KB Certificate message split into handshake records of at most 2048 bytes",
         mis.CERT_RECORDS_2K,
-        certs="cert_over_2k",
+        certs=CertSetName.CERT_OVER_2K,
     ),
     # The 2 KB record size in the handshake: the manuals say nothing (spec §11).
     _characterized(
@@ -282,7 +283,7 @@ SCENARIOS: list[Scenario] = [
         "handshake?",
         _limit_in_handshake,
         frozenset({ACCEPT, TOO_BIG, REJECT}),
-        certs="cert_over_2k",
+        certs=CertSetName.CERT_OVER_2K,
         measures="record_limit_in_handshake",
     ),
     _characterized(
@@ -291,7 +292,7 @@ SCENARIOS: list[Scenario] = [
         "60 times after the leaf): refused or accepted, but no hang and no wedge",
         _limit_in_handshake,
         frozenset({ACCEPT, TOO_BIG, REJECT}),
-        certs="huge_certificate",
+        certs=CertSetName.HUGE_CERTIFICATE,
         measures="record_limit_in_handshake",
     ),
     # The device's own ClientHello, as the server saw it.

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.pki.certset import CertSetName
 from w24_harness.profiles.table import DeviceProfile
+from w24_harness.servers.misbehaviour.language import Misbehaviour
 from w24_harness.servers.misbehaviour.records import RecordPlan
-from w24_harness.servers.misbehaviour.script import Misbehaviour
 from w24_harness.tlsfacts import ProtocolVersion
 from w24_harness.vocab import (
     Action,
@@ -95,9 +96,9 @@ def accept_unless(
 class Scenario:
     id: str
     description: str
-    suite: Family  # which suite file runs it
+    family: Family  # which suite file runs it
     rule: Rule
-    certs: str = "valid"  # certificate set, see w24_harness.pki.sets
+    certs: CertSetName = CertSetName.VALID  # certificate set, see w24_harness.pki.sets
     backend: Backend = Backend.OPENSSL
     versions: tuple[ProtocolVersion, ...] = (ProtocolVersion.TLS1,)
     suites: tuple[str, ...] | None = None

@@ -14,7 +14,7 @@ from w24_harness.servers.base import (
     ServerConfig,
     StaticCert,
 )
-from w24_harness.servers.misbehaviour.script import REGISTRY, Misbehaviour
+from w24_harness.servers.misbehaviour.language import REGISTRY, Misbehaviour
 from w24_harness.servers.names import IANA_TO_OPENSSL, IANA_TO_TLSLITE, backend_for
 from w24_harness.servers.openssl_server import available_openssl_suites
 from w24_harness.servers.payload import payload, sha256_hex

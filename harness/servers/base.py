@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from w24_harness.servers.misbehaviour.script import Misbehaviour
-
-from w24_harness.servers.misbehaviour.records import RecordPlan
+from w24_harness.servers.misbehaviour.language import Misbehaviour
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 from w24_harness.vocab import Backend
+
+if TYPE_CHECKING:
+    from w24_harness.servers.misbehaviour.records import RecordPlan
 
 BACKENDS: tuple[Backend, ...] = tuple(Backend)
 # Plaintext of the one record the "oversize_record" misbehaviour sends: twice the W24's 2 KB.
@@ -57,8 +57,8 @@ class ServerConfig:
     send_on_connect: int = 0  # after the handshake, send payload(send_on_connect, seed)
     seed: int = 0
     echo: bool = False  # echo what the client sends (record_cap still applies)
-    # A declarative Misbehaviour (w24_harness.servers.misbehaviour.script; tlslite only), or its
-    # name.
+    # A declarative Misbehaviour (w24_harness.servers.misbehaviour.language; tlslite only), or the
+    # name of one in the library (TLSServer looks it up: w24_harness.servers.misbehaviour.library).
     misbehaviour: Misbehaviour | str | None = None
     handshake_timeout_s: float = 20.0  # bounds each read while the handshake runs
     # PEM of a CA: the server then demands a client certificate signed by it (openssl backend).
@@ -73,10 +73,6 @@ class ServerConfig:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; expected one of {BACKENDS}")
         if self.misbehaviour is not None:
-            from w24_harness.servers.misbehaviour.script import Misbehaviour, resolve
-
-            if isinstance(self.misbehaviour, str):
-                self.misbehaviour = resolve(self.misbehaviour)  # ValueError names the known ones
             if not isinstance(self.misbehaviour, Misbehaviour):
                 raise ValueError(f"misbehaviour must be a Misbehaviour, got {self.misbehaviour!r}")
             if self.backend != "tlslite":

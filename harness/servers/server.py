@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Protocol
 
 from w24_harness.servers.base import ConnectionReport, ServerConfig
+from w24_harness.servers.misbehaviour import library
 from w24_harness.servers.session import ConnectionContext
 from w24_harness.vocab import Backend
 
@@ -25,6 +26,8 @@ class ConnectionHandler(Protocol):
 
 def make_backend(config: ServerConfig) -> ConnectionHandler:
     """Validate `config` for its backend and build the backend (ValueError if unsupported)."""
+    if isinstance(config.misbehaviour, str):
+        config.misbehaviour = library.resolve(config.misbehaviour)  # ValueError names the known
     config.validate_common()
     if config.backend == Backend.OPENSSL:
         from w24_harness.servers.openssl_server import OpenSSLBackend

@@ -1,5 +1,5 @@
 """tlslite-ng backend: SSL 3.0 / TLS 1.0 with all five W24 suites, and the scripted misbehaviours
-(w24_harness.servers.misbehaviour.script): the backend runs a Misbehaviour's parts at fixed hook
+(w24_harness.servers.misbehaviour.language): the backend runs a Misbehaviour's parts at fixed hook
 points and has no branch for any particular one."""
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ApplicationData
 
 from w24_harness.servers.base import ConnectionReport, ServerConfig
+from w24_harness.servers.misbehaviour.engine import ObservingSocket, ScriptedConnection
+from w24_harness.servers.misbehaviour.language import AppStage, Misbehaviour
 from w24_harness.servers.misbehaviour.records import serve_plan, wrap_socket
-from w24_harness.servers.misbehaviour.script import (
-    AppStage,
-    Misbehaviour,
-    ObservingSocket,
-    ScriptedConnection,
-)
 from w24_harness.servers.misbehaviour.sockets import TamperingSocket
 from w24_harness.servers.names import IANA_TO_TLSLITE, version_range
 from w24_harness.servers.session import (

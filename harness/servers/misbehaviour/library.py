@@ -2,8 +2,8 @@
 
 The four original ones (close_mid_handshake, stall, oversize_record, tamper) behave as before;
 the rest are the corpus note's BoGo / tlsfuzzer rows (../shared/notes/tls-client-test-corpus.md
-§2), each built from the edits in w24_harness.servers.misbehaviour.script. A catalogue entry refers
-to one of these objects; the server has no branch for any of them.
+§2), each built from the edits in w24_harness.servers.misbehaviour.language. A catalogue entry
+refers to one of these objects; the server has no branch for any of them.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from tlslite.utils.cryptomath import numberToByteArray
 
 from w24_harness.pki.keys import rsa_key
 from w24_harness.servers.base import OVERSIZE_RECORD_BYTES
-from w24_harness.servers.misbehaviour.script import (
+from w24_harness.servers.misbehaviour.engine import parse_client_hello
+from w24_harness.servers.misbehaviour.language import (
+    REGISTRY,
     FlightContext,
     FlightItem,
+    Misbehaviour,
     SendCCS,
     SendFinished,
     SendRecord,
@@ -32,7 +35,6 @@ from w24_harness.servers.misbehaviour.script import (
     misbehaviour,
     move_before,
     pack_all,
-    parse_client_hello,
     raw_handshake,
     retyped,
     rewrite,
@@ -330,3 +332,8 @@ CERT_RECORDS_2K = misbehaviour(
     "handshake records of at most 2048 bytes (a long Certificate message split across records)",
     handshake_record_size=2048,
 )
+
+
+def resolve(name: str) -> Misbehaviour:
+    """The library's Misbehaviour called `name` (ValueError names the known ones)."""
+    return REGISTRY.get(name)

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from w24_harness.servers.misbehaviour.sockets import hold_until_closed
 from w24_harness.servers.payload import payload
+from w24_harness.servers.session import serve_application_data
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 
 HEADER_LEN = 5
@@ -367,7 +369,6 @@ def _observe_client(ctx: Any, conn: Any) -> None:
     absence before the FIN) show there."""
     from tlslite.errors import TLSAbruptCloseError
 
-    from w24_harness.servers.misbehaviour.sockets import hold_until_closed
 
     report = ctx.report
     seen = report.client_after_plan
@@ -424,7 +425,6 @@ def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) ->
     the report, then ends the connection as the plan says; KEEP_OPEN reads and counts what the
     device sends until it closes, as an ordinary server does.
     """
-    from w24_harness.servers.session import serve_application_data
 
     report = ctx.report
     done: list[PlanResult] = []
@@ -461,7 +461,6 @@ def serve_plan(plan: RecordPlan, channel: Any, conn: Any, out: Any, ctx: Any) ->
 
 
 def _end(plan: RecordPlan, channel: Any, conn: Any, ctx: Any) -> None:
-    from w24_harness.servers.misbehaviour.sockets import hold_until_closed
 
     report = ctx.report
     try:
