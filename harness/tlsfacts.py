@@ -8,7 +8,7 @@ nothing else for these facts, so `AES128-SHA`, `TLS_RSA_WITH_AES_128_CBC_SHA`, 0
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class ProtocolVersion(StrEnum):
@@ -111,6 +111,47 @@ W24_SUITES: tuple[str, ...] = tuple(s.iana for s in SUITE_TABLE if s.short)
 # record_limit_counts_wire, which the manuals leave open): the harness's servers cap their
 # records at it, so only the rows that measure the limit depend on how it counts.
 RECORD_PLAINTEXT_FITS_ANY_LIMIT = 2048 - 20 - 1
+
+# -- the record layer: the one table every reader and writer of records here uses -------------
+
+RECORD_HEADER_LEN = 5  # type, version (2), length (2): RFC 2246 §6.2.1, RFC 6101 §5.2.1
+HANDSHAKE_HEADER_LEN = 4  # msg_type, length (3): RFC 2246 §7.4
+
+
+class ContentType(IntEnum):
+    """Record content types (RFC 2246 §6.2.1), plus ones no W24 peer may send."""
+
+    CHANGE_CIPHER_SPEC = 20
+    ALERT = 21
+    HANDSHAKE = 22
+    APPLICATION_DATA = 23
+    HEARTBEAT = 24  # RFC 6520: never negotiated by a 2008 client
+    UNASSIGNED_25 = 25
+    UNASSIGNED_255 = 255
+
+
+# The content types SSL 3.0 and TLS 1.0 define (RFC 6101 §5.2.1, RFC 2246 §6.2.1).
+SSL3_TLS10_CONTENT_TYPES = frozenset(
+    {
+        ContentType.CHANGE_CIPHER_SPEC,
+        ContentType.ALERT,
+        ContentType.HANDSHAKE,
+        ContentType.APPLICATION_DATA,
+    }
+)
+# Handshake message names by type (RFC 2246 §7.4), as reports print them.
+HANDSHAKE_NAMES: dict[int, str] = {
+    0: "HelloRequest",
+    1: "ClientHello",
+    2: "ServerHello",
+    11: "Certificate",
+    12: "ServerKeyExchange",
+    13: "CertificateRequest",
+    14: "ServerHelloDone",
+    15: "CertificateVerify",
+    16: "ClientKeyExchange",
+    20: "Finished",
+}
 
 
 def suite(iana: str) -> Suite:

@@ -42,6 +42,7 @@ from w24_harness.interop.daemons import (
     TLSSettings,
 )
 from w24_harness.interop.relay import RecordRelay, WireLog
+from w24_harness.pki.certset import CertSetName
 from w24_harness.pki.factory import hash_for_profile, write_key_file
 from w24_harness.pki.fit import check_ca_fit
 from w24_harness.pki.keys import labelled_rsa_key

@@ -19,9 +19,9 @@ from w24_harness.report.verdict import (
     Counts,
     NoResult,
     PlannedScenario,
+    RunState,
     TestOutcome,
     TestStatus,
-    Verdict,
     judge,
 )
 
@@ -54,7 +54,7 @@ def test_all_planned_scenarios_as_expected_is_green() -> None:
         [_done("a", TestStatus.PASSED), _done("b", TestStatus.PASSED)],
         0,
     )
-    assert verdict.state == Verdict.PASSED and verdict.colour == Colour.GREEN
+    assert verdict.state == RunState.PASSED and verdict.colour == Colour.GREEN
     assert (verdict.counts.planned, verdict.counts.passed, verdict.counts.observed) == (2, 1, 1)
     assert verdict.headline.startswith("PASSED: 2 of 2 planned scenarios as expected")
 
@@ -67,7 +67,7 @@ def test_planned_scenarios_without_result_make_the_run_incomplete() -> None:
         _done("c", TestStatus.ERROR, NoResult.PORT_LOST),
     ]
     verdict = judge(_planned("a", "b", "c", "d"), [_result("a")], outcomes, 1)
-    assert verdict.state == Verdict.INCOMPLETE and verdict.colour == Colour.RED
+    assert verdict.state == RunState.INCOMPLETE and verdict.colour == Colour.RED
     c = verdict.counts
     assert (c.planned, c.passed, c.failed, c.no_result) == (4, 1, 0, 3)
     assert c.no_result_why == {"device dead": 1, "interrupted": 1, "port lost": 1}
@@ -86,7 +86,7 @@ def test_a_firmware_failure_is_failed_not_incomplete() -> None:
         [_done("a", TestStatus.PASSED), _done("b", TestStatus.FAILED)],
         1,
     )
-    assert verdict.state == Verdict.FAILED and verdict.counts.failed == 1
+    assert verdict.state == RunState.FAILED and verdict.counts.failed == 1
     assert verdict.headline == "FAILED: 1 of 2 planned scenarios as expected; 1 failed"
 
 
@@ -97,7 +97,7 @@ def test_trouble_outside_the_plan_still_makes_the_run_incomplete() -> None:
         _done("helper", TestStatus.FAILED, NoResult.PORT_LOST),
     ]
     verdict = judge(_planned("a"), [_result("a")], outcomes, 1)
-    assert verdict.state == Verdict.INCOMPLETE and verdict.counts.no_result == 0
+    assert verdict.state == RunState.INCOMPLETE and verdict.counts.no_result == 0
     assert [t.nodeid for t in verdict.troubles] == ["t.py::test[helper]"]
 
 
@@ -111,31 +111,31 @@ def test_xfail_drift_and_skips_are_amber_xpass_is_red() -> None:
         _done("d", TestStatus.SKIPPED),
     ]
     verdict = judge(planned, results, outcomes, 0)
-    assert verdict.state == Verdict.NOTES and verdict.colour == Colour.AMBER
+    assert verdict.state == RunState.NOTES and verdict.colour == Colour.AMBER
     c = verdict.counts
     assert (c.passed, c.xfail, c.drift, c.failed, c.no_result_why) == (1, 1, 1, 0, {"skipped": 1})
     outcomes[1] = _done("b", TestStatus.XPASS)
     verdict = judge(planned, results, outcomes, 1)
-    assert verdict.state == Verdict.FAILED and verdict.counts.xpass == 1
+    assert verdict.state == RunState.FAILED and verdict.counts.xpass == 1
 
 
 def test_a_nonzero_exit_status_is_never_green() -> None:
     # e.g. a baseline regression, or a plain test that failed
     verdict = judge(_planned("a"), [_result("a")], [_done("a", TestStatus.PASSED)], 1)
-    assert verdict.state == Verdict.FAILED
+    assert verdict.state == RunState.FAILED
     interrupted = judge(
         _planned("a"),
         [_result("a")],
         [_done("a", TestStatus.PASSED)],
         int(pytest.ExitCode.INTERRUPTED),
     )
-    assert interrupted.state == Verdict.INCOMPLETE
+    assert interrupted.state == RunState.INCOMPLETE
 
 
 def test_a_test_that_ran_but_wrote_no_result_is_a_harness_error() -> None:
     verdict = judge(_planned("a"), [], [_done("a", TestStatus.PASSED)], 0)
     assert [m.why for m in verdict.missing] == [NoResult.HARNESS_ERROR]
-    assert verdict.state == Verdict.INCOMPLETE
+    assert verdict.state == RunState.INCOMPLETE
 
 
 def test_results_json_carries_the_counts_and_loads_back(tmp_path: Path) -> None:
@@ -178,13 +178,13 @@ def test_an_old_results_json_without_a_plan_counts_its_results() -> None:
     )
     verdict = old.verdict()
     assert verdict.counts.planned == 1 and verdict.counts.passed == 1
-    assert verdict.state == Verdict.PASSED
+    assert verdict.state == RunState.PASSED
 
 
 def test_a_failing_test_outside_the_plan_is_counted_and_fails_the_run() -> None:
     outcomes = [_done("a", TestStatus.PASSED), _done("reset", TestStatus.FAILED)]
     verdict = judge(_planned("a"), [_result("a")], outcomes, 1)
-    assert verdict.state == Verdict.FAILED and verdict.counts.other_failed == 1
+    assert verdict.state == RunState.FAILED and verdict.counts.other_failed == 1
     assert [o.nodeid for o in verdict.other_failures] == ["t.py::test[reset]"]
     assert verdict.headline.endswith("; 1 other test failed")
 
@@ -227,12 +227,12 @@ def _alone(sid: str, **result: object) -> tuple[list[ScenarioResult], list[TestO
 def test_each_firmware_failure_alone_makes_the_run_failed(result_class: str) -> None:
     # exit status 0 on purpose: the counts alone must decide, whatever pytest said.
     results, outcomes = _alone("a", passed=False, result_class=result_class)
-    assert judge(_planned("a"), results, outcomes, 0).state == Verdict.FAILED
+    assert judge(_planned("a"), results, outcomes, 0).state == RunState.FAILED
 
 
 def test_an_xpass_alone_makes_the_run_failed() -> None:
     verdict = judge(_planned("a"), [_result("a")], [_done("a", TestStatus.XPASS)], 0)
-    assert verdict.state == Verdict.FAILED and verdict.counts.xpass == 1
+    assert verdict.state == RunState.FAILED and verdict.counts.xpass == 1
 
 
 @pytest.mark.parametrize("others", [1, 2])
@@ -240,7 +240,7 @@ def test_failed_tests_outside_the_plan_alone_make_the_run_failed(others: int) ->
     outcomes = [_done("a", TestStatus.PASSED)]
     outcomes += [_done(f"other{i}", TestStatus.FAILED) for i in range(others)]
     verdict = judge(_planned("a"), [_result("a")], outcomes, 0)
-    assert verdict.state == Verdict.FAILED
+    assert verdict.state == RunState.FAILED
     noun = "test" if others == 1 else "tests"
     assert verdict.headline.endswith(f"; {others} other {noun} failed")
 
@@ -257,7 +257,7 @@ def test_each_note_alone_makes_the_run_amber(note: str) -> None:
     else:
         planned, results, outcomes = [], [], []
     verdict = judge(planned, results, outcomes, 0)
-    assert verdict.state == Verdict.NOTES and verdict.colour == Colour.AMBER
+    assert verdict.state == RunState.NOTES and verdict.colour == Colour.AMBER
 
 
 def test_only_a_skip_counts_as_skipped() -> None:
@@ -265,7 +265,7 @@ def test_only_a_skip_counts_as_skipped() -> None:
     for status in (TestStatus.PASSED, TestStatus.FAILED, TestStatus.STARTED):
         verdict = judge(_planned("a"), [], [_done("a", status)], 0)
         assert [m.why for m in verdict.missing] == [NoResult.HARNESS_ERROR], status
-        assert verdict.state == Verdict.INCOMPLETE
+        assert verdict.state == RunState.INCOMPLETE
 
 
 def test_a_skip_is_the_one_no_result_that_is_not_infrastructure_trouble() -> None:

@@ -9,9 +9,10 @@ import socket
 import pytest
 from tlslite.api import HandshakeSettings, TLSConnection
 
-from w24_harness.interop.relay import ContentType, RecordRelay, Side, WireLog, plaintext_range
+from w24_harness.interop.relay import RecordRelay, Side, WireLog, plaintext_range
 from w24_harness.pki import CertFactory
 from w24_harness.servers import ServerConfig, TLSServer, payload
+from w24_harness.tlsfacts import ContentType
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,26 +16,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, HandshakeType
 
 from w24_harness.listener import accepted, stop_listening
-from w24_harness.tlsfacts import version_from_wire
-
-RECORD_HEADER = 5
-HANDSHAKE_HEADER = 4
-
-
-class ContentType(IntEnum):
-    CHANGE_CIPHER_SPEC = 20
-    ALERT = 21
-    HANDSHAKE = 22
-    APPLICATION_DATA = 23
-
+from w24_harness.tlsfacts import (
+    HANDSHAKE_HEADER_LEN,
+    RECORD_HEADER_LEN,
+    SSL3_TLS10_CONTENT_TYPES,
+    ContentType,
+    version_from_wire,
+)
 
 HANDSHAKE = ContentType.HANDSHAKE
-_CONTENT_TYPES = frozenset(int(t) for t in ContentType)
 
 
 class Side(StrEnum):
@@ -115,16 +109,16 @@ class WireLog:
         if self.unparsed:
             return
         d.buffer += data
-        while len(d.buffer) >= RECORD_HEADER:
+        while len(d.buffer) >= RECORD_HEADER_LEN:
             ctype, major, minor = d.buffer[0], d.buffer[1], d.buffer[2]
             length = int.from_bytes(d.buffer[3:5], "big")
-            if ctype not in _CONTENT_TYPES or major != 3:
+            if ctype not in SSL3_TLS10_CONTENT_TYPES or major != 3:
                 self.unparsed = f"{side} sent a non-TLS record header {bytes(d.buffer[:5]).hex()}"
                 return
-            if len(d.buffer) < RECORD_HEADER + length:
+            if len(d.buffer) < RECORD_HEADER_LEN + length:
                 return
-            body = bytes(d.buffer[RECORD_HEADER : RECORD_HEADER + length])
-            del d.buffer[: RECORD_HEADER + length]
+            body = bytes(d.buffer[RECORD_HEADER_LEN : RECORD_HEADER_LEN + length])
+            del d.buffer[: RECORD_HEADER_LEN + length]
             alert = ""
             if ctype == ContentType.ALERT and not d.encrypted and length == 2:
                 alert = f"{AlertLevel.toStr(body[0])} {AlertDescription.toStr(body[1])}"
@@ -149,13 +143,13 @@ class WireLog:
         """Take each whole plaintext handshake message off the stream: note its type, and read
         the version and suites out of the ClientHello / ServerHello."""
         hs = d.handshake
-        while len(hs) >= HANDSHAKE_HEADER:
+        while len(hs) >= HANDSHAKE_HEADER_LEN:
             length = int.from_bytes(hs[1:4], "big")
-            if len(hs) < HANDSHAKE_HEADER + length:
+            if len(hs) < HANDSHAKE_HEADER_LEN + length:
                 return
             kind = hs[0]
-            body = bytes(hs[HANDSHAKE_HEADER : HANDSHAKE_HEADER + length])
-            del hs[: HANDSHAKE_HEADER + length]
+            body = bytes(hs[HANDSHAKE_HEADER_LEN : HANDSHAKE_HEADER_LEN + length])
+            del hs[: HANDSHAKE_HEADER_LEN + length]
             d.messages.append(HandshakeType.toStr(kind))
             try:
                 if kind == HandshakeType.client_hello and not self.client_version:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # results.py builds its JSON with judge(): no import cycle at
     from w24_harness.report.results import ScenarioResult
 
 
-class Verdict(StrEnum):
+class RunState(StrEnum):
     """The run as a whole (report.html's banner, results.json's `verdict.state`)."""
 
     PASSED = "passed"  # every planned scenario produced an expected or allowed result
@@ -33,7 +33,7 @@ class Verdict(StrEnum):
 
     @property
     def colour(self) -> Colour:
-        return {Verdict.PASSED: Colour.GREEN, Verdict.NOTES: Colour.AMBER}.get(self, Colour.RED)
+        return {RunState.PASSED: Colour.GREEN, RunState.NOTES: Colour.AMBER}.get(self, Colour.RED)
 
 
 class Colour(StrEnum):
@@ -155,7 +155,7 @@ class Counts:
 
 @dataclass
 class RunVerdict:
-    state: Verdict
+    state: RunState
     headline: str
     counts: Counts
     missing: list[Missing]
@@ -262,7 +262,7 @@ def judge(
     )
 
 
-def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None) -> Verdict:
+def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None) -> RunState:
     skipped = counts.no_result_why.get(NoResult.SKIPPED, 0)
     if (
         counts.no_result > skipped
@@ -270,7 +270,7 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         or troubles
         or exit_status == pytest.ExitCode.INTERRUPTED
     ):
-        return Verdict.INCOMPLETE
+        return RunState.INCOMPLETE
     if (
         counts.failed
         or counts.wedged
@@ -278,13 +278,13 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         or counts.other_failed
         or exit_status not in (None, pytest.ExitCode.OK)
     ):
-        return Verdict.FAILED
+        return RunState.FAILED
     if counts.drift or counts.xfail or skipped or not counts.planned:
-        return Verdict.NOTES
-    return Verdict.PASSED
+        return RunState.NOTES
+    return RunState.PASSED
 
 
-def _headline(state: Verdict, c: Counts) -> str:
+def _headline(state: RunState, c: Counts) -> str:
     as_expected = c.passed + c.observed
     parts = [f"{as_expected} of {c.planned} planned scenarios as expected"]
     if c.observed:

@@ -37,7 +37,8 @@ from w24_harness.servers import (
     payload,
     sha256_hex,
 )
-from w24_harness.servers.misbehaviour.records import FIN, ContentType, describe_client_record
+from w24_harness.servers.misbehaviour.records import FIN, describe_client_record
+from w24_harness.tlsfacts import ContentType
 from w24_harness.vocab import Action, ServerSaw, Stage, Watch
 
 SANITY_PING_TIMEOUT_S = 5.0

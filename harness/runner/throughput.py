@@ -96,7 +96,7 @@ def minimal_for(device: W24, case: ThroughputCase, size: int, handle: int) -> Wi
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ThroughputJudgement:
     """A throughput case judged: the text and numbers the reports record."""
 
     expected: str
@@ -106,7 +106,9 @@ class Verdict:
     measured: Rates | None
 
 
-def judge(case: ThroughputCase, outcome: Outcome, baud: int | None, floor: float | None) -> Verdict:
+def judge(
+    case: ThroughputCase, outcome: Outcome, baud: int | None, floor: float | None
+) -> ThroughputJudgement:
     """Intact (the runner's verdict), and on a line of known rate at least `floor` of the
     framing-adjusted bound."""
     transfer = outcome.transfer
@@ -139,7 +141,7 @@ def judge(case: ThroughputCase, outcome: Outcome, baud: int | None, floor: float
         )
     if outcome.accepted and not fast_enough:
         parts.append(f"under the floor {floor} (--w24-min-line-efficiency)")
-    return Verdict(
+    return ThroughputJudgement(
         expected="intact" + (f", >= {floor:.2f} of the framing-adjusted bound" if floor else ""),
         actual=actual,
         passed=outcome.accepted and fast_enough,

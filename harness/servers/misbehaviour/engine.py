@@ -29,8 +29,6 @@ from tlslite.utils.codec import Parser
 from w24_harness.servers.base import CertMaterial, ClientHelloView, ConnectionReport
 from w24_harness.servers.misbehaviour.language import (
     CLIENT_RECORDS_KEPT,
-    HANDSHAKE_NAMES,
-    HEADER_LEN,
     FlightContext,
     FlightItem,
     Misbehaviour,
@@ -40,7 +38,7 @@ from w24_harness.servers.misbehaviour.language import (
     SendFinished,
     Wire,
 )
-from w24_harness.tlsfacts import suite_name, version_name
+from w24_harness.tlsfacts import HANDSHAKE_NAMES, RECORD_HEADER_LEN, suite_name, version_name
 
 # -- the connection --------------------------------------------------------------------------------
 
@@ -215,13 +213,13 @@ class ObservingSocket:
         return data
 
     def _parse(self) -> None:
-        while len(self._in) >= HEADER_LEN:
+        while len(self._in) >= RECORD_HEADER_LEN:
             length = int.from_bytes(self._in[3:5], "big")
-            if len(self._in) < HEADER_LEN + length:
+            if len(self._in) < RECORD_HEADER_LEN + length:
                 return
             ctype = self._in[0]
-            body = bytes(self._in[HEADER_LEN : HEADER_LEN + length])
-            del self._in[: HEADER_LEN + length]
+            body = bytes(self._in[RECORD_HEADER_LEN : RECORD_HEADER_LEN + length])
+            del self._in[: RECORD_HEADER_LEN + length]
             self._record(ctype, body)
 
     def _record(self, ctype: int, body: bytes) -> None:
@@ -292,8 +290,6 @@ def parse_client_hello(raw: bytes) -> ClientHelloView | None:
         extensions=[e.extType for e in (hello.extensions or [])],
         session_id_len=len(hello.session_id),
     )
-
-
 
 
 def certificate_message_length(cert: CertMaterial) -> int:

@@ -45,25 +45,14 @@ from tlslite.messages import (
     Message,
 )
 
+from w24_harness.tlsfacts import HANDSHAKE_NAMES
+
 if TYPE_CHECKING:
     from w24_harness.servers.base import ConnectionReport
     from w24_harness.servers.misbehaviour.engine import ScriptedConnection
     from w24_harness.servers.session import ConnectionContext
 
-HEADER_LEN = 5
 CLIENT_RECORDS_KEPT = 32  # encrypted client records listed in a report (the rest are not)
-HANDSHAKE_NAMES: dict[int, str] = {
-    0: "HelloRequest",
-    1: "ClientHello",
-    2: "ServerHello",
-    11: "Certificate",
-    12: "ServerKeyExchange",
-    13: "CertificateRequest",
-    14: "ServerHelloDone",
-    15: "CertificateVerify",
-    16: "ClientKeyExchange",
-    20: "Finished",
-}
 
 
 # -- the flight: what the server's first flight becomes ----------------------------------------

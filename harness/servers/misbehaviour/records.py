@@ -30,22 +30,9 @@ from typing import Any
 from w24_harness.servers.misbehaviour.sockets import hold_until_closed
 from w24_harness.servers.payload import payload
 from w24_harness.servers.session import serve_application_data
-from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
+from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT, ContentType
 
-HEADER_LEN = 5
 TRICKLE_GAP_S = 0.0001  # between the one-byte segments of a trickle: each its own segment
-
-
-class ContentType(IntEnum):
-    """Record content types (RFC 2246 §6.2.1), plus ones no W24 peer may send."""
-
-    CHANGE_CIPHER_SPEC = 20
-    ALERT = 21
-    HANDSHAKE = 22
-    APPLICATION_DATA = 23
-    HEARTBEAT = 24  # RFC 6520: never negotiated by a 2008 client
-    UNASSIGNED_25 = 25
-    UNASSIGNED_255 = 255
 
 
 class AlertLevel(IntEnum):
@@ -368,7 +355,6 @@ def _observe_client(ctx: Any, conn: Any) -> None:
     until the device closes. A HelloRequest's answer and the device's close_notify (or its
     absence before the FIN) show there."""
     from tlslite.errors import TLSAbruptCloseError
-
 
     report = ctx.report
     seen = report.client_after_plan

@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-APPLICATION_DATA = 23
-HEADER_LEN = 5
+from w24_harness.tlsfacts import RECORD_HEADER_LEN, ContentType
 
 
 class TamperingSocket:
@@ -47,10 +46,10 @@ class TamperingSocket:
         i = 0
         while i < len(out):
             if self._body_left == 0:
-                take = min(HEADER_LEN - len(self._header), len(out) - i)
+                take = min(RECORD_HEADER_LEN - len(self._header), len(out) - i)
                 self._header += out[i : i + take]
                 i += take
-                if len(self._header) == HEADER_LEN:
+                if len(self._header) == RECORD_HEADER_LEN:
                     self._record_type = self._header[0]
                     self._body_left = int.from_bytes(self._header[3:5], "big")
                     self._header.clear()
@@ -58,7 +57,8 @@ class TamperingSocket:
             take = min(self._body_left, len(out) - i)
             self._body_left -= take
             i += take
-            if self._body_left == 0 and self._armed and self._record_type == APPLICATION_DATA:
+            app_data = self._record_type == ContentType.APPLICATION_DATA
+            if self._body_left == 0 and self._armed and app_data:
                 out[i - 1] ^= 0xFF
                 self._armed = False
                 self.tampered_records += 1
@@ -67,8 +67,8 @@ class TamperingSocket:
 
 def read_first_record(sock: socket.socket) -> bytes:
     """Read one whole record (the ClientHello) from a fresh connection; b"" if it closes."""
-    header = _read_exactly(sock, HEADER_LEN)
-    if len(header) < HEADER_LEN:
+    header = _read_exactly(sock, RECORD_HEADER_LEN)
+    if len(header) < RECORD_HEADER_LEN:
         return header
     body = _read_exactly(sock, int.from_bytes(header[3:5], "big"))
     return header + body
