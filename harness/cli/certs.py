@@ -243,7 +243,7 @@ def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
     return guarded
 
 
-def add_certs_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `certs` and its subcommands; each sets args.func(args) -> exit code."""
     certs = subparsers.add_parser(
         "certs",
@@ -287,10 +287,14 @@ def add_certs_parser(subparsers: argparse._SubParsersAction) -> None:  # type: i
     check.set_defaults(func=_guarded(run_check))
 
 
+def run(args: argparse.Namespace) -> int:
+    return int(args.func(args))
+
+
 def main(argv: list[str] | None = None) -> int:
     """`w24 certs ...` on its own (for tests): main(["certs", "check", "ca.pem"])."""
     parser = argparse.ArgumentParser(prog="w24")
-    add_certs_parser(parser.add_subparsers(dest="command", required=True))
+    add_parser(parser.add_subparsers(dest="command", required=True))
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse has printed the usage error

@@ -32,7 +32,7 @@ def _fraction(text: str) -> float:
     return value
 
 
-def add_report_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     report = sub.add_parser("report", help="compare runs against a baseline, render reports")
     report_sub = report.add_subparsers(dest="report_command", required=True)
 
@@ -64,6 +64,10 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     html.add_argument("--baseline", type=Path, help="add a comparison with this results.json")
     html.add_argument("--threshold", type=_fraction, default=DEFAULT_THRESHOLD)
     html.set_defaults(func=run_html)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(args.func(args))
 
 
 def run_compare(args: argparse.Namespace) -> int:

@@ -55,6 +55,14 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    add_sim_arguments(sub.add_parser("sim", help="run the W24 simulator on a pty or TCP port"))
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_sim(args)
+
+
 def run_sim(args: argparse.Namespace) -> int:
     if args.baud < 0:
         print("w24 sim: --baud must be >= 0", file=sys.stderr)
