@@ -56,7 +56,7 @@ TARGETS = [
     Target(
         "verify",
         "harness/sim/verify.py",
-        ("tests/test_verify.py",),
+        ("tests/sim/test_verify.py",),
         (
             "_RSA_PKCS1_HASHES",
             "CertRejected",
@@ -79,15 +79,15 @@ TARGETS = [
         ),
     ),
     # The reply parser: every line decides what a reply is (whole module).
-    Target("replies", "harness/at/replies.py", ("tests/test_at_replies.py",)),
+    Target("replies", "harness/at/replies.py", ("tests/at/test_at_replies.py",)),
     # The catalogue's rule language (the family modules only fill in tables with it).
-    Target("scenarios", "harness/scenarios/model.py", ("tests/test_scenario_model.py",)),
+    Target("scenarios", "harness/scenarios/model.py", ("tests/scenarios/test_scenario_model.py",)),
     # Throughput arithmetic: the bound, the rates and the floors (format_rate, wire_bytes and
     # transfer_size only size and print).
     Target(
         "linerate",
         "harness/runner/linerate.py",
-        ("tests/test_throughput_math.py", "-k", "not paced"),
+        ("tests/runner/test_throughput_math.py", "-k", "not paced"),
         (
             "BITS_PER_BYTE",
             "SIMULATOR_FLOOR",
@@ -108,7 +108,7 @@ TARGETS = [
         "compare",
         "harness/report/compare.py",
         (
-            "tests/test_report_compare.py",
+            "tests/report/test_report_compare.py",
             "-k",
             "not record and not baseline_option and not installed and not cli",
         ),
@@ -128,7 +128,7 @@ TARGETS = [
     Target(
         "device-limits",
         "harness/sim/device.py",
-        ("tests/test_sim_limits.py",),
+        ("tests/sim/test_sim_limits.py",),
         (
             "_int_arg",
             "error",
@@ -142,11 +142,14 @@ TARGETS = [
         ),
     ),
     # passed / failed / observed / drift / error (whole module).
-    Target("judge", "harness/judge/judgement.py", ("tests/test_judge.py",)),
+    Target("judge", "harness/judge/judgement.py", ("tests/judge/test_judge.py",)),
     # The run's Tally and headline verdict (whole module).
-    Target("verdict", "harness/report/verdict.py", ("tests/test_verdict.py",)),
+    Target("verdict", "harness/report/verdict.py", ("tests/report/test_verdict.py",)),
     Target(
-        "driver-limits", "harness/device/w24.py", ("tests/test_driver.py", "-k", "ca"), ("set_ca",)
+        "driver-limits",
+        "harness/device/w24.py",
+        ("tests/device/test_driver.py", "-k", "ca"),
+        ("set_ca",),
     ),
 ]
 

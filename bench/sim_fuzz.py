@@ -5,7 +5,7 @@
     .venv/bin/coverage run bench/sim_fuzz.py ...       # with line coverage of the simulator
 
 A step is one command (or one piece of bad input) sent to the simulator and answered. The CI
-run is tests/test_sim_stateful.py (a small fixed-seed one). Any failure stops the run with
+run is tests/sim/test_sim_stateful.py (a small fixed-seed one). Any failure stops the run with
 Hypothesis's minimal failing sequence of rules.
 """
 

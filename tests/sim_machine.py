@@ -1,4 +1,4 @@
-"""A stateful fuzz of the simulator with live peers (used by tests/test_sim_stateful.py and by
+"""A stateful fuzz of the simulator with live peers (used by tests/sim/test_sim_stateful.py and by
 bench/sim_fuzz.py for the long run).
 
 The simulator runs in this process behind its TCP link (the same LineSession a pty uses) and is

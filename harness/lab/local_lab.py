@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lab = LocalLab(places=args.places, tags=tags, profile=args.profile).start()
     except LabError as exc:
-        print(f"labgrid_lab: {exc}", file=sys.stderr)
+        print(f"local_lab: {exc}", file=sys.stderr)
         return 2
     print(f"LG_COORDINATOR={lab.coordinator}", flush=True)
     print(f"places: {', '.join(lab.place_names)} (tags {tags}); Ctrl-C to stop", file=sys.stderr)

@@ -11,7 +11,7 @@ rows are characterizations of a named profile field, with the outcomes a correct
 show.
 
 `FAULT_DEPENDENCIES` is the catalogue's record of which scenarios depend on which check, by the
-simulator self-test fault that breaks the check (tests/test_suites_catch_faults.py reads it).
+simulator self-test fault that breaks the check (tests/suites/test_suites_catch_faults.py reads it).
 """
 
 from __future__ import annotations

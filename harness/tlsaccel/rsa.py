@@ -7,9 +7,9 @@ py-spy, 4.9 s of 15 s). OpenSSL, through `cryptography`, does the same in about 
 `FastRSAKey` is tlslite's own key class with `decrypt` answered by OpenSSL. On bad PKCS#1 padding
 tlslite returns a synthetic message derived from the key and the ciphertext (implicit rejection,
 the Bleichenbacher countermeasure). The OpenSSL that `cryptography` bundles (4.0 here) does the
-same, by the same algorithm, byte for byte (tests/test_fastrsa.py); an OpenSSL that raises instead
-(3.0 does) hands the ciphertext to tlslite, as do ciphertexts of the wrong length. Either way each
-answer is tlslite's. Signing (only the export ServerKeyExchange misbehaviour signs) stays
+same, by the same algorithm, byte for byte (tests/tlsaccel/test_rsa.py); an OpenSSL that raises
+instead (3.0 does) hands the ciphertext to tlslite, as do ciphertexts of the wrong length. Either
+way each answer is tlslite's. Signing (only the export ServerKeyExchange misbehaviour signs) stays
 tlslite's.
 """
 
