@@ -119,6 +119,9 @@ class ResultClass(StrEnum):
     XFAIL = "xfail"  # failed, as a deviations-file entry says it does
     XPASS = "xpass"  # a deviations-file entry that passed: fails the run
     WEDGED = "wedged"  # the sanity check after the scenario failed: the device needs a reset
+    # The row's subject never reached the device (a forgery's CA refused at AT+iCA=, so the
+    # forged leaf was never presented): no verdict either way, amber.
+    NOT_EXERCISED = "not exercised"
 
 
 class Basis(StrEnum):

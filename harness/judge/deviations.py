@@ -10,9 +10,17 @@ On the model of tlsfuzzer's `-x` and BoGo's shim config, with the three reasons 
     [not-applicable]
     "ca-slot-absent" = "our board has four CA slots"
 
-Keys are scenario ids or fnmatch globs; each value is the reason. A matching scenario is a strict
-xfail: when it passes, it is an XPASS and fails the run. A security-critical scenario may only
-be a `known-bug`.
+Keys are scenario ids or fnmatch globs; each value is the reason, or a table naming the outcome
+the firmware is known to show as well:
+
+    [known-bug]
+    "expired-leaf" = { reason = "FW-77: dates unchecked", outcome = "accept" }
+
+A matching scenario is a strict xfail, and only for the firmware's own wrong answer: with an
+`outcome`, only when the row shows exactly that outcome (the words of the report's "actual"
+column); a hang, a wedged device, a timeout or a harness error is never absorbed. When the row
+passes, it is an XPASS and fails the run. A security-critical scenario may only be a
+`known-bug`, and its entry must name the outcome.
 """
 
 from __future__ import annotations
@@ -35,9 +43,15 @@ class DeviationEntry:
     pattern: str
     status: Deviation
     reason: str
+    outcome: str | None = None  # the outcome the firmware shows ("reject 220 at ssl"); None: any
+
+    def covers(self, shown: str) -> bool:
+        """Whether the entry expects the outcome the row showed."""
+        return self.outcome is None or self.outcome == shown
 
     def __str__(self) -> str:
-        return f"{self.status}: {self.reason}"
+        said = f"{self.status}: {self.reason}"
+        return said if self.outcome is None else f"{said} (shows {self.outcome})"
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,10 @@ def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Devi
                 f"{', '.join(_SECTIONS)} (and 'profile')"
             )
         if not isinstance(table, dict):
-            raise DeviationsError(f'{path}: [{key}] must be a table of scenario = "reason"')
+            raise DeviationsError(
+                f'{path}: [{key}] must be a table of scenario = "reason" or '
+                '{ reason = "...", outcome = "..." }'
+            )
         entries += [
             _entry(f"{path}: [{key}] {pattern!r}", pattern, _SECTIONS[key], reason, scenarios)
             for pattern, reason in table.items()
@@ -83,10 +100,9 @@ _SECTIONS: dict[str, Deviation] = {d.value: d for d in Deviation}
 
 
 def _entry(
-    where: str, pattern: str, status: Deviation, reason: object, scenarios: list[Scenario]
+    where: str, pattern: str, status: Deviation, value: object, scenarios: list[Scenario]
 ) -> DeviationEntry:
-    if not isinstance(reason, str) or not reason.strip():
-        raise DeviationsError(f"{where}: the value must be a reason (a non-empty string)")
+    reason, outcome = _reason_and_outcome(where, value)
     matched = [s for s in scenarios if fnmatch.fnmatchcase(s.id, pattern)]
     if not matched:
         raise DeviationsError(f"{where}: matches no scenario in the catalogue")
@@ -96,4 +112,26 @@ def _entry(
             f"{where}: {', '.join(critical)} is security-critical; it can be marked "
             f"only {Deviation.KNOWN_BUG}, not {status}"
         )
-    return DeviationEntry(pattern, status, reason)
+    if critical and outcome is None:
+        raise DeviationsError(
+            f"{where}: {', '.join(critical)} is security-critical; the entry must name the "
+            'outcome the firmware shows: { reason = "...", outcome = "accept" }'
+        )
+    return DeviationEntry(pattern, status, reason, outcome)
+
+
+def _reason_and_outcome(where: str, value: object) -> tuple[str, str | None]:
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"reason", "outcome"})
+        if unknown:
+            raise DeviationsError(
+                f"{where}: unknown key(s) {unknown}; an entry has reason, outcome"
+            )
+        reason, outcome = value.get("reason"), value.get("outcome")
+        if outcome is not None and (not isinstance(outcome, str) or not outcome.strip()):
+            raise DeviationsError(f"{where}: outcome must be an outcome's words, e.g. 'accept'")
+    else:
+        reason, outcome = value, None
+    if not isinstance(reason, str) or not reason.strip():
+        raise DeviationsError(f"{where}: the value must be a reason (a non-empty string)")
+    return reason, outcome

@@ -79,7 +79,7 @@ class DeviceProfile:
     # refuse a chain whose issuer has a keyUsage without keyCertSign (RFC 5280 §4.2.1.3);
     check_issuer_key_usage: bool | None = False
     # refuse a server certificate with a critical extension it does not know (RFC 5280 §4.2);
-    reject_unknown_critical: bool | None = False
+    reject_unknown_critical: bool | None = True
     # accept at AT+iCA= a CA whose RSA public exponent is 3 (§12.2 states only key sizes).
     ca_small_exponent: bool | None = True
     # §11.12: the highest version the ClientHello offers; a server choosing SSL 3.0 is accepted
@@ -209,8 +209,10 @@ UNDOCUMENTED: dict[str, Undocumented] = {
     ),
     "reject_unknown_critical": Undocumented(
         "§11.3 (only 'signed by the trusted CA' is documented)",
-        False,
-        "the documented check is the signature alone; extensions are not read",
+        True,
+        "RFC 5280 §4.2: a certificate-using system MUST reject a certificate with a critical "
+        "extension it does not recognize (leaf-unknown-critical-extension holds every firmware "
+        "to it; False describes a firmware that fails it)",
     ),
     "ca_small_exponent": Undocumented(
         "§12.2 (RSA 1024 or 2048 bits; the exponent is not stated)",

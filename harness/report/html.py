@@ -91,11 +91,19 @@ _ORDER = [
     Tally.XPASS,
     Tally.ERROR,
     Tally.DRIFT,
+    Tally.NOT_EXERCISED,
     Tally.XFAIL,
     Tally.OBSERVED,
     Tally.PASSED,
 ]
-_PROBLEMS = {Tally.FAILED, Tally.WEDGED, Tally.XPASS, Tally.ERROR, Tally.DRIFT}
+_PROBLEMS = {
+    Tally.FAILED,
+    Tally.WEDGED,
+    Tally.XPASS,
+    Tally.ERROR,
+    Tally.DRIFT,
+    Tally.NOT_EXERCISED,
+}
 _ARROW = {DataDirection.RECEIVE: "down", DataDirection.SEND: "up"}
 
 
@@ -248,13 +256,28 @@ def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
         if any(t.trouble is None for t in verdict.other_failures)
         else ""
     )
+    security_html = (
+        "<div><b>Security observations</b> (the firmware took the weaker choice where the "
+        "manuals leave it open):<ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in verdict.security)
+        + "</ul></div>"
+        if verdict.security
+        else ""
+    )
+    critical_html = (
+        "<div><b>Security-critical rows a deviations entry expects to fail</b>:<ul>"
+        + "".join(f"<li><code>{escape(i)}</code></li>" for i in verdict.critical_xfails)
+        + "</ul></div>"
+        if verdict.critical_xfails
+        else ""
+    )
     status = f'<span class="exit">pytest exit status {exit_status}</span>' if exit_status else ""
     return (
         f'<div class="verdict {verdict.colour}" role="status">'
         f'<div class="state">{escape(str(verdict.state).upper())}{status}</div>'
         f'<div class="headline">{escape(verdict.headline.split(": ", 1)[-1])}</div>'
         f'<div class="counts">{counts}{" — " + why if why else ""}</div>'
-        f"{missing_html}{trouble_html}{failed_html}</div>"
+        f"{missing_html}{trouble_html}{failed_html}{security_html}{critical_html}</div>"
     )
 
 

@@ -65,6 +65,16 @@ class ScenarioResult:
     # The device it ran on (labgrid place or inventory name, else the port) and its firmware.
     device: str = ""
     firmware: str = ""
+    # The evidence the judge read besides the code: bytes SRCV returned before an error, socket
+    # statuses read (evidence only), and how the device was brought back after the row.
+    delivered_bytes: int | None = None
+    statuses: list[int] = field(default_factory=list)
+    recoveries: list[str] = field(default_factory=list)
+    # A characterization that observed the weaker choice ("accepts an expired server
+    # certificate"), and whether the profile has left that field uncharacterized (amber).
+    security: str = ""
+    security_uncharacterized: bool = False
+    critical: bool = False
 
 
 @dataclass
@@ -109,6 +119,15 @@ def json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+@dataclass
+class Recovery:
+    """The device had to be brought back after a test (resync, simulator restart)."""
+
+    nodeid: str
+    events: list[str]
+    worker: str = "main"
+
+
 class ResultLog:
     """Append-only JSON-lines file for one process.
 
@@ -137,6 +156,9 @@ class ResultLog:
     def internal_error(self, record: SimInternalError) -> None:
         self._append("internal_error", record)
 
+    def recovery(self, record: Recovery) -> None:
+        self._append("recovery", record)
+
     def plan(self, planned: list[PlannedScenario]) -> None:
         """What this process collected, in one write (each xdist worker plans the same run)."""
         lines = "".join(json.dumps({"kind": "plan", "planned": record(p)}) + "\n" for p in planned)
@@ -154,6 +176,12 @@ class RunResults:
     internal_errors: list[SimInternalError] = field(default_factory=list)
     planned: list[PlannedScenario] = field(default_factory=list)  # what pytest collected
     outcomes: list[TestOutcome] = field(default_factory=list)  # pytest's word on each test
+    recoveries: list[Recovery] = field(default_factory=list)  # the device brought back, per test
+
+    @property
+    def security_observations(self) -> list[ScenarioResult]:
+        """Rows whose characterization observed the weaker choice (judge.security)."""
+        return [r for r in self.results if r.security]
 
     @property
     def passed(self) -> int:
@@ -184,7 +212,22 @@ class RunResults:
                 "failed": self.failed,
                 "simulator_internal_errors": len(self.internal_errors),
                 "wedged": sum(r.result_class == ResultClass.WEDGED for r in self.results),
+                "not_exercised": sum(
+                    r.result_class == ResultClass.NOT_EXERCISED for r in self.results
+                ),
+                "security_observations": len(self.security_observations),
+                "recoveries": sum(len(r.events) for r in self.recoveries),
             },
+            "security_observations": [
+                {
+                    "id": r.id,
+                    "says": r.security,
+                    "field": r.measures,
+                    "characterized": not r.security_uncharacterized,
+                }
+                for r in self.security_observations
+            ],
+            "recoveries": [record(r) for r in self.recoveries],
             "planned": [record(p) for p in self.planned],
             "outcomes": [record(o) for o in self.outcomes],
             "results": [record(r) for r in self.results],
@@ -205,6 +248,7 @@ class RunResults:
             ],
             planned=[_build(PlannedScenario, p) for p in data.get("planned", [])],
             outcomes=[_outcome(o) for o in data.get("outcomes", [])],
+            recoveries=[_build(Recovery, r) for r in data.get("recoveries", [])],
         )
 
     @classmethod
@@ -234,6 +278,7 @@ def merge_parts(report_dir: Path) -> RunResults:
     infos: list[RunInfo] = []
     results: list[ScenarioResult] = []
     errors: list[SimInternalError] = []
+    recoveries: list[Recovery] = []
     planned: dict[str, PlannedScenario] = {}
     for part in sorted((report_dir / PARTS_DIR).glob("*.jsonl")):
         for line in part.read_text(encoding="utf-8").splitlines():
@@ -248,6 +293,8 @@ def merge_parts(report_dir: Path) -> RunResults:
                 results.append(_build(ScenarioResult, record))
             elif kind == "internal_error":
                 errors.append(_build(SimInternalError, record))
+            elif kind == "recovery":
+                recoveries.append(_build(Recovery, record))
             elif kind == "plan":  # nested: a PlannedScenario has a `kind` (Kind) of its own
                 entry = _build(PlannedScenario, record["planned"])
                 planned.setdefault(entry.nodeid, entry)
@@ -258,6 +305,7 @@ def merge_parts(report_dir: Path) -> RunResults:
         results,
         internal_errors=errors,
         planned=sorted(planned.values(), key=lambda p: p.nodeid),
+        recoveries=sorted(recoveries, key=lambda r: r.nodeid),
     )
 
 

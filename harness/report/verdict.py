@@ -51,6 +51,7 @@ class Tally(StrEnum):
     FAILED = ResultClass.FAILED.value
     WEDGED = ResultClass.WEDGED.value  # the device needed a reset after it: a firmware failure
     ERROR = ResultClass.ERROR.value
+    NOT_EXERCISED = ResultClass.NOT_EXERCISED.value  # its subject never reached the device
     XFAIL = "xfail"  # a known deviation (deviations file) that still deviates
     XPASS = "xpass"  # a known deviation that no longer deviates: the run fails
     NO_RESULT = "no result"
@@ -151,6 +152,11 @@ class Counts:
     no_result: int = 0
     no_result_why: dict[str, int] = field(default_factory=dict)
     other_failed: int = 0  # tests outside the plan (no scenario recorded) that failed
+    not_exercised: int = 0  # rows whose subject never reached the device (amber)
+    # Characterizations that observed the weaker choice (an expired leaf accepted ...), and of
+    # those, on fields the profile has not characterized (amber).
+    security: int = 0
+    security_uncharacterized: int = 0
 
 
 @dataclass
@@ -162,6 +168,10 @@ class RunVerdict:
     troubles: list[TestOutcome]  # tests (planned or not) that met infrastructure trouble
     exit_status: int | None = None
     other_failures: list[TestOutcome] = field(default_factory=list)  # see Counts.other_failed
+    # "id: what it accepts" for every security observation (judge.security), in plan order.
+    security: list[str] = field(default_factory=list)
+    # Critical rows a deviations entry turned into xfail: security holes known and accepted.
+    critical_xfails: list[str] = field(default_factory=list)
 
     @property
     def colour(self) -> Colour:
@@ -175,6 +185,8 @@ class RunVerdict:
             "missing": [asdict(m) for m in self.missing],
             "troubles": [asdict(t) for t in self.troubles],
             "other_failures": [asdict(t) for t in self.other_failures],
+            "security_observations": list(self.security),
+            "critical_xfails": list(self.critical_xfails),
         }
 
 
@@ -255,10 +267,27 @@ def judge(
         no_result=len(missing),
         no_result_why=dict(sorted(why_counts.items())),
         other_failed=len(others),
+        not_exercised=tally[Tally.NOT_EXERCISED],
     )
+    weaker = [e.result for e in counted if e.result is not None and e.result.security]
+    counts.security = len(weaker)
+    counts.security_uncharacterized = sum(r.security_uncharacterized for r in weaker)
+    critical_xfails = [
+        e.planned.id
+        for e in counted
+        if e.tally == Tally.XFAIL and e.result is not None and e.result.critical
+    ]
     state = _state(counts, troubles, exit_status)
     return RunVerdict(
-        state, _headline(state, counts), counts, missing, troubles, exit_status, others
+        state,
+        _headline(state, counts),
+        counts,
+        missing,
+        troubles,
+        exit_status,
+        others,
+        [f"{r.id}: {r.security}" for r in weaker],
+        critical_xfails,
     )
 
 
@@ -279,7 +308,14 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         or exit_status not in (None, pytest.ExitCode.OK)
     ):
         return RunState.FAILED
-    if counts.drift or counts.xfail or skipped or not counts.planned:
+    if (
+        counts.drift
+        or counts.xfail
+        or skipped
+        or not counts.planned
+        or counts.not_exercised
+        or counts.security_uncharacterized
+    ):
         return RunState.NOTES
     return RunState.PASSED
 
@@ -299,6 +335,8 @@ def _headline(state: RunState, c: Counts) -> str:
         (c.drift, "drift"),
         (c.xfail, "xfail"),
         (c.error, "error"),
+        (c.not_exercised, "not exercised"),
+        (c.security, "security observation" + ("s" if c.security != 1 else "")),
     ):
         if n:
             parts.append(f"{n} {word}")

@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
-from w24_harness.at.codes import DeviceError, ResultCode
+from w24_harness.at.codes import DeviceError, DeviceTimeout
 from w24_harness.device.w24 import W24
 from w24_harness.pki.certset import CertSetName
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles.table import DeviceProfile
 from w24_harness.runner.linerate import transfer_size, wire_bytes
 from w24_harness.runner.throughput import (
     RECEIVE,
@@ -27,7 +26,7 @@ from w24_harness.runner.throughput import (
     minimal_for,
 )
 from w24_harness.runner.throughput import server_config as throughput_server_config
-from w24_harness.scenarios import Evidence, Expect, Scenario
+from w24_harness.scenarios import Expect, Scenario
 from w24_harness.scenarios.ca import SECOND_SLOT
 from w24_harness.servers import (
     ConnectionReport,
@@ -77,17 +76,32 @@ class Outcome:
     transfer: Transfer | None = None  # throughput cases: what the transfer put on the line
     # A scenario with `watch`: what the server saw the device send (None: nothing to tell).
     server_saw: ServerSaw | None = None
+    # Every byte SRCV returned, in order, before whatever ended the read (an error code, a
+    # close, the end of the data); None: the row reads no data. The judge compares it with the
+    # plan: good data before a bad record must arrive intact, and nothing after it.
+    delivered: bytes | None = None
+    # The socket status values (SST) read while the row ran: evidence, never the verdict (a
+    # socket whose peer closed may show the error while its buffered data are still readable,
+    # spec §4.13).
+    statuses: list[int] = field(default_factory=list)
+    # The device took longer than the driver's timeout for a command of the row and then
+    # answered AT again: a failure of the row, not of the infrastructure.
+    hung: str | None = None
 
     def matches(self, expect: Expect) -> bool:
-        if not self.intact:
+        if not self.intact or self.hung:
             return False
         if expect.server is not None and self.server_saw != expect.server:
             return False
         if expect.accept:
             return self.accepted
-        return not self.accepted and self.code == expect.code and self.stage == expect.stage
+        if self.accepted or self.stage != expect.stage:
+            return False
+        return self.code is not None if expect.any_code else self.code == expect.code
 
     def __str__(self) -> str:
+        if self.hung:
+            return f"hung at {self.stage}"
         if self.accepted:
             return "accept" if self.server_saw is None else f"accept ({self.server_saw})"
         code = "no code" if self.code is None else str(self.code)
@@ -95,10 +109,13 @@ class Outcome:
 
 
 class Rejected(Exception):
-    def __init__(self, stage: Stage, code: int | None, detail: str) -> None:
+    def __init__(
+        self, stage: Stage, code: int | None, detail: str, delivered: bytes | None = None
+    ) -> None:
         super().__init__(detail)
         self.stage, self.code, self.detail = stage, code, detail
         self.handshake_ms: float | None = None  # set when the handshake itself succeeded
+        self.delivered = delivered  # the data SRCV returned before the failure, if it read any
 
 
 @contextmanager
@@ -166,6 +183,21 @@ class ScenarioRunner:
             return self._with_server(scenario, server_box)
         except Rejected as rej:
             outcome = Outcome(False, rej.code, rej.stage, rej.detail, handshake_ms=rej.handshake_ms)
+            outcome.delivered = rej.delivered
+            if server_box:
+                _attach_server(outcome, server_box[0])
+            return outcome
+        except DeviceTimeout as exc:
+            # The device did not answer a command of the row in time. If it answers AT now,
+            # that was the firmware hanging on this row's input (a stalled server, a flood):
+            # the row's failure. If it does not, the device is gone: infrastructure.
+            try:
+                self.device.resync()
+                self.device.ping(timeout=SANITY_PING_TIMEOUT_S)
+            except Exception:
+                raise exc from None
+            stage = _stage_of(str(exc))
+            outcome = Outcome(False, None, stage, f"no answer in time: {exc}", hung=str(exc))
             if server_box:
                 _attach_server(outcome, server_box[0])
             return outcome
@@ -350,13 +382,13 @@ class ScenarioRunner:
     def _exchange(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
         if scenario.recv_size:
             want = payload(scenario.recv_size, seed=7)
-            try:
-                got = self.device.receive(handle, len(want), timeout=self.data_timeout)
-            except DeviceError as exc:
-                raise Rejected(Stage.DATA, exc.code, str(exc)) from exc
-            out.bytes_received = len(got)
+            read = self.device.receive_all(handle, len(want), timeout=self.data_timeout)
+            got = read.data
+            out.bytes_received, out.delivered = len(got), got
+            if read.error is not None:
+                raise Rejected(Stage.DATA, read.error.code, str(read.error), delivered=got)
             if got != want:
-                raise Rejected(Stage.DATA, None, _diff(want, got))
+                raise Rejected(Stage.DATA, None, _diff(want, got), delivered=got)
         if scenario.send_size:
             data = payload(scenario.send_size, seed=11)
             try:
@@ -462,20 +494,18 @@ class ScenarioRunner:
     def _receive_to_close(
         self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome
     ) -> None:
-        """All the data, then the close status, and never the close before the data.
+        """All the data, then the close: judged by what SRCV returns, never by a status.
 
         The host starts reading only once the server has sent everything and closed, so the
-        data and the close are both in the device's hands: it must hand over every byte first.
+        data and the close are both in the device's hands. It reads with SRCV until an error
+        code ends the read (or nothing comes for CLOSE_REPORT_S): the data must all come
+        first, in order, then an error code. The socket status is read once before, as
+        evidence only: spec §4.13 lets a closed socket report the error while its buffered data
+        are still readable.
         """
         want = payload(scenario.recv_size, seed=7)
         self._plan_sent(server)
-        status = self.device.socket_status(handle)
-        if want and status < 0:
-            raise Rejected(
-                Stage.DATA,
-                -status,
-                f"the close ({status}) shows before the {len(want)} bytes of data were read",
-            )
+        out.statuses.append(self.device.socket_status(handle))
         got = bytearray()
         code: int | None = None
         deadline = time.monotonic() + CLOSE_REPORT_S
@@ -492,20 +522,22 @@ class ScenarioRunner:
                 break
             else:
                 time.sleep(self.device.poll_interval)
-        out.bytes_received = len(got)
-        if bytes(got) != want:
+        data = bytes(got)
+        out.bytes_received, out.delivered = len(data), data
+        if data != want:
             then = "no close" if code is None else f"then {code}"
-            raise Rejected(Stage.DATA, None, f"{_diff(want, bytes(got))}; {then}")
+            raise Rejected(Stage.DATA, None, f"{_diff(want, data)}; {then}", delivered=data)
         if code is None:
             raise Rejected(
                 Stage.DATA,
                 None,
                 f"all {len(want)} bytes arrived, but no close was "
                 f"reported within {CLOSE_REPORT_S} s (SRCV keeps answering I/0)",
+                delivered=data,
             )
-        if code != ResultCode.SOCKET_DOWN:
-            raise Rejected(Stage.DATA, code, f"all {len(want)} bytes arrived, then code {code}")
-        out.detail = f"all {len(want)} bytes arrived, then the close as {code}"
+        raise Rejected(
+            Stage.DATA, code, f"all {len(want)} bytes arrived, then code {code}", delivered=data
+        )
 
     def _srcv_max(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
         """Read with AT+iSRCV:<hn>,<max> only, once the server has sent everything (so the
@@ -567,6 +599,20 @@ class ScenarioRunner:
             raise Rejected(Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)}")
         if conn.sha256_in != sha256_hex(data):
             raise Rejected(Stage.SEND, None, "server received different bytes (SHA-256 differs)")
+
+
+def _stage_of(command_error: str) -> Stage:
+    """The stage of the command a timeout names (the driver's message quotes it)."""
+    markers = (
+        ("SSL", Stage.SSL),
+        ("SRCV", Stage.DATA),
+        ("SSND", Stage.SEND),
+        ("STCP", Stage.CONNECT),
+    )
+    for marker, stage in markers:
+        if f"'{marker}" in command_error or f"AT+i{marker}" in command_error:
+            return stage
+    return Stage.SSL
 
 
 def _fail(out: Outcome, stage: Stage, code: int | None, detail: str) -> None:
@@ -647,45 +693,3 @@ def server_saw(watch: Watch, records: list[str]) -> ServerSaw | None:
     if first.startswith("alert fatal"):
         return ServerSaw.FATAL_ALERT
     return ServerSaw.NO_ANSWER
-
-
-def evidence_problems(
-    evidence: Evidence | None, report: ConnectionReport | None, profile: DeviceProfile
-) -> list[str]:
-    """Where what the server saw contradicts the scenario's Evidence (empty: it agrees)."""
-    if evidence is None:
-        return []
-    if report is None:
-        return ["no connection reached the server, so nothing can show where the client stopped"]
-    problems = []
-    sent = report.sent_key_exchange
-    if evidence.key_exchange is False and sent:
-        problems.append(
-            f"the client sent ClientKeyExchange ({report.key_exchange_bytes}-byte premaster) "
-            "instead of stopping at the server's first flight"
-        )
-    if evidence.key_exchange is True and not sent:
-        problems.append(
-            "the client never sent ClientKeyExchange: it stopped before the check "
-            "this scenario tests"
-        )
-    if sent and report.server_key_bytes and report.key_exchange_bytes != report.server_key_bytes:
-        problems.append(
-            f"the premaster is {report.key_exchange_bytes} bytes: encrypted to a "
-            f"{8 * (report.key_exchange_bytes or 0)}-bit key, not the certificate's "
-            f"{8 * report.server_key_bytes}-bit key"
-        )
-    if evidence.hello_in_profile:
-        hello = report.client_hello
-        if hello is None:
-            problems.append("no parseable ClientHello reached the server")
-        else:
-            extra = [s for s in hello.suites if s not in profile.cipher_suites]
-            if extra:
-                problems.append(f"the ClientHello offers suites outside the profile: {extra}")
-            if hello.compression != [0]:
-                problems.append(
-                    f"the ClientHello offers compression methods {hello.compression}"
-                    " (only null, 0, is allowed: CRIME)"
-                )
-    return problems

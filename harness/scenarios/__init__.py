@@ -9,6 +9,7 @@ the whole table, and docs/scenarios.md is that table.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.scenarios import ca, data, datastage, handshake, identity, malicious, record
@@ -21,19 +22,38 @@ from w24_harness.scenarios.model import (
     Scenario,
     accept_unless,
     always,
+    any_error,
     one_of,
     reject,
 )
-from w24_harness.vocab import Kind
+from w24_harness.vocab import Family, Kind
+
+
+def security_critical(s: Scenario) -> bool:
+    """A row whose failure is a security hole (x509-limbo's "critical"): whose certificate the
+    device trusts (identity), a handshake it must refuse (handshake state: a misbehaving server's
+    flight), and the record layer's integrity checks. A deviations file may mark such a row only
+    `known-bug`, naming the outcome, and the verdict lists it."""
+    if s.critical:
+        return True
+    if s.kind != Kind.CONFORMANCE:
+        return False
+    if s.family in (Family.IDENTITY, Family.RECORD):
+        return True
+    return s.family == Family.HANDSHAKE and s.misbehaviour is not None
+
 
 SCENARIOS: list[Scenario] = [
-    *handshake.SCENARIOS,
-    *malicious.SCENARIOS,
-    *ca.SCENARIOS,
-    *data.SCENARIOS,
-    *identity.SCENARIOS,
-    *datastage.SCENARIOS,
-    *record.SCENARIOS,
+    replace(s, critical=security_critical(s))
+    for s in (
+        *handshake.SCENARIOS,
+        *malicious.SCENARIOS,
+        *ca.SCENARIOS,
+        *data.SCENARIOS,
+        *identity.SCENARIOS,
+        *datastage.SCENARIOS,
+        *record.SCENARIOS,
+    )
 ]
 DATA_SIZES = data.DATA_SIZES
 
@@ -48,6 +68,7 @@ __all__ = [
     "Scenario",
     "accept_unless",
     "always",
+    "any_error",
     "check_unique",
     "describe_expectation",
     "get",

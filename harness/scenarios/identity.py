@@ -238,14 +238,15 @@ SCENARIOS: list[Scenario] = [
     ),
     Scenario(
         "leaf-unknown-critical-extension",
-        "leaf with an unknown critical extension",
+        "leaf with an unknown critical extension: refused (RFC 5280 §4.2: a certificate-using "
+        "system MUST reject a certificate with a critical extension it does not recognize)",
         Family.IDENTITY,
         accept_unless(lambda p: p.reject_unknown_critical),
         certs=CertSetName.LEAF_UNKNOWN_CRITICAL,
-        basis=Basis.HARNESS,
-        kind=Kind.CHARACTERIZATION,
+        basis=Basis.RFC,
+        kind=Kind.CONFORMANCE,
         measures="reject_unknown_critical",
-        allowed=_allowed(ACCEPT, NEGOTIATION),
+        allowed=_allowed(NEGOTIATION),
     ),
 ]
 

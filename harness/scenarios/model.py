@@ -36,15 +36,25 @@ class Expect:
     # What the server must have seen the device send, where the host cannot tell (a scenario
     # with `watch`); None: anything.
     server: ServerSaw | None = None
+    # A refusal with whatever error code: where no document fixes the code (a peer's close or
+    # fatal alert: any error is a correct answer, silence is not).
+    any_code: bool = False
 
     def __str__(self) -> str:
         if self.accept:
             return "accept" if self.server is None else f"accept ({self.server})"
+        if self.any_code:
+            return f"reject any code at {self.stage}"
         # Same words as the runner's Outcome, so an expectation and an observation compare.
         return f"reject {'no code' if self.code is None else self.code} at {self.stage}"
 
 
 ACCEPT = Expect(True)
+
+
+def any_error(stage: Stage) -> Expect:
+    """A refusal at `stage` with any error code (the manuals fix none)."""
+    return Expect(False, None, stage, any_code=True)
 
 
 def reject(code: int, stage: Stage = Stage.SSL) -> Expect:
@@ -55,7 +65,7 @@ def reject(code: int, stage: Stage = Stage.SSL) -> Expect:
 class Evidence:
     """What the server must have seen the client do (BoGo's expectedLocalError): the device
     reports nearly every handshake failure as 220, so the code alone cannot say where it
-    stopped. Checked by w24_harness.runner.scenario.evidence_problems."""
+    stopped. Checked by w24_harness.judge.evidence.server_evidence."""
 
     # Did the client send ClientKeyExchange? False: it must have stopped before (it rejected
     # the server's first flight); True: it must have got that far (the case tests a later

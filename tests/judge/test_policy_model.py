@@ -170,11 +170,15 @@ def _deviations(tmp_path: Path, text: str):
 def test_deviations_file_matches_ids_and_globs(tmp_path):
     dev = _deviations(
         tmp_path,
-        '[policy]\n"server-key-*" = "refuses big keys"\n[known-bug]\n"wrong-ca" = "FW-1"\n',
+        '[policy]\n"server-key-*" = "refuses big keys"\n[known-bug]\n'
+        '"wrong-ca" = { reason = "FW-1", outcome = "accept" }\n',
     )
     entry = dev.find("server-key-512")
     assert entry is not None and entry.status == Deviation.POLICY
-    assert dev.find("wrong-ca").status == Deviation.KNOWN_BUG  # type: ignore[union-attr]
+    wrong_ca = dev.find("wrong-ca")
+    assert wrong_ca is not None and wrong_ca.status == Deviation.KNOWN_BUG
+    assert wrong_ca.covers("accept") and not wrong_ca.covers("reject 220 at ssl")
+    assert entry.covers("reject 220 at ssl")  # an entry naming no outcome: any wrong answer
     assert dev.find("no-ca") is None
 
 
@@ -182,6 +186,8 @@ def test_deviations_file_matches_ids_and_globs(tmp_path):
     ("text", "words"),
     [
         ('[policy]\n"wrong-ca" = "we trust everyone"\n', "security-critical"),
+        ('[known-bug]\n"wrong-ca" = "FW-1"\n', "must name the outcome"),
+        ('[known-bug]\n"wrong-ca" = { reason = "x", code = 1 }\n', "unknown key"),
         ('[not-applicable]\n"tampered-record" = "n/a"\n', "security-critical"),
         ('[wontfix]\n"wrong-ca" = "x"\n', "unknown section 'wontfix'"),
         ('[policy]\n"no-such-*" = "x"\n', "matches no scenario"),
@@ -200,9 +206,12 @@ def test_deviations_file_errors(tmp_path, text, words):
 def test_every_characterization_decides_a_field():
     # Every field a characterization measures has a decider, and every decider reads only
     # characterizations (others measuring the same field add observations, not decisions).
+    # A conformance row over a field (close_notify on AT+iSCLS, RFC 2246 §7.2.1) still tells
+    # the field's value, which characterize writes; it just cannot pass the weaker one.
     decided = {i for ids, _ in DECIDERS.values() for i in ids}
-    chars = [s for s in SCENARIOS if s.kind == "characterization" and s.measures is not None]
-    assert decided <= {s.id for s in chars}
+    measuring = [s for s in SCENARIOS if s.measures is not None]
+    chars = [s for s in measuring if s.kind == "characterization"]
+    assert decided <= {s.id for s in measuring}
     assert {s.measures for s in chars} <= set(DECIDERS)
     assert set(DECIDERS) <= set(UNDOCUMENTED)
 
@@ -247,10 +256,13 @@ def test_server_saw_reads_the_devices_records_after_the_plan():
 def test_a_watched_expectation_needs_what_the_server_saw():
     scenario = get("data-scls-close-notify")
     bare = Outcome(True, server_saw=ServerSaw.NO_CLOSE_NOTIFY)
-    assert judge(scenario, W24, bare).result == ResultClass.OBSERVED
-    assert judge(scenario, ICHIP.with_changes(close_notify_on_scls=True), bare).result == (
-        ResultClass.DRIFT
+    notified = Outcome(True, server_saw=ServerSaw.CLOSE_NOTIFY)
+    # RFC 2246 §7.2.1 decides it: a FIN without close_notify fails on every profile.
+    assert judge(scenario, W24, bare).result == ResultClass.FAILED
+    assert judge(scenario, ICHIP.with_changes(close_notify_on_scls=False), bare).result == (
+        ResultClass.FAILED
     )
+    assert judge(scenario, W24, notified).result == ResultClass.PASSED
     # Accepted, but the server never saw the device close: outside the allowed set.
     assert judge(scenario, W24, ACCEPTED).result == ResultClass.FAILED
     assert str(bare) == "accept (FIN without close_notify)"

@@ -9,9 +9,9 @@ import pytest
 from tlslite.constants import ContentType, HandshakeType
 from tlslite.messages import Message
 
+from w24_harness.judge.evidence import server_evidence as evidence_problems
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles.table import PROFILES, get_profile
-from w24_harness.runner.scenario import evidence_problems
 from w24_harness.scenarios import Evidence
 from w24_harness.servers import ClientHelloView, ConnectionReport, ServerConfig, TLSServer
 from w24_harness.servers.misbehaviour import library as mis

@@ -126,7 +126,16 @@ class Encrypted:
     plaintext: bytes
 
 
-Step = Data | Empty | Alert | HelloRequest | Raw | Encrypted
+@dataclass(frozen=True)
+class Typed:
+    """A well-formed protected record (MAC, padding, encryption as usual) of another content
+    type, carrying `size` zero bytes that are not part of the payload stream."""
+
+    content_type: int
+    size: int = 16
+
+
+Step = Data | Empty | Alert | HelloRequest | Raw | Encrypted | Typed
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,29 @@ class RecordPlan:
 
     def has(self, predicate: Callable[[Step], bool]) -> bool:
         return any(predicate(s) for s in self.steps)
+
+    def stopping_points(self) -> frozenset[int]:
+        """How many payload bytes a correct client may have delivered when it ends the session
+        with an error: all the data before a step that may end it, never part of a record, and
+        never a byte of or after a malformed record. Plain data records cannot end a session; a
+        malformed one must (nothing after it is readable); an alert, a HelloRequest, empty or
+        split records, an unknown record type may be taken as the end or passed over; the end
+        of the plan is a stopping point too (a close after all the data). A record larger than
+        fits every W24 limit may be refused (226) where the limit is lower."""
+        points: set[int] = set()
+        delivered = 0
+        for step in self.steps:
+            if isinstance(step, Data) and step.shape == WELL_FORMED:
+                unusual = step.empty_before or step.split_1n1
+                if unusual or step.record_size > RECORD_PLAINTEXT_FITS_ANY_LIMIT:
+                    points.add(delivered)  # a client may refuse these records
+                delivered += step.size
+                continue
+            points.add(delivered)
+            if isinstance(step, Data):  # malformed: the session ends at it
+                return frozenset(points)
+        points.add(delivered)
+        return frozenset(points)
 
 
 # -- the record writer -------------------------------------------------------------------------
@@ -331,6 +363,9 @@ def _send_other(writer: RecordWriter, step: Step, result: PlanResult) -> None:
         writer.raw(step.content_type, step.body)
     elif isinstance(step, Encrypted):
         writer.encrypted(step.content_type, step.plaintext)
+    elif isinstance(step, Typed):
+        writer.record(step.content_type, bytes(step.size))
+        result.records += 1
 
 
 def end_connection(plan: RecordPlan, conn: Any, raw: socket.socket) -> None:
