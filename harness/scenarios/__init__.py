@@ -83,7 +83,8 @@ def describe_expectation(scenario: Scenario, profile: DeviceProfile) -> str:
     holds as unknown, the outcomes a correct firmware may show ("observe: a | b"; for a
     conformance row, which passes on any of them, "one of: a | b")."""
     expect = scenario.expected(profile)
-    if expect is not None:
+    conformance_set = scenario.allowed is not None and scenario.kind != Kind.CHARACTERIZATION
+    if expect is not None and not conformance_set:
         return str(expect)
     lead = "observe" if scenario.kind == Kind.CHARACTERIZATION else "one of"
     outcomes = " | ".join(sorted(str(e) for e in scenario.allowed_outcomes(profile)))

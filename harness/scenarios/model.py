@@ -40,6 +40,12 @@ class Expect:
     # fatal alert: any error is a correct answer, silence is not).
     any_code: bool = False
 
+    def covers(self, other: Expect) -> bool:
+        """Whether this expectation allows `other` (itself, or any refusal at its stage)."""
+        if self == other:
+            return True
+        return self.any_code and not other.accept and other.stage == self.stage
+
     def __str__(self) -> str:
         if self.accept:
             return "accept" if self.server is None else f"accept ({self.server})"

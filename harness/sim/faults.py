@@ -68,6 +68,13 @@ class Faults:
     record_limit_off_by_one: bool = False
     # When the peer closes, the data still buffered for the host are thrown away.
     drop_data_at_close: bool = False
+    # A record that fails its check (224, 226) takes the receive buffer with it: the good data
+    # before it, still unread by the host, are lost, and SRCV answers the error at once.
+    drop_data_on_record_error: bool = False
+    # A close without close_notify (a FIN or RST: a possible truncation) throws away the data
+    # still buffered and reports 215, whatever the profile's close code: the host can tell a
+    # truncation, but loses the data the server sent before it.
+    unclean_close_drops_data: bool = False
     # A close_notify from the peer is swallowed: the socket still looks up (SRCV keeps giving I/0).
     ignore_close_notify: bool = False
     # AT+iSRCV:<hn>,<max> returns everything buffered, whatever <max> says.

@@ -76,11 +76,17 @@ class SimSocket:
                 else:
                     chunk = self._recv_plain(room)
             except PeerClosed as exc:
+                code = exc.code
                 if self.faults.drop_data_at_close:
                     self.rx.clear()  # the fault: buffered data go with the connection
-                self.fail(exc.code, f"peer closed the connection: {exc}")
+                if self.faults.unclean_close_drops_data and not exc.clean:
+                    self.rx.clear()  # the fault: a truncation takes the buffered data
+                    code = ResultCode.SOCKET_NO_CARRIER
+                self.fail(code, f"peer closed the connection: {exc}")
                 return
             except SSLFailure as exc:
+                if self.faults.drop_data_on_record_error:
+                    self.rx.clear()  # the fault: the good data before the bad record go too
                 self.fail(exc.code, exc.reason)
                 return
             if not chunk:

@@ -93,9 +93,10 @@ class PeerClosed(Exception):
     profile's `unclean_close_code` after a TCP close without one (a possible truncation).
     """
 
-    def __init__(self, reason: str, code: int = ResultCode.SOCKET_DOWN) -> None:
+    def __init__(self, reason: str, code: int = ResultCode.SOCKET_DOWN, clean: bool = True) -> None:
         super().__init__(reason)
         self.code = code
+        self.clean = clean  # False: TCP closed without close_notify
 
 
 def _no_delay(sock: socket.socket) -> None:
@@ -261,7 +262,7 @@ class SecureChannel:
             if self._unclean:
                 code = self._profile.unclean_close_code
                 assert code is not None  # the simulator runs a resolved profile
-                raise PeerClosed("the server closed TCP without close_notify", code)
+                raise PeerClosed("the server closed TCP without close_notify", code, clean=False)
             raise PeerClosed("the server closed the SSL connection")
         return bytes(out)
 
