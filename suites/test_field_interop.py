@@ -42,6 +42,7 @@ from w24_harness.interop.daemons import (
     TLSSettings,
 )
 from w24_harness.interop.relay import RecordRelay, WireLog
+from w24_harness.judge.judgement import judge_expectation
 from w24_harness.pki.certset import CertSetName
 from w24_harness.pki.factory import hash_for_profile, write_key_file
 from w24_harness.pki.fit import check_ca_fit
@@ -119,19 +120,24 @@ def _record(
     expect: Expect,
     outcome: Outcome,
     wire: WireLog | None,
-    passed: bool,
+    problems: list[str] | None = None,
     extra: dict | None = None,
     why: str = "",
 ) -> None:
+    """Judge the row (the one judge: w24_harness.judge.judgement), record it, assert it."""
+    verdict = judge_expectation(expect, outcome, problems or [])
+    passed = not verdict.fails(strict=False)
     server = wire.summary() if wire else {}
     server.update(extra or {})
-    detail = "; ".join(p for p in (why, outcome.detail, wire.describe() if wire else "") if p)
+    parts = (verdict.reason, why, outcome.detail, wire.describe() if wire else "")
+    detail = "; ".join(dict.fromkeys(p for p in parts if p))
     w24_record(
         id=row,
         description=description,
         expected=str(expect),
         actual=str(outcome),
         passed=passed,
+        result_class=verdict.result,
         code=outcome.code,
         expected_code=expect.code,
         stage=outcome.stage,
@@ -195,8 +201,7 @@ def test_suite_offered(
         expect=expect,
         outcome=outcome,
         wire=wire,
-        passed=outcome.matches(expect) and not why,
-        why=why,
+        problems=[why] if why else [],
     )
 
 
@@ -219,8 +224,7 @@ def test_data_both_ways(kind, field_daemon, server_files, pki, w24, w24_options,
         expect=ACCEPT,
         outcome=outcome,
         wire=wire,
-        passed=outcome.accepted and not why,
-        why=why,
+        problems=[why] if why else [],
     )
 
 
@@ -253,7 +257,6 @@ def test_wrong_ca_refused(kind, field_daemon, server_files, pki, w24, w24_option
         expect=expect,
         outcome=outcome,
         wire=wire,
-        passed=outcome.matches(expect),
         extra={"daemon_log": logged},
         why=f"{kind} logged: {' | '.join(logged)}" if logged else f"{kind} logged nothing",
     )
@@ -389,6 +392,5 @@ def test_admin_self_signed(
         expect=expect,
         outcome=outcome,
         wire=wire,
-        passed=outcome.matches(expect),
         why=cli.stdout.strip(),
     )

@@ -186,3 +186,17 @@ def judge(
         entry,
         absorbable,
     )
+
+
+def judge_expectation(expect: Expect, outcome: Outcome, problems: list[str]) -> Judgement:
+    """A row that is no catalogue entry (the field-interop suite's daemons): one expected
+    outcome, and what the evidence besides the code contradicts (the wire, the daemon's log)."""
+    if problems:
+        return Judgement(ResultClass.FAILED, str(expect), expect, problems[0], tuple(problems))
+    if outcome.hung:
+        return Judgement(
+            ResultClass.FAILED, str(expect), expect, f"the device hung: {outcome.hung}"
+        )
+    if outcome.matches(expect):
+        return Judgement(ResultClass.PASSED, str(expect), expect, f"{outcome} as expected")
+    return Judgement(ResultClass.FAILED, str(expect), expect, f"expected {expect}, got {outcome}")
