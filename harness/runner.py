@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
 from w24_harness.at.codes import DeviceError, ResultCode
+from w24_harness.device.cacache import WritePurpose
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import DeviceProfile
@@ -100,24 +101,33 @@ class Rejected(Exception):
 
 
 @contextmanager
-def ca_loaded(device: W24, pem: bytes | str | None, slot: str = "CA") -> Iterator[None]:
-    """Load `pem` (None or empty: clear) and put back whatever the slot held before."""
+def ca_loaded(
+    device: W24,
+    pem: bytes | str | None,
+    slot: str = "CA",
+    purpose: WritePurpose = WritePurpose.NEEDED,
+) -> Iterator[None]:
+    """Have `pem` in the slot (None or empty: cleared) for the block.
+
+    In a session that keeps CAs (device.ca_cache.keep) the CA stays loaded afterwards, and is
+    written only when the module does not hold it already; the session restores the module's
+    own CA at its end. Otherwise the slot gets back what it held before."""
+    cache = device.ca_cache
+    if cache.keep:
+        cache.ensure(device, pem, slot, purpose)
+        yield
+        return
     previous = device.get_ca(slot).pem
     try:
-        if pem:
-            device.set_ca(pem, slot, check=False)
-        else:
-            device.clear_ca(slot)
+        cache.ensure(device, pem, slot, purpose)
         yield
     finally:
         restore_ca(device, previous, slot)
 
 
 def restore_ca(device: W24, pem: str, slot: str = "CA") -> None:
-    if pem:
-        device.set_ca(pem, slot, check=False)
-    else:
-        device.clear_ca(slot)
+    """Put `pem` back (a write only where the slot holds something else)."""
+    device.ca_cache.ensure(device, pem, slot, WritePurpose.RESTORE)
 
 
 @dataclass
@@ -192,7 +202,8 @@ class ScenarioRunner:
             handshake_timeout_s=profile.handshake_timeout_s + 5,
         )
         try:
-            with ca_loaded(self.device, certs.ca_pem), TLSServer(config) as server:
+            sanity = WritePurpose.SANITY
+            with ca_loaded(self.device, certs.ca_pem, purpose=sanity), TLSServer(config) as server:
                 handle, _ms = self._handshake(server)
                 self.device.close(handle)
         except Rejected as rej:
@@ -242,7 +253,8 @@ class ScenarioRunner:
                 )
             return Outcome(True, detail="loaded and read back")
         finally:
-            restore_ca(self.device, previous)
+            # Part of the scenario's deliberate writes: the next scenario finds what it left.
+            self.device.ca_cache.ensure(self.device, previous, "CA", WritePurpose.DELIBERATE)
 
     # -- handshakes and data ---------------------------------------------------------------
 

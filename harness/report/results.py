@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from w24_harness.report.nvwrites import NVWrites, summarize
 from w24_harness.report.verdict import (
     Entry,
     NoResult,
@@ -65,6 +66,14 @@ class ScenarioResult:
     # The device it ran on (labgrid place or inventory name, else the port) and its firmware.
     device: str = ""
     firmware: str = ""
+    # Nonvolatile (CA) writes this test made before its result was recorded, and their wall
+    # time with the line pacing (report/nvwrites.py has the run's sums).
+    nv_writes: int = 0
+    nv_seconds: float = 0.0
+    # A failing scenario's TLS session as the server saw it (pcapng) and its keys (NSS key
+    # log), for Wireshark (servers/capture.py); "" when none was written.
+    capture: str = ""
+    keylog: str = ""
 
 
 @dataclass
@@ -137,6 +146,9 @@ class ResultLog:
     def internal_error(self, record: SimInternalError) -> None:
         self._append("internal_error", record)
 
+    def nv_writes(self, record: NVWrites) -> None:
+        self._append("nv_writes", record)
+
     def plan(self, planned: list[PlannedScenario]) -> None:
         """What this process collected, in one write (each xdist worker plans the same run)."""
         lines = "".join(json.dumps({"kind": "plan", "planned": record(p)}) + "\n" for p in planned)
@@ -154,6 +166,7 @@ class RunResults:
     internal_errors: list[SimInternalError] = field(default_factory=list)
     planned: list[PlannedScenario] = field(default_factory=list)  # what pytest collected
     outcomes: list[TestOutcome] = field(default_factory=list)  # pytest's word on each test
+    nv_writes: list[NVWrites] = field(default_factory=list)  # per test (and session) per worker
 
     @property
     def passed(self) -> int:
@@ -189,6 +202,10 @@ class RunResults:
             "outcomes": [record(o) for o in self.outcomes],
             "results": [record(r) for r in self.results],
             "simulator_internal_errors": [record(e) for e in self.internal_errors],
+            "nv_writes": {
+                **summarize(self.nv_writes).to_json(),
+                "by_test": [record(w) for w in self.nv_writes],
+            },
         }
 
     @classmethod
@@ -205,6 +222,9 @@ class RunResults:
             ],
             planned=[_build(PlannedScenario, p) for p in data.get("planned", [])],
             outcomes=[_outcome(o) for o in data.get("outcomes", [])],
+            nv_writes=[
+                _build(NVWrites, w) for w in (data.get("nv_writes") or {}).get("by_test", [])
+            ],
         )
 
     @classmethod
@@ -235,6 +255,7 @@ def merge_parts(report_dir: Path) -> RunResults:
     results: list[ScenarioResult] = []
     errors: list[SimInternalError] = []
     planned: dict[str, PlannedScenario] = {}
+    nv: list[NVWrites] = []
     for part in sorted((report_dir / PARTS_DIR).glob("*.jsonl")):
         for line in part.read_text(encoding="utf-8").splitlines():
             try:
@@ -248,6 +269,8 @@ def merge_parts(report_dir: Path) -> RunResults:
                 results.append(_build(ScenarioResult, record))
             elif kind == "internal_error":
                 errors.append(_build(SimInternalError, record))
+            elif kind == "nv_writes":
+                nv.append(_build(NVWrites, record))
             elif kind == "plan":  # nested: a PlannedScenario has a `kind` (Kind) of its own
                 entry = _build(PlannedScenario, record["planned"])
                 planned.setdefault(entry.nodeid, entry)
@@ -258,6 +281,7 @@ def merge_parts(report_dir: Path) -> RunResults:
         results,
         internal_errors=errors,
         planned=sorted(planned.values(), key=lambda p: p.nodeid),
+        nv_writes=sorted(nv, key=lambda w: (w.worker, w.nodeid)),
     )
 
 
