@@ -140,9 +140,13 @@ class ScenarioRunner:
     # The line's known rate (None: unknown, e.g. an unthrottled simulator): sizes throughput
     # cases (w24_harness.report.linerate.transfer_size).
     baud: int | None = None
+    # The last scenario server: its connections (with every byte each way and the session
+    # keys) and its address, for a failing scenario's capture (servers/capture.py).
+    last_server: tuple[list[ConnectionReport], tuple[str, int]] | None = None
 
     def run(self, scenario: Scenario | ThroughputCase, size: int | None = None) -> Outcome:
         """`size`: a throughput case's payload (default: about 1.5 s at the line rate)."""
+        self.last_server = None
         if isinstance(scenario, ThroughputCase):
             return self._throughput(scenario, transfer_size(self.baud) if size is None else size)
         if scenario.action not in ACTIONS:
@@ -282,6 +286,7 @@ class ScenarioRunner:
                 raise Rejected(Stage.CA, exc.code, f"CA refused: {exc}") from exc
             server = stack.enter_context(TLSServer(self._server_config(scenario, certs)))
             server_box.append(server)
+            self.last_server = (server.connections, server.address)
             try:
                 outcome = self._drive(scenario, server)
             finally:
@@ -399,6 +404,7 @@ class ScenarioRunner:
                     raise Rejected(Stage.CA, exc.code, f"CA refused: {exc}") from exc
                 config = throughput_server_config(case, certs.server, size, self.bind)
                 server = stack.enter_context(TLSServer(config))
+                self.last_server = (server.connections, server.address)
                 handle, ms = self._handshake(server)
                 out = Outcome(True, handshake_ms=ms, transfer=transfer)
                 transfer.minimal = minimal_for(self.device, case, size, handle)

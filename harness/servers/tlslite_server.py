@@ -15,6 +15,7 @@ from w24_harness import fastcipher, fastrsa
 from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
 from .base import ConnectionReport, ServerConfig
+from .capture import keylog_line
 from .misbehave import TamperingSocket
 from .names import IANA_TO_TLSLITE, version_range
 from .records import serve_plan, wrap_socket
@@ -102,6 +103,16 @@ class _TlsliteChannel:
         return describe_tlslite_error(exc)
 
 
+def _note_keys(conn: TLSConnection, report: ConnectionReport) -> None:
+    """The session's keys for the capture, once the master secret exists (it does from the
+    client's key exchange on, even when the Finished exchange then failed)."""
+    session = getattr(conn, "session", None)
+    secret = getattr(session, "masterSecret", b"") if session is not None else b""
+    line = keylog_line(getattr(conn, "_clientRandom", b""), secret or b"")
+    if line and line not in report.keylog:
+        report.keylog.append(line)
+
+
 def describe_tlslite_error(exc: BaseException) -> Failure:
     if isinstance(exc, TLSRemoteAlert):
         name = AlertDescription.toStr(exc.description)
@@ -175,6 +186,7 @@ class TlsliteBackend:
                 records = []
             serve_application_data(channel, ctx, records)
         finally:
+            _note_keys(conn, report)
             if not conn.closed:
                 try:
                     conn.close()  # close_notify, bounded by the socket timeout
