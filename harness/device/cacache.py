@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from w24_harness.at.codes import DeviceError, ProtocolError
+from w24_harness.at.codes import DeviceError
 from w24_harness.device.pacing import CAPacing
 
 if TYPE_CHECKING:
@@ -38,6 +38,16 @@ if TYPE_CHECKING:
 _SETS_CA = re.compile(r"^(CA\d*)[=~](?!\?$)")
 # Commands that may change every parameter, or end a `~` (this-session-only) value.
 _FORGET_ALL = ("DOWN", "FD")
+
+
+class CANotHeld(DeviceError):
+    """The module acknowledged a CA write but reads back another value: a test that needed
+    that CA must not run (the runner reports it as a rejection at the CA stage)."""
+
+    def __init__(self, slot: str) -> None:
+        # Not DeviceError's "device answered I/ERROR" message: it answered I/OK.
+        Exception.__init__(self, f"AT+i{slot}= answered I/OK, but AT+i{slot}? shows another value")
+        self.code, self.command, self.meaning = None, f"{slot}=", ""
 
 
 class WriteKind(StrEnum):
@@ -162,7 +172,7 @@ class CACache:
         # Read back once: every later test trusts this value without a read of its own.
         self.known.pop(slot, None)
         if not self.holds(device, slot, text):
-            raise ProtocolError(f"AT+i{slot}= answered I/OK, but AT+i{slot}? shows another value")
+            raise CANotHeld(slot)
         return True
 
     def snapshot(self, device: W24, slots: tuple[str, ...]) -> None:
