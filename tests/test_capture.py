@@ -111,13 +111,25 @@ def test_wrong_ca(scenario_runner, check_scenario):
         timeout=100,
     )
     result.assert_outcomes(failed=1, passed=1)
-    rows = {r["id"]: r for r in json.loads((report_dir / "results.json").read_text())["results"]}
+    results = json.loads((report_dir / "results.json").read_text())
+    rows = {r["id"]: r for r in results["results"]}
     failed, passed = rows["data-down-100"], rows["wrong-ca"]
     assert passed["capture"] == passed["keylog"] == "", "only a scenario that did not pass"
     pcap, keys = Path(failed["capture"]), Path(failed["keylog"])
     assert pcap.parent == keys.parent == report_dir / "captures"
     html = (report_dir / "report.html").read_text()
     assert f'href="captures/{pcap.name}"' in html and f'href="captures/{keys.name}"' in html
+    # The same run's CA writes (issue 26 item 1), in all three places: the root for the data
+    # scenario, wrong-ca's CA, the root again for the sanity probe after wrong-ca's rejection,
+    # and the module's own (none) put back at the end.
+    nv = results["nv_writes"]
+    assert (nv["needed"], nv["sanity"], nv["restores"], nv["writes"]) == (2, 1, 1, 4)
+    assert nv["within_budget"] and {w["nodeid"].split("::")[-1] for w in nv["by_test"]} >= {
+        "test_down",
+        "test_wrong_ca",
+    }
+    assert "w24 nonvolatile writes: 4 (3 loads, 1 clears" in result.stdout.str()
+    assert "nonvolatile writes: 4" in html
     # The server's 100 bytes, decrypted: what the device should have read (runner: seed 7).
     raw = ["-q", "-z", "follow,tls,raw,0"]
     sealed = "".join(_tshark("-r", str(pcap), *raw).split())
