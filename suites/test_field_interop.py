@@ -240,6 +240,7 @@ def _new_log_lines(daemon: Daemon, mark: tuple[int, ...], timeout: float = 2.0) 
         time.sleep(0.05)
 
 
+@pytest.mark.w24_certs("wrong_ca")  # run with the wrong-ca scenario: one CA write for both
 @pytest.mark.parametrize("kind", KINDS)
 def test_wrong_ca_refused(kind, field_daemon, server_files, pki, w24, w24_options, w24_record):
     field = field_daemon(kind, server_files, TLSSettings(TLS1, W24_SUITES))

@@ -22,6 +22,7 @@ from w24_harness.at.codes import (
 )
 from w24_harness.at.commands import ca_text_length, encode, encode_ca, encode_ssnd
 from w24_harness.at.replies import Reply, ReplyKind, ReplyParser
+from w24_harness.device.cacache import CACache, NVWrite, WriteKind, digest
 from w24_harness.device.pacing import CAPacing, LineRate, SsndLimit, line_gap_s
 from w24_harness.device.transport import Transcript, Transport
 from w24_harness.profiles.table import DeviceProfile, get_profile
@@ -116,6 +117,9 @@ class W24:
     # unthrottled simulator; a real UART needs BAUD_DROP or LINE_GAP.
     ca_pacing: CAPacing = CAPacing.BURST
     sockets: dict[int, SocketView] = field(default_factory=dict)
+    # What the CA slots hold and every write to them (device/cacache.py); a session hands
+    # its own in, so the counts survive a reconnect.
+    ca_cache: CACache = field(default_factory=CACache)
 
     def __post_init__(self) -> None:
         self._parser = ReplyParser()
@@ -207,6 +211,7 @@ class W24:
         `write` replaces the transport's write for the command's bytes (paced CA values).
         """
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeouts.default)
+        self.ca_cache.saw_command(body, wire)
         self._start(wire if wire is not None else encode(body), write)
         final, text = self._await_final(body, deadline)
         self._raise_for(final, body)
@@ -256,9 +261,32 @@ class W24:
                 f"CA PEM is {length} characters; the {self.profile.name} profile's {slot} "
                 f"parameter holds at most {limit} (nothing was sent)"
             )
-        self._load_ca_value(slot, encode_ca(text, slot))
+        self._load_ca_value(slot, encode_ca(text, slot), text)
 
-    def _load_ca_value(self, slot: str, wire: bytes) -> None:
+    def _load_ca_value(self, slot: str, wire: bytes, value: str = "") -> None:
+        """Write an AT+iCA= value, counted in ca_cache whatever the reply."""
+        started = time.monotonic()
+        ok = False
+        try:
+            self._paced_ca_value(slot, wire)
+            ok = True
+        finally:
+            kind = WriteKind.LOAD if value.strip() else WriteKind.CLEAR
+            cache = self.ca_cache
+            seconds = time.monotonic() - started
+            write = NVWrite(
+                slot,
+                kind,
+                cache.current_purpose,
+                len(wire),
+                seconds,
+                self.ca_pacing,
+                ok,
+                digest=digest(value) if value.strip() else "",
+            )
+            cache.wrote(write, value)
+
+    def _paced_ca_value(self, slot: str, wire: bytes) -> None:
         """Write an AT+iCA= value paced as `ca_pacing` says, and expect I/OK."""
         pacing = self.ca_pacing
         if pacing is CAPacing.BAUD_DROP and self.transport.baud != LineRate.CA_LOAD:
@@ -291,7 +319,10 @@ class W24:
     def get_ca(self, slot: str = "CA") -> CAInfo:
         result = self.execute(f"{slot}?")
         self._expect(result, ReplyKind.OK)
-        return CAInfo(slot, result.text)
+        info = CAInfo(slot, result.text)
+        # A value that is neither empty nor a PEM (stored unparsed) is not known here.
+        self.ca_cache.read(slot, "" if info.empty else (info.pem or None))
+        return info
 
     def open_tcp(self, host: str, port: int) -> int:
         result = self.execute(f"STCP:{host},{port}", timeout=self.timeouts.connect)

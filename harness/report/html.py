@@ -18,6 +18,7 @@ from pathlib import Path
 
 from w24_harness.report.chart import throughput_chart
 from w24_harness.report.compare import Comparison, presence_summary
+from w24_harness.report.nvwrites import summarize
 from w24_harness.report.results import RunResults, ScenarioResult
 from w24_harness.report.verdict import NO_FAMILY, Entry, RunVerdict, Tally
 from w24_harness.runner.linerate import format_rate
@@ -422,10 +423,14 @@ def _characterization_section(counted: list[Entry], profiles: list[str]) -> str:
 
 
 def _transcript_link(r: ScenarioResult | None, base: Path) -> str:
-    if r is None or not r.transcript:
+    if r is None:
         return ""
-    rel = os.path.relpath(r.transcript, base) if os.path.isabs(r.transcript) else r.transcript
-    return f'<a href="{escape(rel)}">transcript</a>'
+    links = [(r.transcript, "transcript"), (r.capture, "capture"), (r.keylog, "keys")]
+    return "<br>".join(
+        f'<a href="{escape(os.path.relpath(p, base) if os.path.isabs(p) else p)}">{label}</a>'
+        for p, label in links
+        if p
+    )
 
 
 def _row(e: Entry, base: Path, with_device: bool = False) -> str:
@@ -456,13 +461,27 @@ def _row(e: Entry, base: Path, with_device: bool = False) -> str:
             f'<td class="num">{_fmt(r.code)}</td><td>{negotiated}</td>'
             f'<td class="num">{_fmt(r.handshake_ms)}</td>'
             f'<td class="num">{moved}{("<br>" + throughput) if throughput else ""}</td>'
-            f"<td>{escape(r.detail)}</td><td>{_transcript_link(r, base)}</td>"
+            f"<td>{escape(r.detail)}{_nv_note(r)}</td><td>{_transcript_link(r, base)}</td>"
         )
     return (
         f'<tr id="{_anchor(e.planned.nodeid)}" class="{_css(e.tally)}" '
         f'data-f="{_filter_text(e)}"><td class="tally {_css(e.tally)}">{escape(e.tally)}</td>'
         f"{cells}</tr>"
     )
+
+
+def _nv_note(r: ScenarioResult) -> str:
+    if not r.nv_writes:
+        return ""
+    return f"<div class='muted'>CA writes: {r.nv_writes} ({_fmt(r.nv_seconds, 2)} s)</div>"
+
+
+def _nv_section(run: RunResults) -> str:
+    if not run.nv_writes:
+        return ""
+    nv = summarize(run.nv_writes)
+    where = '<span class="muted">(results.json nv_writes)</span>'
+    return f'<p class="nv">{escape(nv.line())} {where}</p>'
 
 
 def _all_section(counted: list[Entry], base: Path) -> str:
@@ -521,7 +540,7 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         "<meta name='viewport' content='width=device-width'>"
         f"<style>{_STYLE}</style></head><body><h1>W24 SSL3/TLS1 certification</h1>"
-        f"{ident_html}{fault_html}{_verdict_section(verdict, run.exit_status)}"
+        f"{ident_html}{fault_html}{_nv_section(run)}{_verdict_section(verdict, run.exit_status)}"
         f"{filter_html}{_problems_section(counted, base)}{extra}"
         f"{_acceptance_grid(counted)}{_family_grid(counted)}"
         f"{_characterization_section(counted, profiles)}{chart_html}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from w24_harness.report.nvwrites import NVWrites, summarize
 from w24_harness.report.verdict import (
     Entry,
     NoResult,
@@ -75,6 +76,14 @@ class ScenarioResult:
     security: str = ""
     security_uncharacterized: bool = False
     critical: bool = False
+    # Nonvolatile (CA) writes this test made before its result was recorded, and their wall
+    # time with the line pacing (report/nvwrites.py has the run's sums).
+    nv_writes: int = 0
+    nv_seconds: float = 0.0
+    # A failing scenario's TLS session as the server saw it (pcapng) and its keys (NSS key
+    # log), for Wireshark (servers/capture.py); "" when none was written.
+    capture: str = ""
+    keylog: str = ""
 
 
 @dataclass
@@ -159,6 +168,9 @@ class ResultLog:
     def recovery(self, record: Recovery) -> None:
         self._append("recovery", record)
 
+    def nv_writes(self, record: NVWrites) -> None:
+        self._append("nv_writes", record)
+
     def plan(self, planned: list[PlannedScenario]) -> None:
         """What this process collected, in one write (each xdist worker plans the same run)."""
         lines = "".join(json.dumps({"kind": "plan", "planned": record(p)}) + "\n" for p in planned)
@@ -182,6 +194,8 @@ class RunResults:
     def security_observations(self) -> list[ScenarioResult]:
         """Rows whose characterization observed the weaker choice (judge.security)."""
         return [r for r in self.results if r.security]
+
+    nv_writes: list[NVWrites] = field(default_factory=list)  # per test (and session) per worker
 
     @property
     def passed(self) -> int:
@@ -232,6 +246,10 @@ class RunResults:
             "outcomes": [record(o) for o in self.outcomes],
             "results": [record(r) for r in self.results],
             "simulator_internal_errors": [record(e) for e in self.internal_errors],
+            "nv_writes": {
+                **summarize(self.nv_writes).to_json(),
+                "by_test": [record(w) for w in self.nv_writes],
+            },
         }
 
     @classmethod
@@ -249,6 +267,9 @@ class RunResults:
             planned=[_build(PlannedScenario, p) for p in data.get("planned", [])],
             outcomes=[_outcome(o) for o in data.get("outcomes", [])],
             recoveries=[_build(Recovery, r) for r in data.get("recoveries", [])],
+            nv_writes=[
+                _build(NVWrites, w) for w in (data.get("nv_writes") or {}).get("by_test", [])
+            ],
         )
 
     @classmethod
@@ -280,6 +301,7 @@ def merge_parts(report_dir: Path) -> RunResults:
     errors: list[SimInternalError] = []
     recoveries: list[Recovery] = []
     planned: dict[str, PlannedScenario] = {}
+    nv: list[NVWrites] = []
     for part in sorted((report_dir / PARTS_DIR).glob("*.jsonl")):
         for line in part.read_text(encoding="utf-8").splitlines():
             try:
@@ -295,6 +317,8 @@ def merge_parts(report_dir: Path) -> RunResults:
                 errors.append(_build(SimInternalError, record))
             elif kind == "recovery":
                 recoveries.append(_build(Recovery, record))
+            elif kind == "nv_writes":
+                nv.append(_build(NVWrites, record))
             elif kind == "plan":  # nested: a PlannedScenario has a `kind` (Kind) of its own
                 entry = _build(PlannedScenario, record["planned"])
                 planned.setdefault(entry.nodeid, entry)
@@ -306,6 +330,7 @@ def merge_parts(report_dir: Path) -> RunResults:
         internal_errors=errors,
         planned=sorted(planned.values(), key=lambda p: p.nodeid),
         recoveries=sorted(recoveries, key=lambda r: r.nodeid),
+        nv_writes=sorted(nv, key=lambda w: (w.worker, w.nodeid)),
     )
 
 

@@ -13,6 +13,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
 from w24_harness.at.codes import DeviceError, DeviceTimeout
+from w24_harness.device.cacache import WritePurpose
 from w24_harness.device.w24 import W24
 from w24_harness.pki.certset import CertSetName
 from w24_harness.pki.sets import CertSets
@@ -119,24 +120,33 @@ class Rejected(Exception):
 
 
 @contextmanager
-def ca_loaded(device: W24, pem: bytes | str | None, slot: str = "CA") -> Iterator[None]:
-    """Load `pem` (None or empty: clear) and put back whatever the slot held before."""
+def ca_loaded(
+    device: W24,
+    pem: bytes | str | None,
+    slot: str = "CA",
+    purpose: WritePurpose = WritePurpose.NEEDED,
+) -> Iterator[None]:
+    """Have `pem` in the slot (None or empty: cleared) for the block.
+
+    In a session that keeps CAs (device.ca_cache.keep) the CA stays loaded afterwards, and is
+    written only when the module does not hold it already; the session restores the module's
+    own CA at its end. Otherwise the slot gets back what it held before."""
+    cache = device.ca_cache
+    if cache.keep:
+        cache.ensure(device, pem, slot, purpose)
+        yield
+        return
     previous = device.get_ca(slot).pem
     try:
-        if pem:
-            device.set_ca(pem, slot, check=False)
-        else:
-            device.clear_ca(slot)
+        cache.ensure(device, pem, slot, purpose)
         yield
     finally:
         restore_ca(device, previous, slot)
 
 
 def restore_ca(device: W24, pem: str, slot: str = "CA") -> None:
-    if pem:
-        device.set_ca(pem, slot, check=False)
-    else:
-        device.clear_ca(slot)
+    """Put `pem` back (a write only where the slot holds something else)."""
+    device.ca_cache.ensure(device, pem, slot, WritePurpose.RESTORE)
 
 
 @dataclass
@@ -149,9 +159,13 @@ class ScenarioRunner:
     # The line's known rate (None: unknown, e.g. an unthrottled simulator): sizes throughput
     # cases (w24_harness.runner.linerate.transfer_size).
     baud: int | None = None
+    # The last scenario server: its connections (with every byte each way and the session
+    # keys) and its address, for a failing scenario's capture (servers/capture.py).
+    last_server: tuple[list[ConnectionReport], tuple[str, int]] | None = None
 
     def run(self, scenario: Scenario | ThroughputCase, size: int | None = None) -> Outcome:
         """`size`: a throughput case's payload (default: about 1.5 s at the line rate)."""
+        self.last_server = None
         if isinstance(scenario, ThroughputCase):
             return self._throughput(scenario, transfer_size(self.baud) if size is None else size)
         if scenario.action not in ACTIONS:
@@ -226,7 +240,8 @@ class ScenarioRunner:
             handshake_timeout_s=profile.handshake_timeout_s + 5,
         )
         try:
-            with ca_loaded(self.device, certs.ca_pem), TLSServer(config) as server:
+            sanity = WritePurpose.SANITY
+            with ca_loaded(self.device, certs.ca_pem, purpose=sanity), TLSServer(config) as server:
                 handle, _ms = self._handshake(server)
                 self.device.close(handle)
         except Rejected as rej:
@@ -276,7 +291,11 @@ class ScenarioRunner:
                 )
             return Outcome(True, detail="loaded and read back")
         finally:
-            restore_ca(self.device, previous)
+            # Part of the scenario's deliberate writes: the next scenario finds what it left.
+            # A module that will not take it back is read again by the cache, which then
+            # knows what it holds: the outcome above stands.
+            with suppress(DeviceError):
+                self.device.ca_cache.ensure(self.device, previous, "CA", WritePurpose.DELIBERATE)
 
     # -- handshakes and data ---------------------------------------------------------------
 
@@ -304,6 +323,7 @@ class ScenarioRunner:
                 raise Rejected(Stage.CA, exc.code, f"CA refused: {exc}") from exc
             server = stack.enter_context(TLSServer(self._server_config(scenario, certs)))
             server_box.append(server)
+            self.last_server = (server.connections, server.address)
             try:
                 outcome = self._drive(scenario, server)
             finally:
@@ -421,6 +441,7 @@ class ScenarioRunner:
                     raise Rejected(Stage.CA, exc.code, f"CA refused: {exc}") from exc
                 config = throughput_server_config(case, certs.server, size, self.bind)
                 server = stack.enter_context(TLSServer(config))
+                self.last_server = (server.connections, server.address)
                 handle, ms = self._handshake(server)
                 out = Outcome(True, handshake_ms=ms, transfer=transfer)
                 transfer.minimal = minimal_for(self.device, case, size, handle)

@@ -10,6 +10,7 @@ from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 from w24_harness.vocab import Backend
 
 if TYPE_CHECKING:
+    from w24_harness.servers.capture import WireEvent
     from w24_harness.servers.misbehaviour.records import RecordPlan
 
 BACKENDS: tuple[Backend, ...] = tuple(Backend)
@@ -133,5 +134,9 @@ class ConnectionReport:
         return self.key_exchange_bytes is not None
 
     records_plan: str | None = None  # the record plan whose steps were all sent
+    # Every byte each way as the server read and wrote it (servers/capture.py), and the
+    # session keys in NSS key-log format: a failing scenario's capture is made from them.
+    wire: list[WireEvent] = field(default_factory=list)
+    keylog: list[str] = field(default_factory=list)
     # The device's records after a watched plan, decrypted (RecordPlan.watch_client).
     client_after_plan: list[str] = field(default_factory=list)

@@ -6,11 +6,16 @@ switches to the tlslite backend.
 
 from __future__ import annotations
 
+import os
+import socket
 import ssl
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
+from typing import TypeVar
 
 from w24_harness.servers.base import ServerConfig
 from w24_harness.servers.names import (
@@ -21,12 +26,15 @@ from w24_harness.servers.names import (
     version_range,
 )
 from w24_harness.servers.session import (
+    READ_CHUNK,
     ConnectionContext,
     Failure,
     plain_records,
     serve_application_data,
 )
 from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
+
+_T = TypeVar("_T")
 
 _TLS_VERSIONS: dict[ProtocolVersion, ssl.TLSVersion] = {
     ProtocolVersion.TLS1: ssl.TLSVersion.TLSv1,
@@ -96,16 +104,54 @@ def _ensure_newline(pem: bytes) -> bytes:
     return pem if pem.endswith(b"\n") else pem + b"\n"
 
 
-class _SSLSocketChannel:
-    def __init__(self, sock: ssl.SSLSocket) -> None:
-        self.sock = sock
+class _BioChannel:
+    """TLS over memory BIOs: OpenSSL never touches the socket, so every byte passes through the
+    connection's recording socket (servers/capture.py). Behaves as the SSLSocket it replaces:
+    a ragged EOF reads as b"", a timeout raises TimeoutError, an alert OpenSSL sends on an
+    error goes out before the error is raised."""
+
+    def __init__(self, context: ssl.SSLContext, raw: socket.socket) -> None:
+        self.raw = raw
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+
+    def _flush(self) -> None:
+        data = self.outgoing.read()
+        if data:
+            self.raw.sendall(data)
+
+    def _run(self, op: Callable[[], _T]) -> _T:
+        while True:
+            try:
+                result = op()
+            except ssl.SSLWantReadError:
+                self._flush()
+                data = self.raw.recv(READ_CHUNK)
+                if data:
+                    self.incoming.write(data)
+                else:
+                    self.incoming.write_eof()
+                continue
+            except ssl.SSLError:
+                with suppress(OSError):  # the alert OpenSSL queued, if the peer still reads
+                    self._flush()
+                raise
+            self._flush()
+            return result
+
+    def do_handshake(self) -> None:
+        self._run(self.obj.do_handshake)
 
     def send_record(self, data: bytes) -> None:
         # One SSL_write of <= 16384 bytes is one record (empty fragments are switched off).
-        self.sock.sendall(data)
+        self._run(lambda: self.obj.write(data))
 
     def recv(self, max_bytes: int) -> bytes:
-        return self.sock.recv(max_bytes)
+        try:
+            return self._run(lambda: self.obj.read(max_bytes))
+        except ssl.SSLEOFError:
+            return b""  # as an SSLSocket with suppress_ragged_eofs
 
     def describe_failure(self, exc: BaseException) -> Failure:
         return describe_ssl_error(exc)
@@ -126,28 +172,53 @@ class OpenSSLBackend:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.context = build_context(config)
+        self._keylog = _KeyLog(self.context)
+
+    def close(self) -> None:
+        self._keylog.close()
 
     def handle(self, ctx: ConnectionContext) -> None:
         config = self.config
         report = ctx.report
         ctx.raw.settimeout(config.handshake_timeout_s)
-        sock = self.context.wrap_socket(ctx.raw, server_side=True, do_handshake_on_connect=False)
-        ctx.track(sock)
-        channel = _SSLSocketChannel(sock)
+        channel = _BioChannel(self.context, ctx.raw)
         try:
             started = time.perf_counter()
             try:
-                sock.do_handshake()
+                channel.do_handshake()
             except Exception as exc:  # recorded in the report
                 ctx.fail(exc, channel, "handshake")
                 return
             report.handshake_s = time.perf_counter() - started
             report.handshake_ok = True
-            report.version = openssl_version(sock.version() or "")
-            cipher = sock.cipher()
+            report.version = openssl_version(channel.obj.version() or "")
+            cipher = channel.obj.cipher()
             if cipher is not None:
                 report.cipher = openssl_to_iana(cipher[0])
-            sock.settimeout(config.idle_timeout_s)
+            ctx.raw.settimeout(config.idle_timeout_s)
             serve_application_data(channel, ctx, plain_records(config))
         finally:
-            sock.close()
+            report.keylog.extend(self._keylog.take())
+
+
+class _KeyLog:
+    """OpenSSL's key log (SSLContext.keylog_filename), one file per server, read after each
+    connection: the server serves one connection at a time, so the new lines are its own."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        fd, name = tempfile.mkstemp(prefix="w24-keylog-", suffix=".txt")
+        os.close(fd)
+        self.path = Path(name)
+        self._seen = 0
+        context.keylog_filename = name
+
+    def take(self) -> list[str]:
+        try:
+            text = self.path.read_text(encoding="ascii", errors="replace")
+        except OSError:
+            return []
+        new, self._seen = text[self._seen :], len(text)
+        return [ln for ln in new.splitlines() if ln.startswith("CLIENT_RANDOM ")]
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -7,9 +7,10 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, cast
 
 from w24_harness.servers.base import ConnectionReport, ServerConfig
+from w24_harness.servers.capture import RecordingSocket
 from w24_harness.servers.misbehaviour import library
 from w24_harness.servers.session import ConnectionContext
 from w24_harness.vocab import Backend
@@ -100,6 +101,9 @@ class TLSServer:
                 raise RuntimeError(f"{self._thread.name} did not stop within {JOIN_TIMEOUT_S}s")
         if self._listener is not None:
             self._listener.close()
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            close()  # a backend's own files (the OpenSSL key log)
         self._wake_r.close()
         self._wake_w.close()
 
@@ -162,7 +166,9 @@ class TLSServer:
         with self._changed:
             self.connections.append(report)
             self._changed.notify_all()
-        ctx = ConnectionContext(raw, report, self.config, self._stopping, self._track)
+        # The backends read and write through a recorder: what a capture is made of.
+        recording = cast(socket.socket, RecordingSocket(raw, report.wire))
+        ctx = ConnectionContext(recording, report, self.config, self._stopping, self._track)
         self._track(raw)
         try:
             if self._stopping.is_set():

@@ -12,6 +12,7 @@ from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
 from tlslite.messages import ApplicationData
 
 from w24_harness.servers.base import ConnectionReport, ServerConfig
+from w24_harness.servers.capture import keylog_line
 from w24_harness.servers.misbehaviour.engine import ObservingSocket, ScriptedConnection
 from w24_harness.servers.misbehaviour.language import AppStage, Misbehaviour
 from w24_harness.servers.misbehaviour.records import serve_plan, wrap_socket
@@ -103,6 +104,16 @@ class _TlsliteChannel:
         return describe_tlslite_error(exc)
 
 
+def _note_keys(conn: TLSConnection, report: ConnectionReport) -> None:
+    """The session's keys for the capture, once the master secret exists (it does from the
+    client's key exchange on, even when the Finished exchange then failed)."""
+    session = getattr(conn, "session", None)
+    secret = getattr(session, "masterSecret", b"") if session is not None else b""
+    line = keylog_line(getattr(conn, "_clientRandom", b""), secret or b"")
+    if line and line not in report.keylog:
+        report.keylog.append(line)
+
+
 def describe_tlslite_error(exc: BaseException) -> Failure:
     if isinstance(exc, TLSRemoteAlert):
         name = AlertDescription.toStr(exc.description)
@@ -176,6 +187,7 @@ class TlsliteBackend:
                 records = []
             serve_application_data(channel, ctx, records)
         finally:
+            _note_keys(conn, report)
             if not conn.closed:
                 try:
                     conn.close()  # close_notify, bounded by the socket timeout
