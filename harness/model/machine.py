@@ -30,6 +30,7 @@ from w24_harness.profiles import DeviceProfile
 
 SETTLE_TIMEOUT_S = 3.0  # for bytes on loopback to reach the device's buffer, or the peer
 POLL_S = 0.005
+ACCEPT_POLL_S = 0.15  # longer than a peer's accept() poll (peers.py)
 MAX_INBOUND = 8192  # keep what the peer owes the host under any receive buffer (§11.7)
 
 
@@ -141,7 +142,7 @@ class Generator:
                                                 d=rng.randrange(1 << 30))))
             if up and usable:
                 kinds = ["fin"] + (["close_notify"] if s.ssl else [])
-                weights.append((0.8, lambda: Step("peer_close", label, c=rng.choice(kinds))))
+                weights.append((1.2, lambda: Step("peer_close", label, c=rng.choice(kinds))))
             weights += [
                 (3, lambda: Step("srcv", label, rng.choice((-1, -1, rng.randint(1, 700))))),
                 (2, lambda: Step("sst", label)),
@@ -217,8 +218,9 @@ class Runner:
         """A known start: no socket (AT+iDOWN), no CA (the model starts there too)."""
         self._cmd("DOWN", second=True, timeout=self.w24.timeouts.reset)
         self._cmd("CA=", wire=encode_ca("", "CA"), timeout=self.w24.timeouts.ca, show="CA=")
+        time.sleep(ACCEPT_POLL_S)  # a connection still in a listen backlog gets accepted
         for peer in self.world.peers.values():
-            peer.drain()
+            peer.quiesce()
         self.model = Model(self.profile)
         self.conns.clear()
         self.transcript.clear()
@@ -377,19 +379,25 @@ class Runner:
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         mark = len(self.transcript)
         polls = 0
-        while True:
-            polls += 1
-            value = self.model.sst(s, self._cmd(f"SST:{s.handle}"))
-            if value == want or (value < 0 and not s.inbound):
-                break
-            if value < 0 or time.monotonic() > deadline:
-                raise Violation("settle", f"SST to reach {want} (the bytes the peer sent)",
-                                f"{value} after {polls} polls")
-            time.sleep(POLL_S)
-        # One line for the whole poll: the transcript stays readable.
-        last = self.transcript[-1]
-        del self.transcript[mark:]
-        self.transcript.append(f"{last}   (settled after {polls} SST polls)")
+        try:
+            while True:
+                polls += 1
+                value = self.model.sst(s, self._cmd(f"SST:{s.handle}"))
+                if value < 0 and not s.inbound:
+                    break
+                # Once the peer closed and its bytes are read, the close must show (§4.13).
+                if value == want and not (want == 0 and s.peer_closed is not None):
+                    break
+                if value < 0 or time.monotonic() > deadline:
+                    target = "a negative status (the peer closed)" if not want else f"{want}"
+                    raise Violation("settle", f"SST to reach {target} (what the peer did)",
+                                    f"{value} after {polls} polls")
+                time.sleep(POLL_S)
+        finally:
+            # One line for the whole poll: the transcript stays readable.
+            last = self.transcript[-1]
+            del self.transcript[mark:]
+            self.transcript.append(f"{last}   (the last of {polls} SST polls)")
 
     def _do_scls(self, step: Step) -> None:
         s = self._sock(step)
@@ -436,7 +444,8 @@ class Runner:
         got = bytes(conn.received)
         self.transcript.append(f"peer of s{step.a} has received {len(got)} bytes")
         if got != want:
-            raise Violation("peer-data", f"the {len(want)} bytes sent", _diff(want, got))
+            raise Violation("peer-data", f"the {len(want)} bytes sent", _diff(want, got)
+                            + _noted(conn))
 
     # -- the peer's side ------------------------------------------------------------------
 
@@ -461,10 +470,15 @@ class Runner:
             raise Violation(rule, "the connection to end (FIN)", "no FIN within 3 s")
         ok = owed.data.startswith(got) if owed.prefix_ok else got == owed.data
         if not ok:
-            raise Violation("peer-data", f"the {len(owed.data)} bytes sent", _diff(owed.data, got))
+            raise Violation("peer-data", f"the {len(owed.data)} bytes sent",
+                            _diff(owed.data, got) + _noted(conn))
         if conn.close_notify not in owed.close_notify:
             raise Violation("scls-peer", f"close_notify {set(owed.close_notify)}",
                             f"close_notify {conn.close_notify}")
+
+
+def _noted(conn: PeerConn) -> str:
+    return f" (the peer also saw: {conn.other_records})" if conn.other_records else ""
 
 
 def _diff(want: bytes, got: bytes) -> str:

@@ -42,6 +42,9 @@ class PeerConn:
     other_records: list[str] = field(default_factory=list)  # alerts other than close_notify
     changed: threading.Condition = field(default_factory=threading.Condition)
     _writer: RecordWriter | None = None
+    # tlslite's record layer is not made for a reader and a writer in two threads: the
+    # connection's thread reads one record at a time under this lock, the suite writes under it.
+    _io: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def send(self, data: bytes) -> None:
@@ -50,14 +53,17 @@ class PeerConn:
             return
         self._wait_handshake()
         assert self._writer is not None
-        for start in range(0, len(data), RECORD_CHUNK):
-            self._writer.record(ContentType.application_data, data[start : start + RECORD_CHUNK])
+        with self._io:
+            for start in range(0, len(data), RECORD_CHUNK):
+                chunk = data[start : start + RECORD_CHUNK]
+                self._writer.record(ContentType.application_data, chunk)
 
     def close(self, close_notify: bool) -> None:
         """End the peer's side: a close_notify (TLS) then FIN, or a bare FIN."""
         if close_notify and self._writer is not None:
             alert = bytes([AlertLevel.warning, AlertDescription.close_notify])
-            self._writer.record(ContentType.alert, alert)
+            with self._io:
+                self._writer.record(ContentType.alert, alert)
         try:
             self.raw.shutdown(socket.SHUT_WR)
         except OSError:
@@ -108,11 +114,17 @@ class PeerConn:
         self._writer = RecordWriter(self.tls, SegmentingSocket(self.raw, Segments.NORMAL))
         self._set(handshake="ok")
 
+    def _buffered(self) -> bool:
+        """Whether tlslite's socket wrapper holds bytes already read off the socket (it reads
+        4 KB at a time): select() on the socket cannot see those."""
+        return self.tls is not None and bool(getattr(self.tls.sock, "_read_buffer", b""))
+
     def _read_loop(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self.raw], [], [], 0.05)
-            if not ready:
-                continue
+            if not self._buffered():
+                ready, _, _ = select.select([self.raw], [], [], 0.05)
+                if not ready:
+                    continue
             self.raw.settimeout(READ_TIMEOUT_S)
             if self.tls is None:
                 data = self.raw.recv(65536)
@@ -122,7 +134,8 @@ class PeerConn:
                 self._add(data)
                 continue
             try:
-                content_type, body = self._record()
+                with self._io:
+                    content_type, body = self._record()
             except (OSError, EOFError, TLSAbruptCloseError):
                 self._set(fin=True)
                 return
@@ -220,13 +233,22 @@ class Peer:
             self.accepted.put(conn)
 
     def next_conn(self, timeout: float = 5.0) -> PeerConn:
-        """The connection the device's last STCP made (connect() returns once it is queued)."""
+        """The connection the device's last STCP made (connect() returns once it is queued).
+        One that has already ended is a leftover of an earlier device process: skipped."""
         deadline = time.monotonic() + timeout
-        return self.accepted.get(timeout=max(0.0, deadline - time.monotonic()))
+        while True:
+            conn = self.accepted.get(timeout=max(0.0, deadline - time.monotonic()))
+            if not conn.fin:
+                return conn
 
-    def drain(self) -> None:
+    def quiesce(self, timeout: float = 2.0) -> None:
+        """After the device closed every socket: let each connection see its end, take in
+        what is still in the listen backlog, then forget them all."""
+        for conn in list(self.conns):
+            conn.wait_for(lambda c=conn: c.fin, timeout)
         while not self.accepted.empty():
             self.accepted.get_nowait()
+        self.conns = [c for c in self.conns if not c.fin]
 
     def close(self) -> None:
         self._stop.set()

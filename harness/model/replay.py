@@ -25,7 +25,7 @@ from w24_harness.model.machine import Failure, Generator, Runner, StepFile, Worl
 from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import DeviceProfile, get_profile
 from w24_harness.sim.faults import Faults
-from w24_harness.sim.server import Simulator, SimulatorConfig
+from w24_harness.sim.server import SimulatorProcess
 
 
 @contextmanager
@@ -42,12 +42,13 @@ def restored(w24: W24) -> Iterator[None]:
 @contextmanager
 def device(port: str | None, baud: int, profile: DeviceProfile,
            faults: list[str]) -> Iterator[W24]:
-    """A driver on `port`, or on a simulator started in this process (with `faults`)."""
+    """A driver on `port`, or on the built-in simulator started as a child process (with
+    `faults`), as the suites start it: a fault's effects stay in that process."""
     with ExitStack() as stack:
         if port is None:
-            sim = stack.enter_context(Simulator(SimulatorConfig(profile, faults=Faults.from_names(
-                faults))))
-            url = sim.start_pty()
+            sim = stack.enter_context(SimulatorProcess(
+                ["--pty", "--baud", "0"], profile=profile, faults=Faults.from_names(faults)))
+            url = sim.url
         else:
             url = port
         w24 = W24.open(url, baud=baud, profile=profile)
