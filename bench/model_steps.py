@@ -26,8 +26,9 @@ DEFAULT_STEPS = 1500  # suites/test_model.py's default budget
 DEFAULT_SEED = 24
 
 
-def run_once(world: World, profile_name: str, faults: list[str], seed: int, steps: int,
-             chunk: int = 5000) -> tuple[int, float, str]:
+def run_once(
+    world: World, profile_name: str, faults: list[str], seed: int, steps: int, chunk: int = 5000
+) -> tuple[int, float, str]:
     """Returns steps run, seconds, and the violation ('' if none). Long runs go in chunks of
     `chunk` steps, each from a reset, seeds seed, seed+1, ... (one generator per chunk)."""
     profile = get_profile(profile_name)
@@ -48,8 +49,9 @@ def run_once(world: World, profile_name: str, faults: list[str], seed: int, step
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--profile", default="w24")
@@ -59,8 +61,10 @@ def main() -> int:
     try:
         if not args.faults:
             n, secs, violation = run_once(world, args.profile, [], args.seed, args.steps)
-            print(f"faithful simulator: {n} steps in {secs:.1f} s = {n / secs:.0f} steps/s"
-                  + (f"; FALSE FAILURE: {violation}" if violation else "; no violation"))
+            print(
+                f"faithful simulator: {n} steps in {secs:.1f} s = {n / secs:.0f} steps/s"
+                + (f"; FALSE FAILURE: {violation}" if violation else "; no violation")
+            )
             return 1 if violation else 0
         names = Faults.names() if args.faults == "all" else args.faults.split(",")
         for name in names:

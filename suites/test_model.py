@@ -38,26 +38,38 @@ def test_model_sequence(w24, pki, w24_options, w24_record, pytestconfig):
             runner = Runner(w24, world, profile)
             started = time.monotonic()
             deadline = started + cap if cap else None
-            _, failure = runner.run(gen=Generator(random.Random(seed)), budget=steps,
-                                    deadline=deadline)
+            _, failure = runner.run(
+                gen=Generator(random.Random(seed)), budget=steps, deadline=deadline
+            )
             ran, secs = runner.steps_run, time.monotonic() - started
             if failure is not None:
                 found_at = failure.step_index + 1
                 small, replays = shrink(runner, failure)
                 path = w24_options.report_dir / "model" / f"model-seed{seed}-{small.rule}.json"
-                StepFile(profile.name, seed, small.rule, list(w24_options.faults),
-                         small.steps, small.transcript).save(path)
+                StepFile(
+                    profile.name,
+                    seed,
+                    small.rule,
+                    list(w24_options.faults),
+                    small.steps,
+                    small.transcript,
+                ).save(path)
                 replay = f"python -m w24_harness.model.replay {path}" + (
-                    f" --port {w24_options.port}" if w24_options.port else "")
+                    f" --port {w24_options.port}" if w24_options.port else ""
+                )
                 detail = (
                     f"{small.violation}\nfound at step {found_at} of seed {seed}; shrunk to "
                     f"{len(small.steps)} steps in {replays} replays\nminimal transcript:\n  "
-                    + "\n  ".join(small.transcript) + f"\nreplay: {replay}"
+                    + "\n  ".join(small.transcript)
+                    + f"\nreplay: {replay}"
                 )
     finally:
         world.close()
-    actual = (f"violation of {failure.rule}" if failure is not None
-              else f"{ran} steps conform ({ran / max(secs, 1e-6):.0f} steps/s)")
+    actual = (
+        f"violation of {failure.rule}"
+        if failure is not None
+        else f"{ran} steps conform ({ran / max(secs, 1e-6):.0f} steps/s)"
+    )
     w24_record(
         id="model-sequence",
         description=f"random sequence (seed {seed}, {steps} steps) checked against the model",

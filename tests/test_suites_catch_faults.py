@@ -265,7 +265,13 @@ def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
 
 
 # Faults whose effect needs a line of known rate, proven by their own test.
-COVERED_ELSEWHERE = {"slow_delivery": "tests/test_throughput_floor.py"}
+COVERED_ELSEWHERE = {
+    "slow_delivery": "tests/test_throughput_floor.py",
+    # No point scenario catches these (docs/model.md); the model suite does.
+    "down_keeps_ssl_context": "tests/test_model_faults.py",
+    "down_handle_reused": "tests/test_model_faults.py",
+    "stale_status_after_scls": "tests/test_model_faults.py",
+}
 
 
 def test_faults_are_all_covered():

@@ -30,7 +30,7 @@ from w24_harness.profiles import DeviceProfile
 
 SETTLE_TIMEOUT_S = 3.0  # for bytes on loopback to reach the device's buffer, or the peer
 POLL_S = 0.005
-ACCEPT_POLL_S = 0.15  # longer than a peer's accept() poll (peers.py)
+ACCEPT_POLL_S = 0.05  # longer than a peer's accept() poll (peers.py)
 MAX_INBOUND = 8192  # keep what the peer owes the host under any receive buffer (§11.7)
 
 
@@ -89,8 +89,12 @@ class World:
             "tls_v1": Peer("tls_v1", v1.server, bind=bind),
         }
         signers: dict[str, str | None] = {
-            "plain": None, "tls_root": "root", "tls_ssl3": "root",
-            "tls_impostor": "impostor", "tls_v1": "v1", "refused": None,
+            "plain": None,
+            "tls_root": "root",
+            "tls_ssl3": "root",
+            "tls_impostor": "impostor",
+            "tls_v1": "v1",
+            "refused": None,
         }
         return cls(cas, signers, peers, refused_port(bind), host)
 
@@ -121,8 +125,12 @@ class Generator:
             (5 if len(socks) < 4 else 1, self._open),
             (1.5, lambda: Step("rp4")),
             (0.4, lambda: Step("down")),
-            (0.6, lambda: Step(rng.choice(("sst_free", "scls_free", "ssnd_free", "srcv_free",
-                                           "ssl_free")))),
+            (
+                0.6,
+                lambda: Step(
+                    rng.choice(("sst_free", "scls_free", "ssnd_free", "srcv_free", "ssl_free"))
+                ),
+            ),
         ]
         if socks:
             s = rng.choice(socks)
@@ -134,12 +142,24 @@ class Generator:
             if s.ssl and up:
                 weights.append((1, lambda: Step("ssl", label)))  # a second AT+iSSL on it: 221
             if usable:
-                weights.append((4, lambda: Step("ssnd", label, self._ssnd_size(s, profile),
-                                                d=rng.randrange(1 << 30))))
+                weights.append(
+                    (
+                        4,
+                        lambda: Step(
+                            "ssnd", label, self._ssnd_size(s, profile), d=rng.randrange(1 << 30)
+                        ),
+                    )
+                )
                 weights.append((2, lambda: Step("peer_check", label)))
             if usable and up and len(s.inbound) < MAX_INBOUND // 2:
-                weights.append((4, lambda: Step("peer_send", label, rng.randint(1, 1500),
-                                                d=rng.randrange(1 << 30))))
+                weights.append(
+                    (
+                        4,
+                        lambda: Step(
+                            "peer_send", label, rng.randint(1, 1500), d=rng.randrange(1 << 30)
+                        ),
+                    )
+                )
             if up and usable:
                 kinds = ["fin"] + (["close_notify"] if s.ssl else [])
                 weights.append((1.2, lambda: Step("peer_close", label, c=rng.choice(kinds))))
@@ -204,8 +224,15 @@ class Runner:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _cmd(self, body: str, *, wire: bytes | None = None, second: bool = False,
-             timeout: float | None = None, show: str | None = None) -> Observed:
+    def _cmd(
+        self,
+        body: str,
+        *,
+        wire: bytes | None = None,
+        second: bool = False,
+        timeout: float | None = None,
+        show: str | None = None,
+    ) -> Observed:
         try:
             r = self.w24.execute(body, wire=wire, second_stage=second, timeout=timeout)
             obs = Observed(r.final, r.text, r.second)
@@ -215,21 +242,43 @@ class Runner:
         return obs
 
     def reset(self) -> None:
-        """A known start: no socket (AT+iDOWN), no CA (the model starts there too)."""
+        """A known start: no socket, no CA (the model starts there too). Every handle is
+        opened once (to the plain peer) and then all are closed with AT+iDOWN, twice: state a
+        faulty module keeps per handle or per context (a stale status entry, an SSL context a
+        DOWN did not free) must not carry over from an earlier run into a replay. RP4 then
+        shows every handle free."""
+        plain = self.world.peers["plain"]
+        for _ in range(self.profile.socket_count):
+            obs = self._cmd(
+                f"STCP:{self.world.host},{plain.port}", timeout=self.w24.timeouts.connect
+            )
+            if obs.final.kind is not ReplyKind.NUMBER:
+                break
+        self._cmd("DOWN", second=True, timeout=self.w24.timeouts.reset)
         self._cmd("DOWN", second=True, timeout=self.w24.timeouts.reset)
         self._cmd("CA=", wire=encode_ca("", "CA"), timeout=self.w24.timeouts.ca, show="CA=")
         time.sleep(ACCEPT_POLL_S)  # a connection still in a listen backlog gets accepted
         for peer in self.world.peers.values():
             peer.quiesce()
         self.model = Model(self.profile)
+        self.model.rp4(self._cmd("RP4"))  # every handle free, or the reset itself failed
         self.conns.clear()
         self.transcript.clear()
 
-    def run(self, steps: list[Step] | None = None, *, gen: Generator | None = None,
-            budget: int = 0, deadline: float | None = None) -> tuple[list[Step], Failure | None]:
+    def run(
+        self,
+        steps: list[Step] | None = None,
+        *,
+        gen: Generator | None = None,
+        budget: int = 0,
+        deadline: float | None = None,
+    ) -> tuple[list[Step], Failure | None]:
         """Run `steps` (or `budget` generated steps) from a reset; return the steps that ran
         and the first failure. Steps whose preconditions do not hold are skipped."""
-        self.reset()
+        try:
+            self.reset()
+        except Violation as v:  # the device did not come back to the start state
+            return [], Failure(-1, v, [], list(self.transcript))
         done: list[Step] = []
         todo = list(steps or [])
         while True:
@@ -254,8 +303,17 @@ class Runner:
 
     def applicable(self, step: Step) -> bool:
         m = self.model
-        if step.op in ("ssl", "ssnd", "srcv", "sst", "settle", "scls", "peer_send", "peer_close",
-                       "peer_check"):
+        if step.op in (
+            "ssl",
+            "ssnd",
+            "srcv",
+            "sst",
+            "settle",
+            "scls",
+            "peer_send",
+            "peer_close",
+            "peer_check",
+        ):
             s = m.sockets.get(step.a)
             if s is None:
                 return False
@@ -284,8 +342,12 @@ class Runner:
 
     def _do_ca_set(self, step: Step) -> None:
         pem = self.world.cas[step.c]
-        obs = self._cmd("CA=", wire=encode_ca(pem, "CA"), timeout=self.w24.timeouts.ca,
-                        show=f"CA=<{step.c} CA, {len(pem)} characters>")
+        obs = self._cmd(
+            "CA=",
+            wire=encode_ca(pem, "CA"),
+            timeout=self.w24.timeouts.ca,
+            show=f"CA=<{step.c} CA, {len(pem)} characters>",
+        )
         self.model.ca_set(step.c, pem, step.c != "garbage", obs)
 
     def _do_ca_clear(self, step: Step) -> None:
@@ -303,8 +365,11 @@ class Runner:
         kind = step.c
         peer = self.world.peers.get(kind)
         port = peer.port if peer is not None else self.world.refused
-        obs = self._cmd(f"STCP:{self.world.host},{port}", timeout=self.w24.timeouts.connect,
-                        show=f"STCP:{self.world.host},<{kind} peer>")
+        obs = self._cmd(
+            f"STCP:{self.world.host},{port}",
+            timeout=self.w24.timeouts.connect,
+            show=f"STCP:{self.world.host},<{kind} peer>",
+        )
         handle = self.model.stcp(step.a, peer is not None and peer.tls, peer is not None, obs)
         if handle is not None and peer is not None:
             self.conns[step.a] = peer.next_conn()
@@ -325,8 +390,9 @@ class Runner:
         # host closes it, and either answer is allowed.
         obs = self._cmd(f"SCLS:{s.handle}", second=True, timeout=self.w24.timeouts.close)
         self.model.ssl_failed_close(s, obs)
-        self._await_peer_end(step.a, PeerOwed(b"", True, frozenset({True, False})),
-                             "ssl-fail-socket")
+        self._await_peer_end(
+            step.a, PeerOwed(b"", True, frozenset({True, False})), "ssl-fail-socket"
+        )
 
     def _kind(self, label: int) -> str:
         conn = self.conns[label]
@@ -342,9 +408,12 @@ class Runner:
     def _do_ssnd(self, step: Step) -> None:
         s = self._sock(step)
         data = payload(step.b, step.d)
-        obs = self._cmd(f"SSND%:{s.handle},{len(data)}", wire=encode_ssnd(s.handle, data, True),
-                        timeout=self.w24.timeouts.send,
-                        show=f"SSND%:{s.handle},{len(data)}:<{len(data)} bytes, seed {step.d}>")
+        obs = self._cmd(
+            f"SSND%:{s.handle},{len(data)}",
+            wire=encode_ssnd(s.handle, data, True),
+            timeout=self.w24.timeouts.send,
+            show=f"SSND%:{s.handle},{len(data)}:<{len(data)} bytes, seed {step.d}>",
+        )
         self.model.ssnd(s, data, obs)
         self._check_peer_prefix(step.a)
 
@@ -390,8 +459,11 @@ class Runner:
                     break
                 if value < 0 or time.monotonic() > deadline:
                     target = "a negative status (the peer closed)" if not want else f"{want}"
-                    raise Violation("settle", f"SST to reach {target} (what the peer did)",
-                                    f"{value} after {polls} polls")
+                    raise Violation(
+                        "settle",
+                        f"SST to reach {target} (what the peer did)",
+                        f"{value} after {polls} polls",
+                    )
                 time.sleep(POLL_S)
         finally:
             # One line for the whole poll: the transcript stays readable.
@@ -444,8 +516,9 @@ class Runner:
         got = bytes(conn.received)
         self.transcript.append(f"peer of s{step.a} has received {len(got)} bytes")
         if got != want:
-            raise Violation("peer-data", f"the {len(want)} bytes sent", _diff(want, got)
-                            + _noted(conn))
+            raise Violation(
+                "peer-data", f"the {len(want)} bytes sent", _diff(want, got) + _noted(conn)
+            )
 
     # -- the peer's side ------------------------------------------------------------------
 
@@ -470,11 +543,17 @@ class Runner:
             raise Violation(rule, "the connection to end (FIN)", "no FIN within 3 s")
         ok = owed.data.startswith(got) if owed.prefix_ok else got == owed.data
         if not ok:
-            raise Violation("peer-data", f"the {len(owed.data)} bytes sent",
-                            _diff(owed.data, got) + _noted(conn))
+            raise Violation(
+                "peer-data",
+                f"the {len(owed.data)} bytes sent",
+                _diff(owed.data, got) + _noted(conn),
+            )
         if conn.close_notify not in owed.close_notify:
-            raise Violation("scls-peer", f"close_notify {set(owed.close_notify)}",
-                            f"close_notify {conn.close_notify}")
+            raise Violation(
+                "scls-peer",
+                f"close_notify {set(owed.close_notify)}",
+                f"close_notify {conn.close_notify}",
+            )
 
 
 def _noted(conn: PeerConn) -> str:
@@ -491,8 +570,9 @@ def _diff(want: bytes, got: bytes) -> str:
 # -- shrinking and the step file ------------------------------------------------------------------
 
 
-def shrink(runner: Runner, failure: Failure, *, max_runs: int = 60,
-           seconds: float = 60.0) -> tuple[Failure, int]:
+def shrink(
+    runner: Runner, failure: Failure, *, max_runs: int = 60, seconds: float = 60.0
+) -> tuple[Failure, int]:
     """Delta debugging over the executed steps: drop chunks while a replay still fails with
     the same rule. Returns the smallest failure found and the replays it took."""
     best = failure
@@ -508,7 +588,7 @@ def shrink(runner: Runner, failure: Failure, *, max_runs: int = 60,
                 break
             runs += 1
             _, got = runner.run(candidate)
-            if got is not None and got.rule == best.rule:
+            if got is not None and got.rule == best.rule and got.step_index >= 0:
                 best = got
                 progressed = True
             else:

@@ -51,37 +51,86 @@ RULES: dict[str, Rule] = _rules(
     Rule("ssl-no-ca", "spec §12.3 (222)", "AT+iSSL with no CA loaded is 222"),
     Rule("ssl-handle", "spec §12.3 (221)", "AT+iSSL on a handle that is no open TCP socket: 221"),
     Rule("ssl-one", "spec §5.1, §12.3 (225)", "one active SSL socket at a time: a second is 225"),
-    Rule("ssl-freed", "spec §5.1", "only an ACTIVE SSL socket holds the context: after a failed "
-         "handshake, SCLS or DOWN the next handshake gets it"),
+    Rule(
+        "ssl-freed",
+        "spec §5.1",
+        "only an ACTIVE SSL socket holds the context: after a failed "
+        "handshake, SCLS or DOWN the next handshake gets it",
+    ),
     Rule("ssnd-ok", "spec §4.6 (W24 2-37)", "SSND on an open socket answers I/OK"),
     Rule("ssnd-limit", "spec §4.6, §5.3 (227)", "SSND of more than 2048 bytes on SSL is 227"),
     Rule("ssnd-closed", "spec §4.6, §4.13", "SSND on a handle not open, or down, is I/ERROR"),
-    Rule("peer-data", "spec §4.6, §5.1", "the peer receives exactly the bytes sent, in order "
-         "(decrypted: the host only ever sees plaintext)"),
-    Rule("srcv-data", "spec §4.7, §5.3 (W24 2-38, 2-58)", "SRCV returns the next bytes the peer "
-         "sent, in order, at most <max>; I/0 when none are buffered"),
+    Rule(
+        "peer-data",
+        "spec §4.6, §5.1",
+        "the peer receives exactly the bytes sent, in order "
+        "(decrypted: the host only ever sees plaintext)",
+    ),
+    Rule(
+        "srcv-data",
+        "spec §4.7, §5.3 (W24 2-38, 2-58)",
+        "SRCV returns the next bytes the peer "
+        "sent, in order, at most <max>; I/0 when none are buffered",
+    ),
     Rule("srcv-closed", "spec §4.7", "SRCV on a handle that is not open is I/ERROR"),
-    Rule("data-kept", "spec §4, §4.13 (W24 2-8)", "after the peer closes, buffered data can "
-         "still be read; the error shows only once they are read"),
-    Rule("down-code", "spec §3.1 (203), §4.13, profile unclean_close_code", "a peer's close "
-         "shows as 203 (a FIN without close_notify on SSL: the profile's code, if it decided)"),
-    Rule("sst-count", "spec §4.4 (W24 2-35)", "SST: >= 0 the bytes waiting (never more than the "
-         "peer sent and the host has not read), < 0 only for a socket that is down"),
+    Rule(
+        "data-kept",
+        "spec §4, §4.13 (W24 2-8)",
+        "after the peer closes, buffered data can "
+        "still be read; the error shows only once they are read",
+    ),
+    Rule(
+        "down-code",
+        "spec §3.1 (203), §4.13, profile unclean_close_code",
+        "a peer's close "
+        "shows as 203 (a FIN without close_notify on SSL: the profile's code, if it decided)",
+    ),
+    Rule(
+        "sst-count",
+        "spec §4.4 (W24 2-35)",
+        "SST: >= 0 the bytes waiting (never more than the "
+        "peer sent and the host has not read), < 0 only for a socket that is down",
+    ),
     Rule("sst-free", "spec §4.4, §4.11", "SST on a free handle: I/ERROR, or the -200 of RP4"),
-    Rule("settle", "spec §4.4, §4.7", "bytes the peer sent reach the input buffer (SST counts "
-         "them) while it has room"),
-    Rule("rp4", "spec §4.11 (W24 2-58 example)", "RP4: ten values, -200 for each free handle, "
-         "each open one as SST"),
-    Rule("scls", "spec §4.10 (W24 2-40)", "SCLS: I/OK then I/DONE if it was the last socket, "
-         "else I/ONLINE; I/ERROR on a handle not open"),
-    Rule("scls-peer", "spec §4.10, profile close_notify_on_scls", "SCLS flushes, then closes "
-         "TCP in an orderly way (FIN); on SSL a close_notify first if the profile says so"),
-    Rule("ssl-fail-socket", "spec §5.2, §11.2", "after a failed handshake the TCP socket may "
-         "be closed or left open: SCLS may answer either way"),
-    Rule("down", "spec §4.12 (W24 2-8)", "DOWN: I/OK, then I/ERROR if it closed a socket, else "
-         "I/DONE or I/ONLINE; every socket is closed, its peer sees the connection end"),
-    Rule("escape", "spec §2.4 (W24 1-2)", "+++ after 0.5 s of silence online: I/ERROR(056), "
-         "software reset: every socket closed"),
+    Rule(
+        "settle",
+        "spec §4.4, §4.7",
+        "bytes the peer sent reach the input buffer (SST counts them) while it has room",
+    ),
+    Rule(
+        "rp4",
+        "spec §4.11 (W24 2-58 example)",
+        "RP4: ten values, -200 for each free handle, each open one as SST",
+    ),
+    Rule(
+        "scls",
+        "spec §4.10 (W24 2-40)",
+        "SCLS: I/OK then I/DONE if it was the last socket, "
+        "else I/ONLINE; I/ERROR on a handle not open",
+    ),
+    Rule(
+        "scls-peer",
+        "spec §4.10, profile close_notify_on_scls",
+        "SCLS flushes, then closes "
+        "TCP in an orderly way (FIN); on SSL a close_notify first if the profile says so",
+    ),
+    Rule(
+        "ssl-fail-socket",
+        "spec §5.2, §11.2",
+        "after a failed handshake the TCP socket may "
+        "be closed or left open: SCLS may answer either way",
+    ),
+    Rule(
+        "down",
+        "spec §4.12 (W24 2-8)",
+        "DOWN: I/OK, then I/ERROR if it closed a socket, else "
+        "I/DONE or I/ONLINE; every socket is closed, its peer sees the connection end",
+    ),
+    Rule(
+        "escape",
+        "spec §2.4 (W24 1-2)",
+        "+++ after 0.5 s of silence online: I/ERROR(056), software reset: every socket closed",
+    ),
 )
 
 
@@ -120,7 +169,7 @@ class Observed:
 
 def _show(r: Reply) -> str:
     if r.kind is ReplyKind.ERROR:
-        return f"I/ERROR({r.code})"
+        return "I/ERROR" if r.code is None else f"I/ERROR({r.code:03d})"
     if r.kind is ReplyKind.NUMBER:
         return f"I/{r.value}"
     if r.kind is ReplyKind.TUPLE:
@@ -214,8 +263,12 @@ class Model:
         check(obs.final.kind is ReplyKind.OK, "ca-query", "I/OK", obs)
         want = _norm(self.ca_pem)
         rule = "ca-query" if self.ca is None else "ca-kept"
-        check(_norm(reported_pem) == want, rule, f"the PEM of CA {self.ca or '(empty)'}",
-              f"a report of {len(reported_pem)} PEM characters that differ")
+        check(
+            _norm(reported_pem) == want,
+            rule,
+            f"the PEM of CA {self.ca or '(empty)'}",
+            f"a report of {len(reported_pem)} PEM characters that differ",
+        )
 
     def ca_help(self, obs: Observed) -> None:
         ok = obs.final.kind is ReplyKind.OK and any(t.strip() == "String" for t in obs.text)
@@ -251,20 +304,19 @@ class Model:
         if self.ca is None:
             refusals.add(int(ResultCode.SSL_NO_CA))
         if refusals:  # the manuals give no order among these checks: any of them may come first
-            rule = ("ssl-handle" if 221 in refusals else "ssl-one" if 225 in refusals
-                    else "ssl-no-ca")
+            rule = (
+                "ssl-handle" if 221 in refusals else "ssl-one" if 225 in refusals else "ssl-no-ca"
+            )
             ok = got.kind is ReplyKind.ERROR and got.code in refusals
             check(ok, rule, f"I/ERROR({' or '.join(map(str, sorted(refusals)))})", obs)
             return False
         assert s is not None
         if signer == self.ca:
-            check(got.kind is ReplyKind.OK, "ssl-ok", f"I/OK (server signed by CA {self.ca})",
-                  obs)
+            check(got.kind is ReplyKind.OK, "ssl-ok", f"I/OK (server signed by CA {self.ca})", obs)
             s.ssl = True
             return True
         ok = got.kind is ReplyKind.ERROR and got.code == ResultCode.SSL_NEGOTIATION
-        check(ok, "ssl-untrusted", f"I/ERROR(220) (server signed by {signer}, CA {self.ca})",
-              obs)
+        check(ok, "ssl-untrusted", f"I/ERROR(220) (server signed by {signer}, CA {self.ca})", obs)
         return False
 
     def ssl_failed_close(self, s: Sock, obs: Observed) -> None:
@@ -305,16 +357,19 @@ class Model:
             cap = len(s.inbound) if limit is None else min(limit, len(s.inbound))
             ok = len(data) <= cap and bytes(s.inbound[: len(data)]) == data
             where = _first_difference(bytes(s.inbound), data)
-            check(ok, "srcv-data", f"a prefix of the {len(s.inbound)} bytes owed, at most "
-                  f"{limit if limit is not None else 'all'}", f"{len(data)} bytes{where}")
+            check(
+                ok,
+                "srcv-data",
+                f"a prefix of the {len(s.inbound)} bytes owed, at most "
+                f"{limit if limit is not None else 'all'}",
+                f"{len(data)} bytes{where}",
+            )
             del s.inbound[: len(data)]
             return
         if got.kind is ReplyKind.ERROR and s.peer_closed is not None:
-            check(not s.inbound, "data-kept", f"the {len(s.inbound)} bytes still owed",
-                  obs)
+            check(not s.inbound, "data-kept", f"the {len(s.inbound)} bytes still owed", obs)
             codes = self._down_codes(s)
-            check(codes is None or got.code in codes, "down-code",
-                  f"I/ERROR({codes})", obs)
+            check(codes is None or got.code in codes, "down-code", f"I/ERROR({codes})", obs)
             s.seen_down = True
             return
         raise Violation("srcv-data", "data or I/0 (the socket is up)", str(obs))
@@ -324,8 +379,12 @@ class Model:
         ok = got.kind is ReplyKind.TUPLE and len(got.values) == 1
         check(ok, "sst-count", "I/(<status>)", obs)
         value = got.values[0]
-        check(self._status_ok(s, value), "sst-count" if value >= 0 else "down-code",
-              self._status_text(s), value)
+        check(
+            self._status_ok(s, value),
+            "sst-count" if value >= 0 else "down-code",
+            self._status_text(s),
+            value,
+        )
         if value < 0:
             s.seen_down = True
         return value
@@ -347,16 +406,23 @@ class Model:
     def rp4(self, obs: Observed) -> None:
         got = obs.final
         n = self.profile.socket_count
-        check(got.kind is ReplyKind.TUPLE and len(got.values) == n, "rp4",
-              f"I/(<{n} values>)", obs)
+        check(got.kind is ReplyKind.TUPLE and len(got.values) == n, "rp4", f"I/(<{n} values>)", obs)
         for handle, value in enumerate(got.values):
             s = self.by_handle(handle)
             if s is None:
-                check(value == -ResultCode.SOCKET_NOT_EXIST, "rp4",
-                      f"-200 for free handle {handle}", f"{value} in {got.values}")
+                check(
+                    value == -ResultCode.SOCKET_NOT_EXIST,
+                    "rp4",
+                    f"-200 for free handle {handle}",
+                    f"{value} in {got.values}",
+                )
             else:
-                check(self._status_ok(s, value), "rp4",
-                      f"{self._status_text(s)} for handle {handle}", f"{value} in {got.values}")
+                check(
+                    self._status_ok(s, value),
+                    "rp4",
+                    f"{self._status_text(s)} for handle {handle}",
+                    f"{value} in {got.values}",
+                )
                 if value < 0:
                     s.seen_down = True
 

@@ -24,6 +24,7 @@ from w24_harness import fastcipher, fastrsa
 from w24_harness.servers.base import CertMaterial, ServerConfig
 from w24_harness.servers.records import RecordWriter, SegmentingSocket, Segments
 from w24_harness.servers.tlslite_server import build_settings
+from w24_harness.vocab import Backend
 
 RECORD_CHUNK = 1024  # plaintext per record the peer sends: under the 2 KB limit however counted
 READ_TIMEOUT_S = 5.0  # the rest of a record, once its first byte arrived
@@ -190,18 +191,23 @@ class PeerConn:
 class Peer:
     """A listener of one kind: plain TCP, or a TLS server presenting `cert`."""
 
-    def __init__(self, name: str, cert: CertMaterial | None = None,
-                 versions: tuple[str, ...] = ("SSL3.0", "TLS1.0"), bind: str = "127.0.0.1"):
+    def __init__(
+        self,
+        name: str,
+        cert: CertMaterial | None = None,
+        versions: tuple[str, ...] = ("SSL3.0", "TLS1.0"),
+        bind: str = "127.0.0.1",
+    ):
         self.name = name
         self.cert = cert
         self.settings = None
         if cert is not None:
             fastcipher.install()
             self.settings = build_settings(
-                ServerConfig(cert=cert, backend="tlslite", versions=versions)
+                ServerConfig(cert=cert, backend=Backend.TLSLITE, versions=versions)
             )
         self.listener = socket.create_server((bind, 0))
-        self.listener.settimeout(0.1)
+        self.listener.settimeout(0.02)
         self.port = self.listener.getsockname()[1]
         self.accepted: queue.Queue[PeerConn] = queue.Queue()
         self.conns: list[PeerConn] = []

@@ -40,14 +40,16 @@ def restored(w24: W24) -> Iterator[None]:
 
 
 @contextmanager
-def device(port: str | None, baud: int, profile: DeviceProfile,
-           faults: list[str]) -> Iterator[W24]:
+def device(port: str | None, baud: int, profile: DeviceProfile, faults: list[str]) -> Iterator[W24]:
     """A driver on `port`, or on the built-in simulator started as a child process (with
     `faults`), as the suites start it: a fault's effects stay in that process."""
     with ExitStack() as stack:
         if port is None:
-            sim = stack.enter_context(SimulatorProcess(
-                ["--pty", "--baud", "0"], profile=profile, faults=Faults.from_names(faults)))
+            sim = stack.enter_context(
+                SimulatorProcess(
+                    ["--pty", "--baud", "0"], profile=profile, faults=Faults.from_names(faults)
+                )
+            )
             url = sim.url
         else:
             url = port
@@ -66,15 +68,23 @@ def run_seeded(runner: Runner, seed: int, steps: int) -> tuple[int, Failure | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m w24_harness.model.replay", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m w24_harness.model.replay",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("file", nargs="?", type=Path, help="a step file the model suite wrote")
-    ap.add_argument("--port", default=None, help="device path or pyserial URL (default: the "
-                    "built-in simulator)")
+    ap.add_argument(
+        "--port", default=None, help="device path or pyserial URL (default: the built-in simulator)"
+    )
     ap.add_argument("--baud", type=int, default=115200)
     ap.add_argument("--profile", default=None, help="device profile (default: the file's, w24)")
-    ap.add_argument("--fault", action="append", default=None,
-                    help="simulator self-test fault (default: the file's)")
+    ap.add_argument(
+        "--fault",
+        action="append",
+        default=None,
+        help="simulator self-test fault (default: the file's)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="without a file: generate from this seed")
     ap.add_argument("--steps", type=int, default=300, help="without a file: this many steps")
     args = ap.parse_args(argv)
