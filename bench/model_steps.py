@@ -22,7 +22,7 @@ from w24_harness.pki.sets import CertSets
 from w24_harness.profiles import get_profile
 from w24_harness.sim.faults import Faults
 
-DEFAULT_STEPS = 1500  # suites/test_model.py's default budget
+DEFAULT_STEPS = 6000  # suites/test_model.py's default budget
 DEFAULT_SEED = 24
 
 

@@ -17,7 +17,7 @@ import pytest
 from w24_harness.model.machine import Generator, Runner, StepFile, World, shrink
 from w24_harness.model.replay import restored
 
-DEFAULT_STEPS = 1500
+DEFAULT_STEPS = 6000
 DEFAULT_SEED = 24
 # A guard, not the budget: on a badly loaded machine the run stops here and says how far it got.
 WALL_CAP_S = 45.0

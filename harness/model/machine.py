@@ -21,6 +21,7 @@ from pathlib import Path
 
 from w24_harness.at.codes import DeviceError
 from w24_harness.at.commands import encode_ca, encode_ssnd
+from w24_harness.at.reader import ESCAPE, ESCAPE_GUARD_S
 from w24_harness.at.replies import Reply, ReplyKind
 from w24_harness.device.w24 import W24, CAInfo
 from w24_harness.model.model import Model, Observed, PeerClose, PeerOwed, Sock, Violation
@@ -164,6 +165,7 @@ class Generator:
                 kinds = ["fin"] + (["close_notify"] if s.ssl else [])
                 weights.append((1.2, lambda: Step("peer_close", label, c=rng.choice(kinds))))
             weights += [
+                (0.03, lambda: Step("escape")),  # costs the 0.5 s guard time: rare
                 (3, lambda: Step("srcv", label, rng.choice((-1, -1, rng.randint(1, 700))))),
                 (2, lambda: Step("sst", label)),
                 (2, lambda: Step("settle", label)),
@@ -330,6 +332,8 @@ class Runner:
             return step.a not in m.sockets
         if step.op.endswith("_free"):
             return bool(m.free_handles())
+        if step.op == "escape":
+            return bool(m.sockets)  # online: the escape is documented for Internet mode only
         return True
 
     # -- one step -------------------------------------------------------------------------
@@ -490,6 +494,16 @@ class Runner:
         obs = self._cmd("DOWN", second=True, timeout=self.w24.timeouts.reset)
         for label, owed in self.model.down(obs).items():
             self._await_peer_end(label, owed, "down")
+        self.conns.clear()
+
+    def _do_escape(self, step: Step) -> None:
+        time.sleep(ESCAPE_GUARD_S + 0.1)  # the silence before it (spec §2.4)
+        obs = self._cmd(
+            "+++", wire=ESCAPE, timeout=self.w24.timeouts.reset, show="(0.6 s of silence) +++"
+        )
+        self.transcript[-1] = self.transcript[-1].replace("AT+i(0.6", "(0.6")
+        for label, owed in self.model.escape(obs).items():
+            self._await_peer_end(label, owed, "escape")
         self.conns.clear()
 
     def _do_peer_send(self, step: Step) -> None:

@@ -76,6 +76,15 @@ class PeerConn:
         if self.handshake != "ok":
             raise RuntimeError(f"no TLS session to send on ({self.handshake or 'pending'})")
 
+    def alive(self) -> bool:
+        """Not ended by the device (no EOF waiting): a new connection has nothing to read
+        yet, a leftover one has its EOF queued. Peeks, so the connection's thread loses nothing."""
+        try:
+            ready, _, _ = select.select([self.raw], [], [], 0)
+            return not ready or self.raw.recv(1, socket.MSG_PEEK) != b""
+        except (OSError, ValueError):
+            return False
+
     def wait_for(self, predicate, timeout: float) -> bool:
         with self.changed:
             return self.changed.wait_for(predicate, timeout)
@@ -244,7 +253,7 @@ class Peer:
         deadline = time.monotonic() + timeout
         while True:
             conn = self.accepted.get(timeout=max(0.0, deadline - time.monotonic()))
-            if not conn.fin:
+            if not conn.fin and conn.alive():
                 return conn
 
     def quiesce(self, timeout: float = 2.0) -> None:

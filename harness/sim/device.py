@@ -97,6 +97,7 @@ class SimDevice:
             "SCS": self._scs,
             "SCLS": self._scls,
             "DOWN": self._down,
+            "+++": self._escape,
             "BDRF": self._bdrf,
             "ECHO": self._echo,
         }
@@ -438,6 +439,18 @@ class SimDevice:
         self._go_offline()
         self.echo = self.profile.echo_default
         return self.lines("I/OK", "I/ERROR" if closed else "I/ONLINE")
+
+    def _escape(self, cmd: Command) -> bytes:
+        """'+++' after the guard time (spec §2.4): online, a software reset that ends the
+        Internet session (every socket closed) and I/ERROR(056); in command mode no escape is
+        documented, and the module stays silent."""
+        if not self.online and not self.table.slots:
+            self._log("'+++' in command mode: nothing to escape from")
+            return b""
+        self.table.close_all()
+        self._go_offline()
+        self.echo = self.profile.echo_default
+        return self.error(ResultCode.USER_ABORT)
 
     def _bdrf(self, cmd: Command) -> bytes:
         if cmd.op == "?":
