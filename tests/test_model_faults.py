@@ -26,7 +26,7 @@ BUDGET = 1500
 
 # fault -> the model rule its first failure breaks
 NEW_FAULTS = {
-    "down_keeps_ssl_context": "ssl-ok",
+    "down_keeps_ssl_context": "ssl-freed",
     "down_handle_reused": "stcp-handle",
     "stale_status_after_scls": "rp4",
 }

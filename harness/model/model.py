@@ -208,6 +208,7 @@ class Model:
     ca: str | None = None  # the CA's id in the step language ("root", "v1", ...)
     ca_pem: str = ""
     sockets: dict[int, Sock] = field(default_factory=dict)  # by label
+    last_ca_refused: bool = False  # the last AT+iCA= was answered I/ERROR
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -246,6 +247,7 @@ class Model:
         check(obs.final.kind is ReplyKind.OK, "ping", "I/OK", obs)
 
     def ca_set(self, ca_id: str, pem: str, legal: bool, obs: Observed) -> None:
+        self.last_ca_refused = not legal
         if legal:
             rule = "v1-ca" if ca_id == "v1" else "ca-legal"
             check(obs.final.kind is ReplyKind.OK, rule, "I/OK", obs)
@@ -258,11 +260,12 @@ class Model:
     def ca_clear(self, obs: Observed) -> None:
         check(obs.final.kind is ReplyKind.OK, "ca-clear", "I/OK", obs)
         self.ca, self.ca_pem = None, ""
+        self.last_ca_refused = False
 
     def ca_query(self, obs: Observed, reported_pem: str) -> None:
         check(obs.final.kind is ReplyKind.OK, "ca-query", "I/OK", obs)
         want = _norm(self.ca_pem)
-        rule = "ca-query" if self.ca is None else "ca-kept"
+        rule = "ca-kept" if self.last_ca_refused else "ca-nonvolatile" if self.ca else "ca-query"
         check(
             _norm(reported_pem) == want,
             rule,
@@ -311,6 +314,8 @@ class Model:
             check(ok, rule, f"I/ERROR({' or '.join(map(str, sorted(refusals)))})", obs)
             return False
         assert s is not None
+        if got.kind is ReplyKind.ERROR and got.code == ResultCode.SSL_NO_MORE_SOCKETS:
+            raise Violation("ssl-freed", "the SSL context free (no SSL socket is active)", str(obs))
         if signer == self.ca:
             check(got.kind is ReplyKind.OK, "ssl-ok", f"I/OK (server signed by CA {self.ca})", obs)
             s.ssl = True
