@@ -85,13 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="simulator self-test fault (default: the file's)",
     )
+    ap.add_argument(
+        "--no-faults",
+        action="store_true",
+        help="the faithful simulator, whatever faults the file names",
+    )
     ap.add_argument("--seed", type=int, default=0, help="without a file: generate from this seed")
     ap.add_argument("--steps", type=int, default=300, help="without a file: this many steps")
     args = ap.parse_args(argv)
     loaded = StepFile.load(args.file) if args.file else None
     profile = get_profile(args.profile or (loaded.profile if loaded else "w24"))
     faults = args.fault if args.fault is not None else (loaded.faults if loaded else [])
-    if args.port is not None and faults:
+    if (args.port is not None or args.no_faults) and faults:
         faults = []  # a real device has no self-test faults
     world = World.build(CertSets(profile))
     try:
