@@ -28,6 +28,7 @@ from w24_harness.model.model import Model, Observed, PeerClose, PeerOwed, Sock, 
 from w24_harness.model.peers import Peer, PeerConn, refused_port
 from w24_harness.pki.sets import GARBAGE_CA, CertSets
 from w24_harness.profiles import DeviceProfile
+from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 
 SETTLE_TIMEOUT_S = 3.0  # for bytes on loopback to reach the device's buffer, or the peer
 POLL_S = 0.005
@@ -49,6 +50,14 @@ class Step:
 
     def show(self) -> str:
         return " ".join(str(x) for x in (self.op, self.a, self.b, self.c, self.d) if x != "")
+
+
+def record_fits(profile: DeviceProfile) -> int:
+    """The largest record the device must take: the plaintext limit when the profile decided
+    the limit counts plaintext, else the size under it however the record is counted."""
+    if profile.record_limit_counts_wire is False:
+        return profile.max_record_plaintext
+    return RECORD_PLAINTEXT_FITS_ANY_LIMIT
 
 
 def payload(size: int, seed: int) -> bytes:
@@ -161,6 +170,18 @@ class Generator:
                         ),
                     )
                 )
+            if s.ssl and up:
+                big = self.rng.randrange(1 << 30)
+                weights += [
+                    (0.5, lambda: Step("peer_empty", label)),
+                    (0.5, lambda: Step("peer_record", label, record_fits(profile), d=big)),
+                    (
+                        0.25,
+                        lambda: Step(
+                            "peer_oversize", label, profile.max_record_plaintext + 1, d=big
+                        ),
+                    ),
+                ]
             if up and usable:
                 kinds = ["fin"] + (["close_notify"] if s.ssl else [])
                 weights.append((1.2, lambda: Step("peer_close", label, c=rng.choice(kinds))))
@@ -305,6 +326,11 @@ class Runner:
 
     def applicable(self, step: Step) -> bool:
         m = self.model
+        if step.op in ("peer_empty", "peer_record", "peer_oversize"):
+            s = m.sockets.get(step.a)
+            return (
+                s is not None and s.ssl and s.peer_closed is None and len(s.inbound) < MAX_INBOUND
+            )
         if step.op in (
             "ssl",
             "ssnd",
@@ -456,7 +482,7 @@ class Runner:
             while True:
                 polls += 1
                 value = self.model.sst(s, self._cmd(f"SST:{s.handle}"))
-                if value < 0 and not s.inbound:
+                if value < 0 and (not s.inbound or s.peer_closed is PeerClose.OVERSIZE):
                     break
                 # Once the peer closed and its bytes are read, the close must show (§4.13).
                 if value == want and not (want == 0 and s.peer_closed is not None):
@@ -512,6 +538,22 @@ class Runner:
         self.conns[step.a].send(data)
         self.model.peer_sent(s, data)
         self.transcript.append(f"peer of s{step.a} sends {len(data)} bytes (seed {step.d})")
+
+    def _do_peer_empty(self, step: Step) -> None:
+        self.conns[step.a].send_record(b"")
+        self.model.peer_empty_record(self._sock(step))
+        self.transcript.append(f"peer of s{step.a} sends an empty application-data record")
+
+    def _do_peer_record(self, step: Step) -> None:
+        data = payload(step.b, step.d)
+        self.conns[step.a].send_record(data)
+        self.model.peer_sent(self._sock(step), data)
+        self.transcript.append(f"peer of s{step.a} sends one {len(data)}-byte record")
+
+    def _do_peer_oversize(self, step: Step) -> None:
+        self.conns[step.a].send_record(payload(step.b, step.d))
+        self.model.peer_closed(self._sock(step), PeerClose.OVERSIZE)
+        self.transcript.append(f"peer of s{step.a} sends one {step.b}-byte record (over the limit)")
 
     def _do_peer_close(self, step: Step) -> None:
         s = self._sock(step)

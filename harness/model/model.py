@@ -127,6 +127,17 @@ RULES: dict[str, Rule] = _rules(
         "I/DONE or I/ONLINE; every socket is closed, its peer sees the connection end",
     ),
     Rule(
+        "record-limit",
+        "spec §12.3 (226), §5.3; profile max_record_plaintext",
+        "an incoming record over the 2 KB plaintext limit is refused with 226, its data never "
+        "delivered (what came before it may be lost)",
+    ),
+    Rule(
+        "empty-record",
+        "RFC 2246 §6.2.1",
+        "a zero-length application-data record is neither data nor the end of the connection",
+    ),
+    Rule(
         "escape",
         "spec §2.4 (W24 1-2)",
         "+++ after 0.5 s of silence online: I/ERROR(056), software reset: every socket closed",
@@ -152,6 +163,7 @@ def check(ok: bool, rule: str, expected: str, got: object) -> None:
 class PeerClose(StrEnum):
     FIN = "fin"  # TCP FIN without a close_notify
     CLOSE_NOTIFY = "close_notify"  # TLS close_notify alert, then FIN
+    OVERSIZE = "oversize"  # not a close: a record over the limit, which ends the session (226)
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,7 @@ class Sock:
     sent: bytearray = field(default_factory=bytearray)  # host sent, the peer must receive
     peer_closed: PeerClose | None = None
     seen_down: bool = False  # the host has been told (a negative status or an error)
+    empty_records: int = 0  # zero-length records the peer sent (RFC 2246 §6.2.1)
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,8 @@ class Model:
 
     def _down_codes(self, s: Sock) -> set[int] | None:
         """The codes a down socket may show (None: any code)."""
+        if s.peer_closed is PeerClose.OVERSIZE:  # 226 first; after it, not documented
+            return None if s.seen_down else {int(ResultCode.SSL_RECORD_TOO_BIG)}
         if s.peer_closed is PeerClose.FIN and s.ssl:
             code = self.profile.unclean_close_code
             return None if code is None else {int(code)}
@@ -236,6 +251,14 @@ class Model:
             return False
         codes = self._down_codes(s)
         return codes is None or -value in codes
+
+    def _rule_for(self, s: Sock, default: str) -> str:
+        """The rule a status or error of socket `s` is judged by."""
+        if s.peer_closed is PeerClose.OVERSIZE:
+            return "record-limit"
+        if s.peer_closed is None and s.empty_records:
+            return "empty-record"
+        return default
 
     def _close_notify_set(self) -> frozenset[bool]:
         decided = self.profile.close_notify_on_scls
@@ -372,12 +395,19 @@ class Model:
             del s.inbound[: len(data)]
             return
         if got.kind is ReplyKind.ERROR and s.peer_closed is not None:
-            check(not s.inbound, "data-kept", f"the {len(s.inbound)} bytes still owed", obs)
+            if s.peer_closed is not PeerClose.OVERSIZE:
+                check(not s.inbound, "data-kept", f"the {len(s.inbound)} bytes still owed", obs)
             codes = self._down_codes(s)
-            check(codes is None or got.code in codes, "down-code", f"I/ERROR({codes})", obs)
+            check(
+                codes is None or got.code in codes,
+                self._rule_for(s, "down-code"),
+                f"I/ERROR({codes})",
+                obs,
+            )
             s.seen_down = True
+            s.inbound.clear()
             return
-        raise Violation("srcv-data", "data or I/0 (the socket is up)", str(obs))
+        raise Violation(self._rule_for(s, "srcv-data"), "data or I/0 (the socket is up)", str(obs))
 
     def sst(self, s: Sock, obs: Observed) -> int:
         got = obs.final
@@ -386,7 +416,7 @@ class Model:
         value = got.values[0]
         check(
             self._status_ok(s, value),
-            "sst-count" if value >= 0 else "down-code",
+            self._rule_for(s, "sst-count" if value >= 0 else "down-code"),
             self._status_text(s),
             value,
         )
@@ -424,7 +454,7 @@ class Model:
             else:
                 check(
                     self._status_ok(s, value),
-                    "rp4",
+                    self._rule_for(s, "rp4"),
                     f"{self._status_text(s)} for handle {handle}",
                     f"{value} in {got.values}",
                 )
@@ -484,6 +514,9 @@ class Model:
 
     def peer_closed(self, s: Sock, how: PeerClose) -> None:
         s.peer_closed = how
+
+    def peer_empty_record(self, s: Sock) -> None:
+        s.empty_records += 1
 
 
 def _norm(pem: str) -> str:

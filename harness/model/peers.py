@@ -59,6 +59,13 @@ class PeerConn:
                 chunk = data[start : start + RECORD_CHUNK]
                 self._writer.record(ContentType.application_data, chunk)
 
+    def send_record(self, data: bytes) -> None:
+        """Exactly one application-data record (empty, at the limit, or over it)."""
+        self._wait_handshake()
+        assert self._writer is not None
+        with self._io:
+            self._writer.record(ContentType.application_data, data)
+
     def close(self, close_notify: bool) -> None:
         """End the peer's side: a close_notify (TLS) then FIN, or a bare FIN."""
         if close_notify and self._writer is not None:
