@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from w24_harness.at.codes import DeviceError
-from w24_harness.at.commands import encode_ca, encode_ssnd
+from w24_harness.at.commands import encode_ssnd
 from w24_harness.at.reader import ESCAPE, ESCAPE_GUARD_S
 from w24_harness.at.replies import Reply, ReplyKind
 from w24_harness.device.w24 import W24, CAInfo
@@ -279,7 +279,7 @@ class Runner:
                 break
         self._cmd("DOWN", second=True, timeout=self.w24.timeouts.reset)
         self._cmd("DOWN", second=True, timeout=self.w24.timeouts.reset)
-        self._cmd("CA=", wire=encode_ca("", "CA"), timeout=self.w24.timeouts.ca, show="CA=")
+        self._load_ca("", "CA=")
         time.sleep(ACCEPT_POLL_S)  # a connection still in a listen backlog gets accepted
         for peer in self.world.peers.values():
             peer.quiesce()
@@ -370,19 +370,24 @@ class Runner:
     def _do_ping(self, step: Step) -> None:
         self.model.ping(self._cmd(""))
 
+    def _load_ca(self, pem: str, show: str) -> Observed:
+        """AT+iCA= through the driver, paced as it paces CA values on this line (a burst
+        would overrun a real module's UART, spec §12.1)."""
+        try:
+            self.w24.set_ca(pem, check=False)
+            obs = Observed(Reply(ReplyKind.OK))
+        except DeviceError as exc:
+            obs = Observed(Reply(ReplyKind.ERROR, code=exc.code))
+        self.transcript.append(f"AT+i{show}  ->  {obs}")
+        return obs
+
     def _do_ca_set(self, step: Step) -> None:
         pem = self.world.cas[step.c]
-        obs = self._cmd(
-            "CA=",
-            wire=encode_ca(pem, "CA"),
-            timeout=self.w24.timeouts.ca,
-            show=f"CA=<{step.c} CA, {len(pem)} characters>",
-        )
+        obs = self._load_ca(pem, f"CA=<{step.c} CA, {len(pem)} characters>")
         self.model.ca_set(step.c, pem, step.c != "garbage", obs)
 
     def _do_ca_clear(self, step: Step) -> None:
-        obs = self._cmd("CA=", wire=encode_ca("", "CA"), timeout=self.w24.timeouts.ca)
-        self.model.ca_clear(obs)
+        self.model.ca_clear(self._load_ca("", "CA="))
 
     def _do_ca_query(self, step: Step) -> None:
         obs = self._cmd("CA?")

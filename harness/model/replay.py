@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from w24_harness.at.commands import encode_ca
 from w24_harness.device.w24 import W24
 from w24_harness.model.machine import Failure, Generator, Runner, StepFile, World
 from w24_harness.pki.sets import CertSets
@@ -36,7 +35,10 @@ def restored(w24: W24) -> Iterator[None]:
         yield
     finally:
         w24.execute("DOWN", second_stage=True, timeout=w24.timeouts.reset)
-        w24.execute("CA=", wire=encode_ca(before.pem, "CA"), timeout=w24.timeouts.ca)
+        if before.pem:
+            w24.set_ca(before.pem, check=False)
+        else:
+            w24.clear_ca()
 
 
 @contextmanager
