@@ -540,30 +540,39 @@ class Runner:
     def _do_peer_send(self, step: Step) -> None:
         s = self._sock(step)
         data = payload(step.b, step.d)
-        self.conns[step.a].send(data)
+        self._peer_io(step.a, lambda: self.conns[step.a].send(data))
         self.model.peer_sent(s, data)
         self.transcript.append(f"peer of s{step.a} sends {len(data)} bytes (seed {step.d})")
 
+    def _peer_io(self, label: int, send: Callable[[], None]) -> None:
+        """A peer's send; the connection found gone is the device's doing (none was asked)."""
+        try:
+            send()
+        except (OSError, RuntimeError) as exc:
+            raise Violation(
+                "unasked-close", f"socket s{label}'s connection up", f"the peer cannot send: {exc}"
+            ) from exc
+
     def _do_peer_empty(self, step: Step) -> None:
-        self.conns[step.a].send_record(b"")
+        self._peer_io(step.a, lambda: self.conns[step.a].send_record(b""))
         self.model.peer_empty_record(self._sock(step))
         self.transcript.append(f"peer of s{step.a} sends an empty application-data record")
 
     def _do_peer_record(self, step: Step) -> None:
         data = payload(step.b, step.d)
-        self.conns[step.a].send_record(data)
+        self._peer_io(step.a, lambda: self.conns[step.a].send_record(data))
         self.model.peer_sent(self._sock(step), data)
         self.transcript.append(f"peer of s{step.a} sends one {len(data)}-byte record")
 
     def _do_peer_oversize(self, step: Step) -> None:
-        self.conns[step.a].send_record(payload(step.b, step.d))
+        self._peer_io(step.a, lambda: self.conns[step.a].send_record(payload(step.b, step.d)))
         self.model.peer_closed(self._sock(step), PeerClose.OVERSIZE)
         self.transcript.append(f"peer of s{step.a} sends one {step.b}-byte record (over the limit)")
 
     def _do_peer_close(self, step: Step) -> None:
         s = self._sock(step)
         how = PeerClose(step.c)
-        self.conns[step.a].close(how is PeerClose.CLOSE_NOTIFY)
+        self._peer_io(step.a, lambda: self.conns[step.a].close(how is PeerClose.CLOSE_NOTIFY))
         self.model.peer_closed(s, how)
         self.transcript.append(f"peer of s{step.a} closes ({how})")
 

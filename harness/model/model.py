@@ -138,6 +138,12 @@ RULES: dict[str, Rule] = _rules(
         "a zero-length application-data record is neither data nor the end of the connection",
     ),
     Rule(
+        "unasked-close",
+        "spec §4.13, §4.10",
+        "a socket leaves CONNECTED only when its peer closes, by SCLS or DOWN: the device does "
+        "not close a connection on its own",
+    ),
+    Rule(
         "escape",
         "spec §2.4 (W24 1-2)",
         "+++ after 0.5 s of silence online: I/ERROR(056), software reset: every socket closed",

@@ -242,12 +242,17 @@ class Peer:
             except TimeoutError:
                 continue
             except OSError:
-                return
+                if self._stop.is_set():
+                    return  # the listener was closed
+                continue  # e.g. a connection reset before it was accepted
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             tls = TLSConnection(raw) if self.tls else None
             if tls is not None:
                 tls.closeSocket = False  # the peer watches for the device's FIN itself
             conn = PeerConn(raw, tls)
+            # Ended connections go (their sockets close once nothing holds them): a long run
+            # opens thousands.
+            self.conns = [c for c in self.conns if not c.fin]
             self.conns.append(conn)
             threading.Thread(
                 target=conn.serve, args=(self.cert, self.settings), daemon=True
