@@ -21,6 +21,9 @@ _NAME = re.compile(r"[A-Za-z]*")
 _DIGITS = re.compile(r"[0-9]+")
 _OPERATORS = ("=?", "=", ":", "~", "?")
 CA_VALUE_LIMIT = 8192
+# The escape sequence (spec §2.4): "+++" after at least 0.5 s of silence on the line.
+ESCAPE = b"+++"
+ESCAPE_GUARD_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class CommandReader:
         self._ssnd: _Ssnd | None = None
         self._ca: _CaValue | None = None
         self._last_byte_at: float | None = None
+        # Whether the '+' that began the line came after ESCAPE_GUARD_S of silence.
+        self._escape_guarded = False
 
     @property
     def busy_collecting(self) -> bool:
@@ -132,10 +137,13 @@ class CommandReader:
     def feed(self, data: bytes, now: float) -> list[Item]:
         items = self.expire(now)
         index, total = 0, len(data)
+        silent = self._last_byte_at is None or now - self._last_byte_at >= ESCAPE_GUARD_S
         while index < total:
             if self._mode is _Mode.PAYLOAD:
                 index = self._take_payload(data, index, items)
             else:
+                if index == 0 and not self._line:
+                    self._escape_guarded = silent
                 self._line_byte(data[index] & 0x7F, items)
                 index += 1
         if total:
@@ -198,6 +206,14 @@ class CommandReader:
             self._overflow = True  # keep the head for the report, drop the tail up to the CR
             return
         self._line.append(byte)
+        if self._escape_guarded and self._mode is _Mode.LINE and self._line == ESCAPE:
+            # "+++" with no CR: the escape, not a command line (spec §2.4).
+            self._line.clear()
+            self._escape_guarded = False
+            items.append(Command(ESCAPE.decode(), "", "", line=ESCAPE, header_reported=True))
+            return
+        if not ESCAPE.startswith(bytes(self._line)):
+            self._escape_guarded = False
         if byte == ord(":") and not self._overflow:
             header = _SSND_HEADER.fullmatch(self._line)
             if header:

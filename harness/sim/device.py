@@ -97,6 +97,7 @@ class SimDevice:
             "SCS": self._scs,
             "SCLS": self._scls,
             "DOWN": self._down,
+            "+++": self._escape,
             "BDRF": self._bdrf,
             "ECHO": self._echo,
         }
@@ -201,6 +202,8 @@ class SimDevice:
 
     def _status(self, handle: int) -> int:
         sock = self.table.slots.get(handle)
+        if sock is None and handle in self.table.stale:
+            return 0  # the stale_status_after_scls fault: the closed socket's old entry
         if sock is None:
             return -ResultCode.SOCKET_NOT_EXIST
         sock.pump(self.profile.rx_buffer_bytes)
@@ -296,15 +299,17 @@ class SimDevice:
         port = _int_arg(parts[1], "STCP port")
         if not 0 < port <= 65535:
             raise CommandFailed(ResultCode.ILLEGAL_VALUE, f"STCP port {port} out of range")
-        handle = self.table.free_handle()
+        handle = self.table.free_handle(reuse_down=self.faults.down_handle_reused)
         if handle is None:
             raise CommandFailed(ResultCode.NO_SOCKETS, "all sockets in use")
+        self.table.close(handle)  # only under down_handle_reused is there one to close
         try:
             sock = socket.create_connection((host, port), timeout=self.profile.connect_timeout_s)
         except OSError as exc:
             raise CommandFailed(ResultCode.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.table.slots[handle] = SimSocket(handle, sock, host, port, faults=self.faults)
+        self.table.stale.discard(handle)
         self.online = True
         self._slow_started.pop(handle, None)  # a new connection on a reused handle
         return self.lines(f"I/{handle}")
@@ -398,7 +403,7 @@ class SimDevice:
 
     def _sst(self, cmd: Command) -> bytes:
         handle = self._parse_handle(cmd)
-        if handle not in self.table.slots:
+        if handle not in self.table.slots and handle not in self.table.stale:
             raise CommandFailed(ResultCode.SOCKET_NOT_EXIST, f"socket {handle} is not open")
         return self.lines(f"I/({self._status(handle)})")
 
@@ -410,6 +415,8 @@ class SimDevice:
     def _scls(self, cmd: Command) -> bytes:
         handle, _sock = self._socket(cmd)
         self.table.close(handle)
+        if self.faults.stale_status_after_scls:
+            self.table.stale.add(handle)
         if not self.table.slots and not cmd.stay_online:
             self._go_offline()
             return self.lines("I/OK", "I/DONE")
@@ -425,10 +432,25 @@ class SimDevice:
         self.session_values.clear()
 
     def _down(self, cmd: Command) -> bytes:
+        had_ssl = any(s.ssl for s in self.table.slots.values())
         closed = self.table.close_all()
+        if self.faults.down_keeps_ssl_context and had_ssl:
+            self.table.leaked_ssl = 1  # the fault: the reset path never frees the context
         self._go_offline()
         self.echo = self.profile.echo_default
         return self.lines("I/OK", "I/ERROR" if closed else "I/ONLINE")
+
+    def _escape(self, cmd: Command) -> bytes:
+        """'+++' after the guard time (spec §2.4): online, a software reset that ends the
+        Internet session (every socket closed) and I/ERROR(056); in command mode no escape is
+        documented, and the module stays silent."""
+        if not self.online and not self.table.slots:
+            self._log("'+++' in command mode: nothing to escape from")
+            return b""
+        self.table.close_all()
+        self._go_offline()
+        self.echo = self.profile.echo_default
+        return self.error(ResultCode.USER_ABORT)
 
     def _bdrf(self, cmd: Command) -> bytes:
         if cmd.op == "?":

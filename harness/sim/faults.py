@@ -101,6 +101,16 @@ class Faults:
     # AT+iCA= refuses an X.509 v1 certificate (116): the firmware looks for basicConstraints
     # and takes its absence for "not a CA", though the manual's own sample CA is a v1 root.
     v1_ca_refused: bool = False
+    # AT+iDOWN closes the sockets but not the SSL context of an SSL socket among them: the
+    # reset path frees sockets, the SCLS path alone frees the context, so every later AT+iSSL
+    # is 225 until a DOWN with no SSL socket open (spec §4.12, §5.1).
+    down_keeps_ssl_context: bool = False
+    # A handle whose peer closed (the host has seen its -203) counts as free: the next STCP
+    # gets it while the host still holds it, and its unread data go (spec §4.13).
+    down_handle_reused: bool = False
+    # AT+iSCLS frees the socket but leaves its entry in the status table: RP4 reports 0 for
+    # the closed handle instead of -200, and SST answers I/(0), until STCP reuses it (§4.11).
+    stale_status_after_scls: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

@@ -177,9 +177,20 @@ class SocketTable:
         # SSL contexts a failed handshake never gave back (the leak_ssl_on_failure self-test
         # fault); only AT+iDOWN (close_all) frees them, as a reset would.
         self.leaked_ssl = 0
+        # Handles SCLS closed whose status entry stays (the stale_status_after_scls fault).
+        self.stale: set[int] = set()
 
-    def free_handle(self) -> int | None:
-        return next((h for h in range(self.count) if h not in self.slots), None)
+    def free_handle(self, reuse_down: bool = False) -> int | None:
+        """The lowest free handle; with `reuse_down` (the down_handle_reused fault) a handle
+        whose socket is down counts as free too."""
+        return next(
+            (
+                h
+                for h in range(self.count)
+                if h not in self.slots or (reuse_down and self.slots[h].error is not None)
+            ),
+            None,
+        )
 
     def get(self, handle: int) -> SimSocket:
         sock = self.slots.get(handle)
