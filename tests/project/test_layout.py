@@ -187,3 +187,20 @@ def test_tests_mirror_the_package():
     assert folders <= names, folders - names
     loose = sorted(p.name for p in (ROOT / "tests").glob("test_*.py"))
     assert loose == [], f"tests outside a package folder: {loose}"
+
+
+def test_pyproject_installs_every_package():
+    """A package missing from pyproject's list is missing from the install (and from the
+    strict editable tree every tool reads)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    wanted = {
+        ".".join(["w24_harness", *Path(folder).parts[1:]])
+        if folder.startswith("harness")
+        else f"w24_harness.{folder}"
+        for folder in packages()
+    } | {"w24_harness"}
+    assert wanted == listed
