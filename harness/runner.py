@@ -396,6 +396,8 @@ class ScenarioRunner:
                     self._timed_send(server, handle, out, transfer)
                 self.device.close_quietly(handle)
                 out.server = {**_server_view(server), "backend": case.backend}
+                if flag_violations(out, server):
+                    out.accepted = False  # the throughput verdict reads only `accepted`
                 return out
         except Rejected as rej:
             return Outcome(
@@ -595,6 +597,19 @@ SETTLE_TIMEOUT_S = 2.0
 def _attach_server(outcome: Outcome, server: TLSServer) -> None:
     outcome.server = _server_view(server)
     outcome.report = server.connections[0] if server.connections else None
+    flag_violations(outcome, server)
+
+
+def flag_violations(outcome: Outcome, server: TLSServer) -> bool:
+    """A wire invariant the device broke on any of the row's connections fails the row
+    (w24_harness.servers.invariants): the outcome matches no expectation, and says why."""
+    found = [str(v) for conn in server.connections for v in conn.violations]
+    if found:
+        outcome.intact = False
+        outcome.server["violations"] = found
+        note = "wire invariants broken: " + "; ".join(found)
+        outcome.detail = f"{outcome.detail}; {note}" if outcome.detail else note
+    return bool(found)
 
 
 def _server_view(server: TLSServer) -> dict[str, object]:

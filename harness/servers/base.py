@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 from w24_harness.vocab import Backend
 
+from .invariants import ClientWire, Violation
 from .records import RecordPlan
 
 BACKENDS: tuple[Backend, ...] = tuple(Backend)
@@ -139,3 +140,11 @@ class ConnectionReport:
     records_plan: str | None = None  # the record plan whose steps were all sent
     # The device's records after a watched plan, decrypted (RecordPlan.watch_client).
     client_after_plan: list[str] = field(default_factory=list)
+    # Everything the client put on the wire, checked against the RFCs as it arrived
+    # (w24_harness.servers.invariants).
+    wire: ClientWire = field(default_factory=ClientWire)
+
+    @property
+    def violations(self) -> list[Violation]:
+        """The wire invariants the client broke on this connection (field, rule, section)."""
+        return self.wire.violations()

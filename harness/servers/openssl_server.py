@@ -6,6 +6,8 @@ switches to the tlslite backend.
 
 from __future__ import annotations
 
+import select
+import socket
 import ssl
 import tempfile
 import time
@@ -15,6 +17,7 @@ from pathlib import Path
 from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
 
 from .base import ServerConfig
+from .invariants import HEADER, ClientWire
 from .names import (
     IANA_TO_OPENSSL,
     alert_from_openssl_reason,
@@ -93,8 +96,9 @@ def _ensure_newline(pem: bytes) -> bytes:
 
 
 class _SSLSocketChannel:
-    def __init__(self, sock: ssl.SSLSocket) -> None:
+    def __init__(self, sock: ssl.SSLSocket, wire: ClientWire | None = None) -> None:
         self.sock = sock
+        self.wire = wire
 
     def send_record(self, data: bytes) -> None:
         # One SSL_write of <= 16384 bytes is one record (empty fragments are switched off).
@@ -104,7 +108,41 @@ class _SSLSocketChannel:
         return self.sock.recv(max_bytes)
 
     def describe_failure(self, exc: BaseException) -> Failure:
+        # OpenSSL's own checks of the client's records (wire invariants rec-mac, fin-verify).
+        reason = getattr(exc, "reason", None) if isinstance(exc, ssl.SSLError) else None
+        if self.wire is not None and reason in _BAD_MAC:
+            self.wire.mac_ok = False
+        elif self.wire is not None and reason in _BAD_FINISHED:
+            self.wire.finished_ok = False
         return describe_ssl_error(exc)
+
+
+# OpenSSL's reasons when the client's record MAC or Finished does not verify.
+_BAD_MAC = frozenset({"DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "BAD_RECORD_MAC"})
+_BAD_FINISHED = frozenset({"DIGEST_CHECK_FAILED"})
+# How long the server waits for the whole ClientHello record before it hands the socket to
+# OpenSSL anyway (OpenSSL then waits its own handshake timeout).
+PEEK_POLL_S = 0.005
+
+
+def peek_client_hello(raw: socket.socket, wire: ClientWire, timeout: float) -> None:
+    """Feed the client's first record to the wire invariants without consuming it: Python's
+    ssl module shows no handshake bytes, so the ClientHello is read with MSG_PEEK first."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if not select.select([raw], [], [], left)[0]:
+            return
+        try:
+            data = raw.recv(HEADER + 2**14, socket.MSG_PEEK)
+        except OSError:
+            return
+        if not data:
+            return  # the client closed: OpenSSL will say so
+        if len(data) >= HEADER and len(data) >= HEADER + int.from_bytes(data[3:5], "big"):
+            length = int.from_bytes(data[3:5], "big")
+            wire.feed(data[0], (data[1], data[2]), data[HEADER : HEADER + length])
+            return
+        time.sleep(PEEK_POLL_S)  # part of the record is here: wait for the rest
 
 
 def describe_ssl_error(exc: BaseException) -> Failure:
@@ -127,9 +165,10 @@ class OpenSSLBackend:
         config = self.config
         report = ctx.report
         ctx.raw.settimeout(config.handshake_timeout_s)
+        peek_client_hello(ctx.raw, report.wire, config.handshake_timeout_s)
         sock = self.context.wrap_socket(ctx.raw, server_side=True, do_handshake_on_connect=False)
         ctx.track(sock)
-        channel = _SSLSocketChannel(sock)
+        channel = _SSLSocketChannel(sock, report.wire)
         try:
             started = time.perf_counter()
             try:

@@ -15,6 +15,7 @@ from w24_harness import fastcipher, fastrsa
 from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
 from .base import ConnectionReport, ServerConfig
+from .invariants import strict_decrypt
 from .misbehave import TamperingSocket
 from .names import IANA_TO_TLSLITE, version_range
 from .records import serve_plan, wrap_socket
@@ -25,6 +26,9 @@ from .session import (
     plain_records,
     serve_application_data,
 )
+
+# tlslite's words when the peer's Finished does not verify (its _getFinished).
+FINISHED_WRONG = "Finished message is incorrect"
 
 
 def build_settings(config: ServerConfig) -> HandshakeSettings:
@@ -99,6 +103,13 @@ class _TlsliteChannel:
         return bytes(self.conn.read(max=max_bytes))
 
     def describe_failure(self, exc: BaseException) -> Failure:
+        # What tlslite's own checks found wrong in the client's records: a wire invariant, when
+        # the server behaved (a misbehaving server's transcript or keys are its own doing).
+        if isinstance(exc, TLSLocalAlert) and self.script is None:
+            if exc.description == AlertDescription.bad_record_mac:
+                self.report.wire.mac_ok = False
+            elif exc.message == FINISHED_WRONG:
+                self.report.wire.finished_ok = False
         return describe_tlslite_error(exc)
 
 
@@ -150,9 +161,13 @@ class TlsliteBackend:
                 )
             except Exception as exc:  # recorded in the report
                 self._note_misbehaved(conn, report)
+                self._check_key_exchange(report)
                 ctx.fail(exc, channel, "handshake")
                 return
             observer.handshake_done = True
+            self._check_key_exchange(report)
+            if script is None:
+                report.wire.finished_ok = True  # tlslite verified it
             self._note_misbehaved(conn, report)
             report.handshake_s = time.perf_counter() - started
             report.handshake_ok = True
@@ -180,6 +195,11 @@ class TlsliteBackend:
                     conn.close()  # close_notify, bounded by the socket timeout
                 except Exception:  # the peer may be gone already
                     pass
+
+    def _check_key_exchange(self, report: ConnectionReport) -> None:
+        report.wire.check_key_exchange(
+            report.server_key_bytes, lambda c: strict_decrypt(self.private_key, c)
+        )
 
     @staticmethod
     def _note_misbehaved(conn: ScriptedConnection, report: ConnectionReport) -> None:
