@@ -149,6 +149,16 @@ def _sends_data(s) -> bool:
     return _simulated(s).accept and s.action in sending and s.send_size > 0
 
 
+def _ssl3_session(s: Scenario) -> bool:
+    """The server does only SSL 3.0 while w24 offers TLS 1.0: the session is negotiated below
+    the version the ClientHello offered (what the wire invariants pms-version and rec-version
+    need to tell a broken client from a correct one)."""
+    return s.versions == (ProtocolVersion.SSL3,) and W24.hello_version != ProtocolVersion.SSL3
+
+
+SSL3_THROUGHPUT = {c.id for c in cases_for(W24) if c.version == ProtocolVersion.SSL3}
+
+
 # Which scenarios each fault must break, derived from the catalogue (not listed by hand), so a
 # new scenario is covered automatically. On the w24 profile:
 EXPECTED_FAILURES: dict[str, set[str]] = {
@@ -204,6 +214,16 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     ),
     # The v1 CA (the style of the manual's sample) is refused at AT+iCA=.
     "v1_ca_refused": _ids(lambda s: s.certs == "v1_ca" and _simulated(s).accept),
+    # Wire invariants (w24_harness.servers.invariants), which no point scenario checks: the
+    # premaster's version bytes (pms-version) in every SSL 3.0 session that reaches the key
+    # exchange (every SSL 3.0 one here) ...
+    "premaster_negotiated_version": _ids(_ssl3_session) | SSL3_THROUGHPUT,
+    # ... and the record version after the handshake (rec-version), in every SSL 3.0 session
+    # whose handshake completes (the client's data or close_notify carry it).
+    "record_version_offered": _ids(
+        lambda s: _ssl3_session(s) and (_simulated(s).accept or _simulated(s).stage == Stage.DATA)
+    )
+    | SSL3_THROUGHPUT,
     # Only an SSND over the SSL limit can tell.
     "ssnd_limit_unchecked": _ids(lambda s: s.action == Action.SSND_OVER),
     # Only a host that stays away while more than the buffer arrives can tell.
@@ -265,7 +285,13 @@ def test_fault_fails_the_right_scenarios(pytester, tmp_path, fault):
 
 
 # Faults whose effect needs a line of known rate, proven by their own test.
-COVERED_ELSEWHERE = {"slow_delivery": "tests/test_throughput_floor.py"}
+COVERED_ELSEWHERE = {
+    "slow_delivery": "tests/test_throughput_floor.py",
+    # Expectations read off the run's own server evidence (which rows saw a ClientHello, which
+    # an always-fatal alert), not the catalogue:
+    "rng_reseeded": "tests/test_wire_invariants.py",
+    "alerts_as_warning": "tests/test_wire_invariants.py",
+}
 
 
 def test_faults_are_all_covered():

@@ -175,6 +175,7 @@ class Hello:
 
 def parse_hello(body: bytes) -> Hello:
     """A ClientHello body (after the 4-byte handshake header); ValueError says what is wrong."""
+    at = 0
 
     def take(n: int, what: str) -> bytes:
         nonlocal at
@@ -184,7 +185,6 @@ def parse_hello(body: bytes) -> Hello:
         at += n
         return chunk
 
-    at = 0
     version = tuple(take(2, "client_version"))
     random = take(32, "random")
     session_id = take(take(1, "session_id length")[0], "session_id")

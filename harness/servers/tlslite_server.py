@@ -15,7 +15,7 @@ from w24_harness import fastcipher, fastrsa
 from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
 
 from .base import ConnectionReport, ServerConfig
-from .invariants import strict_decrypt
+from .invariants import check_alert, strict_decrypt
 from .misbehave import TamperingSocket
 from .names import IANA_TO_TLSLITE, version_range
 from .records import serve_plan, wrap_socket
@@ -105,6 +105,10 @@ class _TlsliteChannel:
     def describe_failure(self, exc: BaseException) -> Failure:
         # What tlslite's own checks found wrong in the client's records: a wire invariant, when
         # the server behaved (a misbehaving server's transcript or keys are its own doing).
+        if isinstance(exc, TLSRemoteAlert):
+            # The client's alert as tlslite decrypted it (an encrypted one is opaque on the wire).
+            wire = self.report.wire
+            wire.add(check_alert(bytes([exc.level, exc.description]), wire.negotiated or (3, 1)))
         if isinstance(exc, TLSLocalAlert) and self.script is None:
             if exc.description == AlertDescription.bad_record_mac:
                 self.report.wire.mac_ok = False
