@@ -251,3 +251,13 @@ def test_rng_reseeded_fails_every_row_after_the_first_handshake(pytester, tmp_pa
     failed = _failed(results)
     assert failed <= set(hello) and len(set(hello) - failed) == 1
     assert all("ch-fresh" in r["detail"] for r in results if r["id"] in failed)
+
+
+def test_the_docs_carry_the_current_rules_table():
+    from w24_harness.servers.invariants import rules_table
+
+    assert rules_table() in (ROOT / "docs" / "invariants.md").read_text()
+
+
+def test_a_plaintext_record_over_2_14_breaks_the_length_rule():
+    assert _rules(check_record(22, (3, 1), 2**14 + 1, None)) == {"rec-length"}

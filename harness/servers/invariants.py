@@ -80,8 +80,6 @@ _RULES = (
          "the ClientHello parses: every vector's length fits the message"),
     Rule("ch-version", "ClientHello.client_version", "RFC 2246 §7.4.1.2, App. E",
          "client_version is SSL 3.0 (3,0), TLS 1.0 (3,1) or later: (3,x)"),
-    Rule("ch-random", "ClientHello.random", "RFC 2246 §7.4.1.2; RFC 6101 §5.6.1.2",
-         "random is 32 bytes: gmt_unix_time + 28 random_bytes"),
     Rule("ch-session-id", "ClientHello.session_id", "RFC 2246 §7.4.1.2; RFC 6101 §5.6.1.2",
          "session_id is 0 to 32 bytes"),
     Rule("ch-suites", "ClientHello.cipher_suites", "RFC 2246 §7.4.1.2; RFC 6101 §5.6.1.2",
@@ -155,6 +153,8 @@ def check_record(
         out.append(violation("rec-version", f"record version {version}, negotiated {negotiated}"))
     if length > MAX_CIPHERTEXT:
         out.append(violation("rec-length", f"{length} bytes > 2^14 + 2048"))
+    elif length > MAX_PLAINTEXT and not protected:
+        out.append(violation("rec-length", f"{length} bytes in the clear > 2^14"))
     if length == 0 and ctype in (20, 21, 22):
         out.append(violation("rec-empty-hs", f"an empty record of type {ctype}"))
     return out
@@ -429,3 +429,10 @@ def strict_decrypt(key: Any, ciphertext: bytes) -> bytes | None:
     if block[:2] != b"\x00\x02" or end < 10:  # at least 8 bytes of non-zero padding
         return None
     return block[end + 1 :]
+
+
+def rules_table() -> str:
+    """The rules as the Markdown table docs/invariants.md carries (tests check it is current)."""
+    rows = ["| rule | on the wire | section | the rule |", "|---|---|---|---|"]
+    rows += [f"| `{r.id}` | {r.field} | {r.section} | {r.text} |" for r in RULES.values()]
+    return "\n".join(rows) + "\n"
