@@ -329,6 +329,8 @@ class ScenarioRunner:
             outcome.detail = "an SSND over the SSL limit was accepted"
         elif scenario.action == Action.EXCHANGE:
             self._exchange(scenario, server, handle, outcome)
+        elif scenario.action == Action.SSND_ONE:
+            self._ssnd_one(scenario, server, handle, outcome)
         elif scenario.action == Action.RECEIVE_TO_CLOSE:
             self._receive_to_close(scenario, server, handle, outcome)
         elif scenario.action == Action.RECEIVE_PAUSED:
@@ -369,6 +371,21 @@ class ScenarioRunner:
                 raise Rejected(
                     Stage.SEND, None, "server received different bytes (SHA-256 differs)"
                 )
+
+    def _ssnd_one(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
+        """One SSND of exactly send_size bytes, whatever the driver's chunk on this path."""
+        data = payload(scenario.send_size, seed=11)
+        try:
+            self.device.send_raw(handle, data)
+        except DeviceError as exc:
+            raise Rejected(Stage.SEND, exc.code, str(exc)) from exc
+        out.bytes_sent = len(data)
+        conn = server.wait_bytes_in(len(data), self.data_timeout)
+        if conn.bytes_in != len(data) or (data and conn.sha256_in != sha256_hex(data)):
+            raise Rejected(
+                Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)} bytes, or others"
+            )
+        out.detail = f"one SSND of {len(data)} bytes arrived whole"
 
     # -- throughput ------------------------------------------------------------------------
 

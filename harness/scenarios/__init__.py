@@ -13,7 +13,7 @@ from collections import Counter
 from w24_harness.profiles import DeviceProfile
 from w24_harness.vocab import Kind
 
-from . import ca, data, datastage, handshake, identity, malicious, record
+from . import ca, data, datastage, handshake, identity, limits, malicious, record
 from .model import (
     ACCEPT,
     AllowedRule,
@@ -35,6 +35,7 @@ SCENARIOS: list[Scenario] = [
     *identity.SCENARIOS,
     *datastage.SCENARIOS,
     *record.SCENARIOS,
+    *limits.SCENARIOS,
 ]
 DATA_SIZES = data.DATA_SIZES
 
