@@ -146,7 +146,9 @@ def _refused_at_ca_load(s: Scenario) -> bool:
 
 def _sends_data(s) -> bool:
     sending = (Action.EXCHANGE, Action.FULL_DUPLEX)  # the actions that SSND the device's bytes
-    return _simulated(s).accept and s.action in sending and s.send_size > 0
+    # SSND_ONE sends its one SSND whatever its size (an empty one too).
+    sends = (s.action in sending and s.send_size > 0) or s.action == Action.SSND_ONE
+    return _simulated(s).accept and sends
 
 
 def _ssl3_session(s: Scenario) -> bool:

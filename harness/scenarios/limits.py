@@ -4,6 +4,8 @@ to its rows): each limit exactly at, just inside and just outside, on every path
 - The CA parameter (spec §6: at most 1300 characters on the W24; §12.2: an RSA key of 1024 or
   2048 bits, signed with MD2, MD5 or SHA-1): lengths at, one under and one over the profile's
   limit; the two documented key sizes and one under them; an MD5 signature.
+- SRCV's <max> (spec §4.7: the reply's <sz> <= <max>, only what is buffered): <max> exactly
+  the buffered amount, one under and one over it.
 - SSND on an SSL socket (spec §4.6, §5.3: 0..2048 bytes; §2.5: host flow control above 256):
   one SSND exactly at the unflowed limit and one under it, and the empty and one-byte ends, each
   in one AT+iSSND whatever the driver's chunking. These reach the 256 boundary on the hardware
@@ -16,11 +18,14 @@ from __future__ import annotations
 from w24_harness.at.codes import ResultCode
 from w24_harness.device.pacing import SsndLimit
 from w24_harness.profiles import DeviceProfile
+from w24_harness.servers.records import Data, RecordPlan
 from w24_harness.vocab import Action, Basis, Family, Kind, Stage
 
 from .ca import _too_long_rule
+from .datastage import _data
 from .model import ACCEPT, Expect, Rule, Scenario, always, one_of, reject
 
+SRCV_HELD = 256  # bytes the server sends before the SRCV <max> rows read
 CA_REFUSED = reject(ResultCode.CA_PARSE_ERROR, Stage.CA)
 
 
@@ -97,5 +102,21 @@ SCENARIOS: list[Scenario] = [
             send_size=size,
         )
         for size in (0, 1, SsndLimit.UNFLOWED - 1, SsndLimit.UNFLOWED)
+    ),
+    *(
+        _data(
+            f"data-srcv-max-{limit}-of-{SRCV_HELD}",
+            f"{SRCV_HELD} bytes held, read with AT+iSRCV:<hn>,{limit} only ({label}; "
+            "spec §4.7: <sz> <= <max>)",
+            RecordPlan("srcv-max", (Data(SRCV_HELD),)),
+            always(ACCEPT),
+            Action.SRCV_MAX,
+            srcv_max=limit,
+        )
+        for limit, label in (
+            (SRCV_HELD - 1, "one under what is held"),
+            (SRCV_HELD, "exactly what is held"),
+            (SRCV_HELD + 1, "one over what is held"),
+        )
     ),
 ]
