@@ -412,6 +412,7 @@ class ScenarioRunner:
                 else:
                     self._timed_send(server, handle, out, transfer)
                 self.device.close_quietly(handle)
+                self._settle(server)  # the device's last records (its close) reach the checks
                 out.server = {**_server_view(server), "backend": case.backend}
                 if flag_violations(out, server):
                     out.accepted = False  # the throughput verdict reads only `accepted`
