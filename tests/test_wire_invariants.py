@@ -261,3 +261,12 @@ def test_the_docs_carry_the_current_rules_table():
 
 def test_a_plaintext_record_over_2_14_breaks_the_length_rule():
     assert _rules(check_record(22, (3, 1), 2**14 + 1, None)) == {"rec-length"}
+
+
+def test_an_ssl2_format_client_hello_is_set_aside_not_flagged():
+    from w24_harness.servers.invariants import ClientWire
+
+    wire = ClientWire()
+    wire.feed(0x80, (0x2E, 0x01), b"\x03\x01" + bytes(20))  # RFC 2246 App. E.1 framing
+    wire.feed(0x99, (9, 9), b"misframed")
+    assert wire.v2_hello and wire.violations() == []

@@ -322,6 +322,7 @@ class ClientWire:
     finished_ok: bool | None = None
     mac_ok: bool | None = None
     found: list[Violation] = field(default_factory=list)
+    v2_hello: bool = False  # the client opened with an SSL 2.0 ClientHello: nothing is checked
     _messages: int = 0  # client handshake messages seen in the clear
     _ccs: bool = False
     _after_ccs: int = 0  # records since the client's ChangeCipherSpec
@@ -336,6 +337,13 @@ class ClientWire:
 
     def feed(self, ctype: int, version: tuple[int, int], body: bytes) -> None:
         """One whole client record, as it arrived (`body` encrypted after the client's CCS)."""
+        if self._messages == 0 and not self.found and ctype & 0x80:
+            # An SSL 2.0-format ClientHello (its header's high bit set), which RFC 2246 App. E.1
+            # allows a client that also speaks to SSL 2.0 servers: these 5-byte header rules do
+            # not apply, and the bytes that follow cannot be framed by them. Not checked.
+            self.v2_hello = True
+        if self.v2_hello:
+            return
         found = check_record(ctype, version, len(body), self.negotiated, self._ccs)
         if self._fatal_sent:
             found.append(violation("alert-fatal-close", f"a record of type {ctype} after it"))
