@@ -35,6 +35,8 @@ class Action(StrEnum):
     RECEIVE_PAUSED = "receive_paused"  # no SRCV for a while after the handshake, then read
     SRCV_MAX = "srcv_max"  # read with AT+iSRCV:<hn>,<max> only, each reply checked
     FULL_DUPLEX = "full_duplex"  # SSND and SRCV interleaved while the server streams
+    # Exactly one AT+iSSND of send_size bytes (no driver splitting), checked at the server.
+    SSND_ONE = "ssnd_one"
 
 
 class Family(StrEnum):

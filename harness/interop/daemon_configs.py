@@ -151,9 +151,21 @@ def gnutls_config(ctx: ConfigContext) -> list[str]:
 
 
 def vsftpd_config(ctx: ConfigContext) -> list[str]:
+    """FTPS as vsftpd's implicit mode runs it: TLS from the first byte (port 990 style)."""
+    return _vsftpd(ctx, implicit=True)
+
+
+def vsftpd_auth_tls_config(ctx: ConfigContext) -> list[str]:
+    """FTPS as most FTP servers run it (explicit, RFC 4217): a plain control connection that
+    the client upgrades with AUTH TLS, the workflow of the module's FOPS (spec §5.5)."""
+    return _vsftpd(ctx, implicit=False)
+
+
+def _vsftpd(ctx: ConfigContext, implicit: bool) -> list[str]:
     empty = ctx.workdir / "empty"
     empty.mkdir(mode=0o755, exist_ok=True)
     ssl3, tls1 = ("YES", "NO") if ctx.tls.version == SSL3 else ("NO", "YES")
+    implicit_ssl = "YES" if implicit else "NO"
     conf = f"""listen=YES
 listen_ipv6=NO
 listen_address=127.0.0.1
@@ -166,7 +178,7 @@ secure_chroot_dir={empty}
 seccomp_sandbox=NO
 ftpd_banner={FTP_BANNER}
 ssl_enable=YES
-implicit_ssl=YES
+implicit_ssl={implicit_ssl}
 rsa_cert_file={ctx.cert}
 rsa_private_key_file={ctx.key}
 ssl_sslv2=NO

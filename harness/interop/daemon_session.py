@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,12 @@ def probe(daemon: Daemon, version: str, suite: str, timeout: float = 10.0) -> st
     except OSError as exc:
         return f"cannot connect: {exc}"
     sock.settimeout(timeout)
+    if daemon.spec.app == App.FTP_AUTH_TLS:
+        try:
+            _auth_tls_plain(sock)
+        except (OSError, Failed) as exc:
+            sock.close()
+            return f"AUTH TLS refused: {exc}"
     conn = TLSConnection(sock)
     try:
         conn.handshakeClientCert(settings=settings)
@@ -197,6 +204,58 @@ def _ftp_banner(device: W24, handle: int, daemon: Daemon) -> Exchange:
     )
 
 
+def _ftp_quit(device: W24, handle: int, daemon: Daemon) -> Exchange:
+    _send(device, handle, b"QUIT\r\n")
+    reply = read_until_closed(device, handle)
+    if not reply.startswith(b"221"):
+        raise Failed(Stage.DATA, f"QUIT inside TLS answered {reply!r}, expected 221")
+    return Exchange(len(b"QUIT\r\n"), len(reply), f"AUTH TLS, then QUIT answered {reply.strip()!r}")
+
+
+# RFC 4217 §4: the server's 220 greeting, then "AUTH TLS" answered 234, all in the clear; the
+# TLS handshake follows on the same connection.
+AUTH_TLS = b"AUTH TLS\r\n"
+
+
+def _reply_code(line: bytes, want: bytes, what: str) -> None:
+    if not line.startswith(want):
+        raise Failed(Stage.DATA, f"{what} answered {line!r}, expected {want.decode()}")
+
+
+def _device_line(device: W24, handle: int, timeout: float = 15.0) -> bytes:
+    """One CRLF-ended line from a plain socket, by SRCV."""
+    got = bytearray()
+    deadline = time.monotonic() + timeout
+    while not got.endswith(b"\r\n") and time.monotonic() < deadline:
+        try:
+            chunk = device.receive_once(handle)
+        except DeviceError as exc:
+            raise Failed(Stage.DATA, str(exc), exc.code) from exc
+        got += chunk
+        if not chunk:
+            time.sleep(device.poll_interval)
+    return bytes(got)
+
+
+def starttls(device: W24, handle: int, daemon: Daemon) -> None:
+    """What the application says in the clear before AT+iSSL (explicit FTPS); nothing for the
+    others, whose TLS starts with the connection."""
+    if daemon.spec.app != App.FTP_AUTH_TLS:
+        return
+    _reply_code(_device_line(device, handle), b"220", "the connection")
+    _send(device, handle, AUTH_TLS)
+    _reply_code(_device_line(device, handle), b"234", "AUTH TLS")
+
+
+def _auth_tls_plain(sock: socket.socket) -> None:
+    """The same preamble for the reference client, on a plain socket."""
+    reader = sock.makefile("rb")
+    _reply_code(reader.readline(), b"220", "the connection")
+    sock.sendall(AUTH_TLS)
+    _reply_code(reader.readline(), b"234", "AUTH TLS")
+    reader.close()
+
+
 def _status_page(device: W24, handle: int, daemon: Daemon) -> Exchange:
     request = b"GET / HTTP/1.0\r\n\r\n"
     _send(device, handle, request)
@@ -217,6 +276,7 @@ _EXCHANGES: dict[App, Callable[[W24, int, Daemon], Exchange]] = {
     App.BANNER_ECHO: _banner_echo,
     App.HTTP_ECHO: _http,
     App.FTP_BANNER: _ftp_banner,
+    App.FTP_AUTH_TLS: _ftp_quit,
     App.STATUS_PAGE: _status_page,
 }
 
@@ -230,6 +290,10 @@ def attempt(device: W24, host: str, port: int, daemon: Daemon, *, data: bool = T
     """One session from the device to the daemon (through the relay at host:port)."""
     handle = device.open_tcp(host, port)
     try:
+        try:
+            starttls(device, handle, daemon)
+        except Failed as exc:
+            return Outcome(False, exc.code, exc.stage, exc.detail)
         started = time.perf_counter()
         try:
             device.start_ssl(handle)

@@ -51,6 +51,7 @@ class DaemonKind(StrEnum):
     STUNNEL = "stunnel"
     GNUTLS = "gnutls-serv"
     VSFTPD = "vsftpd"
+    VSFTPD_AUTH_TLS = "vsftpd-auth-tls"  # the same daemon, explicit FTPS (AUTH TLS)
     S_SERVER = "s_server"
 
 
@@ -61,6 +62,9 @@ class App(StrEnum):
     BANNER_ECHO = "banner line, then every byte echoed (plain service behind stunnel)"
     ECHO = "every byte echoed"
     FTP_BANNER = "FTP 220 banner over implicit TLS, QUIT answered 221"
+    # Explicit FTPS (RFC 4217 §4): banner and AUTH TLS in the clear, the handshake on the same
+    # connection (w24_harness.interop.daemon_session.starttls), then QUIT answered 221 inside TLS.
+    FTP_AUTH_TLS = "FTP AUTH TLS on the plain control connection, then QUIT answered 221 in TLS"
     STATUS_PAGE = "GET / answered with the s_server status page (-www)"
 
 
@@ -122,6 +126,15 @@ SPECS: dict[DaemonKind, DaemonSpec] = {
             App.FTP_BANNER,
             "OpenSSL",
             configs.vsftpd_config,
+            needs_root="it chroots each session and drops privileges",
+        ),
+        DaemonSpec(
+            DaemonKind.VSFTPD_AUTH_TLS,
+            "vsftpd",
+            "vsftpd",
+            App.FTP_AUTH_TLS,
+            "OpenSSL",
+            configs.vsftpd_auth_tls_config,
             needs_root="it chroots each session and drops privileges",
         ),
         DaemonSpec(

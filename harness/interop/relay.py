@@ -87,6 +87,8 @@ class _Direction:
     messages: list[str] = field(default_factory=list)  # plaintext handshake message types
     encrypted: bool = False
     eof_at: float | None = None
+    plain: list[str] = field(default_factory=list)  # plaintext lines before the first record
+    records: int = 0  # records parsed so far
 
 
 @dataclass
@@ -110,6 +112,16 @@ class WireLog:
             return
         d.buffer += data
         while len(d.buffer) >= RECORD_HEADER_LEN:
+            if not d.records and 32 <= d.buffer[0] < 127:
+                # A plaintext line before any record (explicit FTPS: "220 ...", "AUTH TLS"):
+                # no record type is printable, so a protocol that starts in the clear is told
+                # from one that does not by the first byte.
+                end = d.buffer.find(b"\r\n")
+                if end < 0:
+                    return
+                d.plain.append(bytes(d.buffer[:end]).decode("ascii", "replace"))
+                del d.buffer[: end + 2]
+                continue
             ctype, major, minor = d.buffer[0], d.buffer[1], d.buffer[2]
             length = int.from_bytes(d.buffer[3:5], "big")
             if ctype not in SSL3_TLS10_CONTENT_TYPES or major != 3:
@@ -119,6 +131,7 @@ class WireLog:
                 return
             body = bytes(d.buffer[RECORD_HEADER_LEN : RECORD_HEADER_LEN + length])
             del d.buffer[: RECORD_HEADER_LEN + length]
+            d.records += 1
             alert = ""
             if ctype == ContentType.ALERT and not d.encrypted and length == 2:
                 alert = f"{AlertLevel.toStr(body[0])} {AlertDescription.toStr(body[1])}"

@@ -10,8 +10,9 @@ only records what it returns and asserts), in this order:
 2. The row's subject must have reached the device: a conformance row that ended at AT+iCA=
    (the CA refused) never presented its server, so it is *not exercised*, never passed.
 3. The evidence besides the code: the bytes delivered before an error against the record plan,
-   and what the server saw of the client (ClientKeyExchange, the premaster's key, the
-   ClientHello). A contradiction fails the row.
+   what the server saw of the client (ClientKeyExchange, the premaster's key, the ClientHello),
+   and the wire invariants every handshake is checked against (servers.invariants). A
+   contradiction fails the row.
 4. A device that hung on the row (the driver timed out, then it answered AT again) failed it;
    one the sanity check found wedged is *wedged*.
 5. A deviations entry turns a firmware failure into *xfail* when the entry names no outcome or
@@ -116,6 +117,36 @@ def _not_exercised(scenario: Scenario, outcome: Outcome, predicted: Expect | Non
     )
 
 
+def _weigh_evidence(
+    scenario: Scenario, profile: DeviceProfile, outcome: Outcome, draft: _Draft, notes: list[str]
+) -> _Draft:
+    """The evidence besides the code: delivered bytes, the server's view, the wire invariants."""
+    passing = (ResultClass.PASSED, ResultClass.OBSERVED, ResultClass.DRIFT)
+    data_problems = delivered_data(scenario, outcome)
+    server_problems = (
+        server_evidence(scenario.evidence, outcome.report, profile)
+        if draft.result in passing
+        else []
+    )
+    if data_problems or server_problems:
+        draft = _Draft(ResultClass.FAILED, (data_problems or server_problems)[0], notes)
+        notes += [f"data: {p}" for p in data_problems]
+        notes += [f"server evidence: {p}" for p in server_problems]
+    signals = hello_signals(outcome.report) if scenario.evidence is not None else []
+    if signals:
+        notes.append(f"the ClientHello also carries: {', '.join(signals)} (recorded)")
+
+    if outcome.violations:
+        notes += [f"wire: {v}" for v in outcome.violations]
+        draft = _Draft(
+            ResultClass.FAILED,
+            f"the device broke {len(outcome.violations)} wire invariant(s): "
+            f"{outcome.violations[0]}",
+            notes,
+        )
+    return draft
+
+
 def judge(
     scenario: Scenario,
     profile: DeviceProfile,
@@ -134,20 +165,7 @@ def judge(
     if why_not:
         draft = _Draft(ResultClass.NOT_EXERCISED, why_not, notes)
 
-    data_problems = delivered_data(scenario, outcome)
-    server_problems = (
-        server_evidence(scenario.evidence, outcome.report, profile)
-        if draft.result in passing
-        else []
-    )
-    if data_problems or server_problems:
-        draft = _Draft(ResultClass.FAILED, (data_problems or server_problems)[0], notes)
-        notes += [f"data: {p}" for p in data_problems]
-        notes += [f"server evidence: {p}" for p in server_problems]
-    signals = hello_signals(outcome.report) if scenario.evidence is not None else []
-    if signals:
-        notes.append(f"the ClientHello also carries: {', '.join(signals)} (recorded)")
-
+    draft = _weigh_evidence(scenario, profile, outcome, draft, notes)
     if outcome.hung:
         draft = _Draft(ResultClass.FAILED, f"the device hung on the row: {outcome.hung}", notes)
     if outcome.wedged:

@@ -17,6 +17,7 @@ from w24_harness.pki.factory import CertFactory, IssuedCert, hash_for_profile
 from w24_harness.pki.identity import IdentitySets, cert_builder
 from w24_harness.pki.keys import rsa_key
 from w24_harness.pki.resign import resign
+from w24_harness.pki.sized import sized_ca
 from w24_harness.profiles.table import DeviceProfile
 
 GARBAGE_CA = (
@@ -147,6 +148,29 @@ class CertSets(IdentitySets):  # identity sets: w24_harness.pki.identity
     def _set_ca_4096(self) -> CertSet:
         return CertSet("ca_4096", compact_ca(4096, self.hash), None)
 
+    # Boundary values of the CA parameter (w24_harness.scenarios.limits): its length exactly
+    # at, one under and one over the profile's limit; the key sizes and hash §12.2 names.
+    def _set_ca_at_limit(self) -> CertSet:
+        return CertSet("ca_at_limit", sized_ca(self.profile.ca_max_chars, self.hash), None)
+
+    def _set_ca_under_limit(self) -> CertSet:
+        return CertSet("ca_under_limit", sized_ca(self.profile.ca_max_chars - 1, self.hash), None)
+
+    def _set_ca_over_limit(self) -> CertSet:
+        return CertSet("ca_over_limit", sized_ca(self.profile.ca_max_chars + 1, self.hash), None)
+
+    def _set_ca_512(self) -> CertSet:
+        return CertSet("ca_512", compact_ca(512, self.hash), None)
+
+    def _set_ca_1024(self) -> CertSet:
+        return CertSet("ca_1024", compact_ca(1024, self.hash), None)
+
+    def _set_ca_2048(self) -> CertSet:
+        return CertSet("ca_2048", compact_ca(2048, self.hash), None)
+
+    def _set_ca_md5(self) -> CertSet:
+        return CertSet("ca_md5", compact_ca(1024, "md5"), None)
+
 
 def compact_ca(key_bits: int, hash_name: str) -> bytes:
     """A CA certificate for a `key_bits` RSA key whose PEM stays short: one short name, only
@@ -192,6 +216,13 @@ def oversize_ca(limit: int, hash_name: str) -> bytes:
 
 # Every set's builder, by name: the one registry `CertSets.get` consults.
 BUILDERS: dict[CertSetName, Callable[[CertSets], CertSet]] = {
+    CertSetName.CA_AT_LIMIT: CertSets._set_ca_at_limit,
+    CertSetName.CA_UNDER_LIMIT: CertSets._set_ca_under_limit,
+    CertSetName.CA_OVER_LIMIT: CertSets._set_ca_over_limit,
+    CertSetName.CA_512: CertSets._set_ca_512,
+    CertSetName.CA_1024: CertSets._set_ca_1024,
+    CertSetName.CA_2048: CertSets._set_ca_2048,
+    CertSetName.CA_MD5: CertSets._set_ca_md5,
     CertSetName.VALID: CertSets._set_valid,
     CertSetName.NO_CA: CertSets._set_no_ca,
     CertSetName.WRONG_CA: CertSets._set_wrong_ca,

@@ -88,6 +88,9 @@ class Outcome:
     # The device took longer than the driver's timeout for a command of the row and then
     # answered AT again: a failure of the row, not of the infrastructure.
     hung: str | None = None
+    # What the device put on the wire against an RFC, as the servers checked it (field, rule,
+    # section: docs/invariants.md); any fails the row.
+    violations: list[str] = field(default_factory=list)
 
     def matches(self, expect: Expect) -> bool:
         if not self.intact or self.hung:
@@ -383,6 +386,8 @@ class ScenarioRunner:
             outcome.detail = "an SSND over the SSL limit was accepted"
         elif scenario.action == Action.EXCHANGE:
             self._exchange(scenario, server, handle, outcome)
+        elif scenario.action == Action.SSND_ONE:
+            self._ssnd_one(scenario, server, handle, outcome)
         elif scenario.action == Action.RECEIVE_TO_CLOSE:
             self._receive_to_close(scenario, server, handle, outcome)
         elif scenario.action == Action.RECEIVE_PAUSED:
@@ -424,6 +429,21 @@ class ScenarioRunner:
                     Stage.SEND, None, "server received different bytes (SHA-256 differs)"
                 )
 
+    def _ssnd_one(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
+        """One SSND of exactly send_size bytes, whatever the driver's chunk on this path."""
+        data = payload(scenario.send_size, seed=11)
+        try:
+            self.device.send_raw(handle, data)
+        except DeviceError as exc:
+            raise Rejected(Stage.SEND, exc.code, str(exc)) from exc
+        out.bytes_sent = len(data)
+        conn = server.wait_bytes_in(len(data), self.data_timeout)
+        if conn.bytes_in != len(data) or (data and conn.sha256_in != sha256_hex(data)):
+            raise Rejected(
+                Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)} bytes, or others"
+            )
+        out.detail = f"one SSND of {len(data)} bytes arrived whole"
+
     # -- throughput ------------------------------------------------------------------------
 
     def _throughput(self, case: ThroughputCase, size: int) -> Outcome:
@@ -450,7 +470,11 @@ class ScenarioRunner:
                 else:
                     self._timed_send(server, handle, out, transfer)
                 self.device.close_quietly(handle)
+                self._settle(server)  # the device's last records (its close) reach the checks
                 out.server = {**_server_view(server), "backend": case.backend}
+                if flag_violations(out, server):
+                    out.accepted = False  # the throughput verdict reads only `accepted`
+                    out.detail = "wire invariants broken: " + "; ".join(out.violations)
                 return out
         except Rejected as rej:
             return Outcome(
@@ -664,6 +688,17 @@ SETTLE_TIMEOUT_S = 2.0
 def _attach_server(outcome: Outcome, server: TLSServer) -> None:
     outcome.server = _server_view(server)
     outcome.report = server.connections[0] if server.connections else None
+    flag_violations(outcome, server)
+
+
+def flag_violations(outcome: Outcome, server: TLSServer) -> bool:
+    """Record the wire invariants the device broke on any of the row's connections
+    (w24_harness.servers.invariants); the judge fails the row on them."""
+    found = [str(v) for conn in server.connections for v in conn.violations]
+    if found:
+        outcome.violations = found
+        outcome.server["violations"] = found
+    return bool(found)
 
 
 def _server_view(server: TLSServer) -> dict[str, object]:

@@ -12,7 +12,16 @@ from collections import Counter
 from dataclasses import replace
 
 from w24_harness.profiles.table import DeviceProfile
-from w24_harness.scenarios import ca, data, datastage, handshake, identity, malicious, record
+from w24_harness.scenarios import (
+    ca,
+    data,
+    datastage,
+    handshake,
+    identity,
+    limits,
+    malicious,
+    record,
+)
 from w24_harness.scenarios.model import (
     ACCEPT,
     AllowedRule,
@@ -53,6 +62,7 @@ SCENARIOS: list[Scenario] = [
         *identity.SCENARIOS,
         *datastage.SCENARIOS,
         *record.SCENARIOS,
+        *limits.SCENARIOS,
     )
 ]
 DATA_SIZES = data.DATA_SIZES

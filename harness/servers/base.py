@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from w24_harness.servers.invariants import ClientWire, Violation
 from w24_harness.servers.misbehaviour.language import Misbehaviour
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
 from w24_harness.vocab import Backend
@@ -136,7 +137,15 @@ class ConnectionReport:
     records_plan: str | None = None  # the record plan whose steps were all sent
     # Every byte each way as the server read and wrote it (servers/capture.py), and the
     # session keys in NSS key-log format: a failing scenario's capture is made from them.
-    wire: list[WireEvent] = field(default_factory=list)
+    traffic: list[WireEvent] = field(default_factory=list)
     keylog: list[str] = field(default_factory=list)
     # The device's records after a watched plan, decrypted (RecordPlan.watch_client).
     client_after_plan: list[str] = field(default_factory=list)
+    # Everything the client put on the wire, checked against the RFCs as it arrived
+    # (w24_harness.servers.invariants).
+    wire: ClientWire = field(default_factory=ClientWire)
+
+    @property
+    def violations(self) -> list[Violation]:
+        """The wire invariants the client broke on this connection (field, rule, section)."""
+        return self.wire.violations()

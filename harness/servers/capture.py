@@ -112,10 +112,10 @@ def write_pcapng(
 
     packets: list[Any] = []
     for conn in connections:
-        if not conn.wire:
+        if not conn.traffic:
             continue
         client = conn.peer
-        first = conn.wire[0].at
+        first = conn.traffic[0].at
 
         def packet(at: float, src: tuple[str, int], dst: tuple[str, int], **tcp: Any) -> Any:
             to_server = dst == server
@@ -135,7 +135,7 @@ def write_pcapng(
         c_seq, s_seq = c_seq + 1, s_seq + 1
         packets.append(packet(at + 0.00015, client, server, flags="A", seq=c_seq, ack=s_seq))
         server_fin = False
-        for event in conn.wire:
+        for event in conn.traffic:
             if event.flow == Flow.FIN:
                 if not server_fin:
                     packets.append(
@@ -153,7 +153,7 @@ def write_pcapng(
                     frame = packet(event.at, server, client, flags="PA", seq=s_seq, ack=c_seq)
                     s_seq += len(chunk)
                 packets.append(_with_payload(frame, chunk))
-        last = conn.wire[-1].at
+        last = conn.traffic[-1].at
         # The end as the server saw it; a FIN each way closes the stream for the dissectors.
         packets.append(packet(last + 0.0001, client, server, flags="FA", seq=c_seq, ack=s_seq))
         c_seq += 1

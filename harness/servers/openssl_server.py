@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from w24_harness.servers.base import ServerConfig
+from w24_harness.servers.invariants import HEADER, ClientWire
 from w24_harness.servers.names import (
     IANA_TO_OPENSSL,
     alert_from_openssl_reason,
@@ -110,11 +111,28 @@ class _BioChannel:
     a ragged EOF reads as b"", a timeout raises TimeoutError, an alert OpenSSL sends on an
     error goes out before the error is raised."""
 
-    def __init__(self, context: ssl.SSLContext, raw: socket.socket) -> None:
+    def __init__(
+        self, context: ssl.SSLContext, raw: socket.socket, wire: ClientWire | None = None
+    ) -> None:
         self.raw = raw
         self.incoming = ssl.MemoryBIO()
         self.outgoing = ssl.MemoryBIO()
         self.obj = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        # The wire invariants see the client's first record (its ClientHello) as it arrives;
+        # OpenSSL checks the rest itself (describe_failure reads its verdict).
+        self.wire = wire
+        self._first: bytearray | None = bytearray()
+
+    def _observe(self, data: bytes) -> None:
+        if self.wire is None or self._first is None:
+            return
+        self._first += data
+        if len(self._first) >= HEADER:
+            length = int.from_bytes(self._first[3:5], "big")
+            if len(self._first) >= HEADER + length:
+                first = bytes(self._first)
+                self.wire.feed(first[0], (first[1], first[2]), first[HEADER : HEADER + length])
+                self._first = None
 
     def _flush(self) -> None:
         data = self.outgoing.read()
@@ -129,6 +147,7 @@ class _BioChannel:
                 self._flush()
                 data = self.raw.recv(READ_CHUNK)
                 if data:
+                    self._observe(data)
                     self.incoming.write(data)
                 else:
                     self.incoming.write_eof()
@@ -154,7 +173,18 @@ class _BioChannel:
             return b""  # as an SSLSocket with suppress_ragged_eofs
 
     def describe_failure(self, exc: BaseException) -> Failure:
+        # OpenSSL's own checks of the client's records (wire invariants rec-mac, fin-verify).
+        reason = getattr(exc, "reason", None) if isinstance(exc, ssl.SSLError) else None
+        if self.wire is not None and reason in _BAD_MAC:
+            self.wire.mac_ok = False
+        elif self.wire is not None and reason in _BAD_FINISHED:
+            self.wire.finished_ok = False
         return describe_ssl_error(exc)
+
+
+# OpenSSL's reasons when the client's record MAC or Finished does not verify.
+_BAD_MAC = frozenset({"DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "BAD_RECORD_MAC"})
+_BAD_FINISHED = frozenset({"DIGEST_CHECK_FAILED"})
 
 
 def describe_ssl_error(exc: BaseException) -> Failure:
@@ -181,7 +211,7 @@ class OpenSSLBackend:
         config = self.config
         report = ctx.report
         ctx.raw.settimeout(config.handshake_timeout_s)
-        channel = _BioChannel(self.context, ctx.raw)
+        channel = _BioChannel(self.context, ctx.raw, report.wire)
         try:
             started = time.perf_counter()
             try:

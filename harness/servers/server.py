@@ -167,7 +167,7 @@ class TLSServer:
             self.connections.append(report)
             self._changed.notify_all()
         # The backends read and write through a recorder: what a capture is made of.
-        recording = cast(socket.socket, RecordingSocket(raw, report.wire))
+        recording = cast(socket.socket, RecordingSocket(raw, report.traffic))
         ctx = ConnectionContext(recording, report, self.config, self._stopping, self._track)
         self._track(raw)
         try:

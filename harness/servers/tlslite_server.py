@@ -13,6 +13,7 @@ from tlslite.messages import ApplicationData
 
 from w24_harness.servers.base import ConnectionReport, ServerConfig
 from w24_harness.servers.capture import keylog_line
+from w24_harness.servers.invariants import check_alert, strict_decrypt
 from w24_harness.servers.misbehaviour.engine import ObservingSocket, ScriptedConnection
 from w24_harness.servers.misbehaviour.language import AppStage, Misbehaviour
 from w24_harness.servers.misbehaviour.records import serve_plan, wrap_socket
@@ -27,6 +28,9 @@ from w24_harness.servers.session import (
 from w24_harness.tlsaccel import cipher as fastcipher
 from w24_harness.tlsaccel import rsa as fastrsa
 from w24_harness.tlsfacts import W24_SUITES, suite_name, version_name
+
+# tlslite's words when the peer's Finished does not verify (its _getFinished).
+FINISHED_WRONG = "Finished message is incorrect"
 
 
 def build_settings(config: ServerConfig) -> HandshakeSettings:
@@ -101,6 +105,17 @@ class _TlsliteChannel:
         return bytes(self.conn.read(max=max_bytes))
 
     def describe_failure(self, exc: BaseException) -> Failure:
+        # What tlslite's own checks found wrong in the client's records: a wire invariant, when
+        # the server behaved (a misbehaving server's transcript or keys are its own doing).
+        if isinstance(exc, TLSRemoteAlert):
+            # The client's alert as tlslite decrypted it (an encrypted one is opaque on the wire).
+            wire = self.report.wire
+            wire.add(check_alert(bytes([exc.level, exc.description]), wire.negotiated or (3, 1)))
+        if isinstance(exc, TLSLocalAlert) and self.script is None:
+            if exc.description == AlertDescription.bad_record_mac:
+                self.report.wire.mac_ok = False
+            elif exc.message == FINISHED_WRONG:
+                self.report.wire.finished_ok = False
         return describe_tlslite_error(exc)
 
 
@@ -162,9 +177,13 @@ class TlsliteBackend:
                 )
             except Exception as exc:  # recorded in the report
                 self._note_misbehaved(conn, report)
+                self._check_key_exchange(report)
                 ctx.fail(exc, channel, "handshake")
                 return
             observer.handshake_done = True
+            self._check_key_exchange(report)
+            if script is None:
+                report.wire.finished_ok = True  # tlslite verified it
             self._note_misbehaved(conn, report)
             report.handshake_s = time.perf_counter() - started
             report.handshake_ok = True
@@ -193,6 +212,11 @@ class TlsliteBackend:
                     conn.close()  # close_notify, bounded by the socket timeout
                 except Exception:  # the peer may be gone already
                     pass
+
+    def _check_key_exchange(self, report: ConnectionReport) -> None:
+        report.wire.check_key_exchange(
+            report.server_key_bytes, lambda c: strict_decrypt(self.private_key, c)
+        )
 
     @staticmethod
     def _note_misbehaved(conn: ScriptedConnection, report: ConnectionReport) -> None:

@@ -111,6 +111,21 @@ class Faults:
     # AT+iSCLS frees the socket but leaves its entry in the status table: RP4 reports 0 for
     # the closed handle instead of -200, and SST answers I/(0), until STCP reuses it (§4.11).
     stale_status_after_scls: bool = False
+    # The premaster's first two bytes are the version the ServerHello chose, not the one the
+    # ClientHello offered (RFC 2246 §7.4.7.1): the classic rollback-check bug (old IE), which
+    # servers tolerate; only a session negotiated below the offered version shows it.
+    premaster_negotiated_version: bool = False
+    # The RNG is re-seeded with the same constant at every AT+iSSL (an entropy pool read
+    # before it holds anything): every ClientHello random and premaster are the same.
+    rng_reseeded: bool = False
+    # After the handshake the client's records keep the ClientHello's record version instead of
+    # the negotiated one (RFC 2246 §6.2.1): only an SSL 3.0 session shows it, and no server
+    # here refuses it.
+    record_version_offered: bool = False
+    # The alerts that abort a handshake go out at level warning (1), though RFC 2246 §7.2.2
+    # makes them fatal (unknown_ca, handshake_failure, protocol_version ...); the client still
+    # closes, so only the alert's level byte shows it.
+    alerts_as_warning: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

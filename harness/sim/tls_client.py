@@ -6,6 +6,7 @@ one whole record at a time. Plus the suite and version tables both modules use.
 from __future__ import annotations
 
 import errno
+import random
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -13,10 +14,13 @@ from typing import Any
 from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.constants import AlertDescription, AlertLevel, ContentType, HandshakeType
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
-from tlslite.messages import ClientHello, ServerHello
+from tlslite.keyexchange import RSAKeyExchange
+from tlslite.messages import Alert, ClientHello, ServerHello
+from tlslite.utils.cryptomath import getRandomBytes
 from tlslite.utils.python_rsakey import Python_RSAKey
 
 from w24_harness.profiles.table import DeviceProfile
+from w24_harness.sim.faults import Faults
 from w24_harness.sim.verify import CertRejected
 from w24_harness.tlsfacts import SUITES, ProtocolVersion, suite_name, version_name
 from w24_harness.vocab import ClientCheck, Renegotiation
@@ -25,6 +29,30 @@ from w24_harness.vocab import ClientCheck, Renegotiation
 _SWALLOWED_ERRORS: dict[ClientCheck, str] = {
     ClientCheck.FINISHED: "Finished message is incorrect",
     ClientCheck.OFFERED_SUITE: "Server responded with incorrect ciphersuite",
+}
+
+# The fault rng_reseeded's seed: a constant, as an empty entropy pool gives.
+RESEEDED_SEED = 0x5EED
+
+# TLS 1.0 alert -> the SSL 3.0 alert an SSL 3.0 session sends instead (OpenSSL's
+# ssl3_alert_code): RFC 6101 §5.4 defines only 0, 10, 20, 30, 40..47.
+SSL3_ALERT: dict[int, int] = {
+    AlertDescription.decryption_failed: AlertDescription.bad_record_mac,
+    AlertDescription.record_overflow: AlertDescription.bad_record_mac,
+    AlertDescription.unknown_ca: AlertDescription.bad_certificate,
+    **{
+        code: AlertDescription.handshake_failure
+        for code in (
+            AlertDescription.access_denied,
+            AlertDescription.decode_error,
+            AlertDescription.decrypt_error,
+            AlertDescription.export_restriction,
+            AlertDescription.protocol_version,
+            AlertDescription.insufficient_security,
+            AlertDescription.internal_error,
+            AlertDescription.user_canceled,
+        )
+    },
 }
 
 # What the device's client can speak at all; a profile picks from these.
@@ -74,8 +102,13 @@ class W24Client(TLSConnection):
         check: Callable,
         lenient: frozenset[ClientCheck] = frozenset(),
         compression: tuple[int, ...] = (0,),
+        faults: Faults | None = None,
     ) -> None:
         super().__init__(sock)
+        # Self-test faults on what the client puts on the wire (w24_harness.sim.faults).
+        self.faults = faults or Faults()
+        # The fault rng_reseeded: the same seed at every handshake.
+        self._rng = random.Random(RESEEDED_SEED) if self.faults.rng_reseeded else None
         # The compression methods the ClientHello offers: null only, on a correct W24.
         self.compression = list(compression)
         # Checks a self-test fault switches off (w24_harness.sim.faults); empty on a correct W24.
@@ -104,18 +137,56 @@ class W24Client(TLSConnection):
         del self.feed[:size]
         return chunk
 
+    def _random(self, n: int) -> bytearray:
+        return bytearray(self._rng.randbytes(n) if self._rng else getRandomBytes(n))
+
     def _sendMsg(self, msg: Any, randomizeFirstBlock: bool = True, update_hashes: bool = True):
         if isinstance(msg, ClientHello):
             msg.cipher_suites = list(self.offered)
             msg.extensions = None
             msg.compression_methods = list(self.compression)
+            if self._rng is not None:
+                msg.random = self._random(32)  # tlslite derives the keys from this object
         yield from super()._sendMsg(msg, False, update_hashes)
 
     def _sendError(self, alertDescription: Any, errorStr: Any = None):
         for check in self.lenient:
             if errorStr is not None and _SWALLOWED_ERRORS.get(check) == errorStr:
                 return  # the fault: the check is not made, the handshake goes on
+        if tuple(self.version) == (3, 0):
+            # SSL 3.0 (RFC 6101 §5.4) has no TLS-only alerts: send its nearest, as OpenSSL's
+            # ssl3_alert_code does (decrypt_error, protocol_version ... -> handshake_failure).
+            alertDescription = SSL3_ALERT.get(alertDescription, alertDescription)  # noqa: N806
+        if self.faults.alerts_as_warning:
+            # The fault: tlslite's _sendError with the level byte wrong.
+            self.sock.flush()
+            self.sock.buffer_writes = False
+            alert = Alert().create(alertDescription, AlertLevel.warning)
+            yield from self._sendMsg(alert)
+            self._shutdown(False)
+            raise TLSLocalAlert(alert, errorStr)
         yield from super()._sendError(alertDescription, errorStr)
+
+    def _clientKeyExchange(self, settings: Any, cipherSuite: Any, *rest: Any):
+        key_exchange = rest[-1]
+        wrong = self.faults.premaster_negotiated_version or self._rng is not None
+        if wrong and isinstance(key_exchange, RSAKeyExchange):
+            key_exchange.processServerKeyExchange = self._premaster_maker(key_exchange)
+        yield from super()._clientKeyExchange(settings, cipherSuite, *rest)
+
+    def _premaster_maker(self, kx: RSAKeyExchange) -> Callable[[Any, Any], bytearray]:
+        """tlslite's RSAKeyExchange.processServerKeyExchange, with the faults' premaster."""
+
+        def make(server_key: Any, _ske: Any) -> bytearray:
+            premaster = self._random(48)
+            if self.faults.premaster_negotiated_version:
+                premaster[0:2] = bytes(kx.serverHello.server_version)
+            else:
+                premaster[0:2] = bytes(kx.clientHello.client_version)
+            kx.encPremasterSecret = server_key.encrypt(premaster)
+            return premaster
+
+        return make
 
     def _getNextRecord(self):
         """tlslite's, but after the handshake a warning alert other than close_notify is
@@ -222,7 +293,12 @@ class W24Client(TLSConnection):
             if self.rejection is not None:
                 return self.rejection.reason
             hello = self.server_hello
-            if exc.description == AlertDescription.protocol_version and hello is not None:
+            # (In an SSL 3.0 session the protocol_version alert goes out as handshake_failure.)
+            refused = (
+                hello is not None
+                and version_name(hello.server_version) not in self.profile.protocols
+            )
+            if hello is not None and refused:
                 return self.version_reason(hello)
             if hello is not None and hello.cipher_suite not in self.offered:
                 offered = ", ".join(self.profile.cipher_suites)

@@ -61,7 +61,7 @@ from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
 from w24_harness.sim.verify import verify_server_chain
 from w24_harness.tlsaccel import cipher as fastcipher
-from w24_harness.tlsfacts import suite_name, version_name
+from w24_harness.tlsfacts import ProtocolVersion, suite_name, version_name
 from w24_harness.vocab import ClientCheck
 
 _MAC_BYTES = {"md5": 16, "sha": 20}
@@ -147,6 +147,10 @@ class SecureChannel:
         self._limit = profile.max_record_plaintext + faults.record_limit_off_by_one
         conn._recv_record_limit = self._limit  # 226 after decryption
         records.install(conn._recordLayer, check_padding_bytes=not faults.padding_unchecked)
+        if faults.record_version_offered:
+            # The fault: the record headers (only: MACs use the negotiated version) keep the
+            # ClientHello's version.
+            conn._recordLayer._recordSocket.version = ProtocolVersion(profile.hello_version).wire
         cipher, mac = tlslite_names(self.cipher)
         block = {"rc4": 0, "3des": 8}.get(cipher, 16)
         # Longest record a plaintext within the limit can make: MAC, explicit IV, 256 padding;
@@ -200,7 +204,8 @@ class SecureChannel:
 
         settings = client_settings(profile)
         offers_deflate = faults is not None and faults.hello_offers_compression
-        conn = W24Client(sock, profile, check, lenient, (1, 0) if offers_deflate else (0,))
+        compression = (1, 0) if offers_deflate else (0,)
+        conn = W24Client(sock, profile, check, lenient, compression, faults)
         if profile.record_limit_in_handshake:
             conn._recv_record_limit = profile.max_record_plaintext
         sock.setblocking(False)

@@ -125,5 +125,20 @@ def test_a_plaintext_alert_is_named_and_an_encrypted_one_counts_as_close_notify(
 
 def test_bytes_that_are_not_tls_stop_the_parsing_with_a_reason():
     log = WireLog()
-    log.feed(Side.SERVER, b"220 plain FTP banner\r\n")
+    log.feed(Side.SERVER, b"\x80\x01\x02\x03\x04\x05")
     assert log.unparsed and not log.records
+    # Text once records have begun is not a preamble: it stops the parsing too.
+    log = WireLog()
+    log.feed(Side.SERVER, bytes([22, 3, 1, 0, 0]) + b"220 late text\r\n")
+    assert log.unparsed and len(log.records) == 1
+
+
+def test_plaintext_lines_before_the_first_record_are_set_apart():
+    # Explicit FTPS (RFC 4217): the banner and AUTH TLS in the clear, then TLS on the connection.
+    log = WireLog()
+    log.feed(Side.SERVER, b"220 plain FTP banner\r\n234 Proceed\r\n")
+    log.feed(Side.DEVICE, b"AUTH TLS\r\n")
+    log.feed(Side.SERVER, bytes([22, 3, 1, 0, 0]))
+    assert not log.unparsed and len(log.records) == 1
+    assert log._dirs[Side.SERVER].plain == ["220 plain FTP banner", "234 Proceed"]
+    assert log._dirs[Side.DEVICE].plain == ["AUTH TLS"]

@@ -284,6 +284,13 @@ CASES = [
         Outcome(False, ResultCode.CA_PARSE_ERROR, Stage.CA),
         ResultClass.OBSERVED,
     ),
+    Case(
+        "a wire invariant broken fails a row whose code was right",
+        conformance(),
+        dataclasses.replace(SSL_220, violations=["pms-version: premaster version (3, 0)"]),
+        ResultClass.FAILED,
+        "wire invariant",
+    ),
     # -- hangs and wedges (defect 9) ---------------------------------------------------------
     Case(
         "defect 9: a device that hung on a stalled server and then answered AT fails the row",

@@ -187,7 +187,19 @@ def _refused_at_ca_load(s: Scenario) -> bool:
 
 def _sends_data(s) -> bool:
     sending = (Action.EXCHANGE, Action.FULL_DUPLEX)  # the actions that SSND the device's bytes
-    return _simulated(s).accept and s.action in sending and s.send_size > 0
+    # SSND_ONE sends its one SSND whatever its size (an empty one too).
+    sends = (s.action in sending and s.send_size > 0) or s.action == Action.SSND_ONE
+    return _simulated(s).accept and sends
+
+
+def _ssl3_session(s: Scenario) -> bool:
+    """The server does only SSL 3.0 while w24 offers TLS 1.0: the session is negotiated below
+    the version the ClientHello offered (what the wire invariants pms-version and rec-version
+    need to tell a broken client from a correct one)."""
+    return s.versions == (ProtocolVersion.SSL3,) and W24.hello_version != ProtocolVersion.SSL3
+
+
+SSL3_THROUGHPUT = {c.id for c in cases_for(W24) if c.version == ProtocolVersion.SSL3}
 
 
 # Which scenarios each fault must break, derived from the catalogue (not listed by hand), so a
@@ -254,6 +266,16 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     ),
     # The v1 CA (the style of the manual's sample) is refused at AT+iCA=.
     "v1_ca_refused": _ids(lambda s: s.certs == "v1_ca" and _simulated(s).accept),
+    # Wire invariants (w24_harness.servers.invariants), which no point scenario checks: the
+    # premaster's version bytes (pms-version) in every SSL 3.0 session that reaches the key
+    # exchange (every SSL 3.0 one here) ...
+    "premaster_negotiated_version": _ids(_ssl3_session) | SSL3_THROUGHPUT,
+    # ... and the record version after the handshake (rec-version), in every SSL 3.0 session
+    # whose handshake completes (the client's data or close_notify carry it).
+    "record_version_offered": _ids(
+        lambda s: _ssl3_session(s) and (_simulated(s).accept or _simulated(s).stage == Stage.DATA)
+    )
+    | SSL3_THROUGHPUT,
     # Only an SSND over the SSL limit can tell.
     "ssnd_limit_unchecked": _ids(lambda s: s.action == Action.SSND_OVER),
     # Only a host that stays away while more than the buffer arrives can tell.
@@ -289,6 +311,25 @@ def _run_suites(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> tuple
 # entry would be mirrored there. test_critical_expectations_match_the_reviewed_table holds the
 # derived sets to this one; a catalogue change that moves a critical row must move it here.
 REVIEWED_CRITICAL: dict[str, set[str]] = {
+    "premaster_negotiated_version": {
+        "hs-bad-finished-ssl3",
+        "hs-one-byte-records-ssl3",
+        "rec-empty-before-each-ssl3-3des",
+        "rec-split-1n1-ssl3-3des",
+        "rec-ssl3-max-padding-3des",
+        "rec-ssl3-overlong-padding-aes128",
+        "rec-ssl3-zero-padding-aes128",
+        "rec-tcp-trickle-ssl3-rc4",
+    },
+    "record_version_offered": {
+        "hs-one-byte-records-ssl3",
+        "rec-empty-before-each-ssl3-3des",
+        "rec-split-1n1-ssl3-3des",
+        "rec-ssl3-max-padding-3des",
+        "rec-ssl3-overlong-padding-aes128",
+        "rec-ssl3-zero-padding-aes128",
+        "rec-tcp-trickle-ssl3-rc4",
+    },
     "accept_any_cert": {
         "chain-wrong-order",
         "garbage-leaf-junk-signature",
@@ -562,6 +603,10 @@ COVERED_ELSEWHERE = {
     "down_keeps_ssl_context": "tests/model/test_model_faults.py",
     "down_handle_reused": "tests/model/test_model_faults.py",
     "stale_status_after_scls": "tests/model/test_model_faults.py",
+    # Expectations read off the run's own server evidence (which rows saw a ClientHello, which
+    # an always-fatal alert), not the catalogue:
+    "rng_reseeded": "tests/servers/test_invariants.py",
+    "alerts_as_warning": "tests/servers/test_invariants.py",
 }
 
 

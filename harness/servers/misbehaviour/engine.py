@@ -218,8 +218,13 @@ class ObservingSocket:
             if len(self._in) < RECORD_HEADER_LEN + length:
                 return
             ctype = self._in[0]
+            version = (self._in[1], self._in[2])
             body = bytes(self._in[RECORD_HEADER_LEN : RECORD_HEADER_LEN + length])
             del self._in[: RECORD_HEADER_LEN + length]
+            wire = self._report.wire
+            if self.negotiated is not None and wire.negotiated is None:
+                wire.negotiated = self.negotiated  # the ServerHello has gone out
+            wire.feed(ctype, version, body)
             self._record(ctype, body)
 
     def _record(self, ctype: int, body: bytes) -> None:
