@@ -11,6 +11,7 @@ from pathlib import Path
 
 from w24_harness.profile_files import ProfileFileError, load_profile_file
 from w24_harness.profiles import PROFILES, DeviceProfile, get_profile
+from w24_harness.sim.engines import DEFAULT_ENGINE, EngineUnavailable, profile_for, resolve
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.server import SPEC_ENV, Simulator, SimulatorConfig, decode_spec
 
@@ -47,6 +48,13 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "firmware drains them are lost (needs --baud; follows a baud change by the host)",
     )
     parser.add_argument(
+        "--engine",
+        default=DEFAULT_ENGINE,
+        help="the TLS stack behind the AT front end: tlslite (default), openssl, "
+        "wolfssl[-VERSION], mbedtls[-VERSION], tlslite-VERSION (built by "
+        "python -m w24_harness.sim.engines.build); the profile is limited to what it has",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -64,6 +72,8 @@ def run_sim(args: argparse.Namespace) -> int:
         return 2
     try:
         profile, faults = _profile_and_faults(args)
+        engine = resolve(args.engine)
+        profile = profile_for(profile, engine)
         config = SimulatorConfig(
             profile=profile,
             baud=args.baud,
@@ -73,9 +83,10 @@ def run_sim(args: argparse.Namespace) -> int:
             log=args.log,
             status=args.status,
             overrun=args.overrun,
+            engine=engine,
         )
         sim = Simulator(config)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EngineUnavailable) as exc:
         print(f"w24 sim: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
@@ -101,8 +112,8 @@ def run_sim(args: argparse.Namespace) -> int:
     print(url, flush=True)
     fault_names = ", ".join(config.faults.active()) or "none"
     print(
-        f"W24 simulator, profile {config.profile.name}, baud {args.baud or 'unthrottled'}, "
-        f"faults: {fault_names}. Ctrl-C to stop.",
+        f"W24 simulator, profile {config.profile.name}, engine {config.engine}, "
+        f"baud {args.baud or 'unthrottled'}, faults: {fault_names}. Ctrl-C to stop.",
         file=sys.stderr,
         flush=True,
     )

@@ -6,6 +6,8 @@ a user may need to flip them, live in the device profile.
 
 from __future__ import annotations
 
+from functools import partial
+
 import re
 import socket
 import time
@@ -22,6 +24,8 @@ from w24_harness.profiles import DeviceProfile
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
+from w24_harness.sim.engines import DEFAULT_ENGINE, factory
+from w24_harness.sim.engines.channel import EngineChannel
 from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
 
 SLOW_DELIVERY_DEFAULT_BAUD = 115200  # slow_delivery on an unthrottled line
@@ -61,7 +65,10 @@ class SimDevice:
         nvram: NVRam | None = None,
         faults: Faults | None = None,
         log: Callable[[str], None] | None = None,
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
+        # The TLS stack behind the AT front end (w24_harness.sim.engines); None: tls_engine's.
+        self.engine = factory(engine)
         # A firmware does one concrete thing: UNKNOWN fields take the documented defaults.
         self.profile = profile = profile.resolved()
         self.nvram = nvram or NVRam()
@@ -326,7 +333,13 @@ class SimDevice:
             raise CommandFailed(ResultCode.SSL_NO_CA, "no trusted CA loaded")
         started = time.monotonic()
         try:
-            sock.channel = SecureChannel.handshake(
+            engine = self.engine
+            start = (
+                SecureChannel.handshake
+                if engine is None
+                else partial(EngineChannel.handshake, engine)
+            )
+            sock.channel = start(
                 sock.sock,
                 self.profile,
                 cas,
