@@ -6,14 +6,13 @@ a user may need to flip them, live in the device profile.
 
 from __future__ import annotations
 
-from functools import partial
-
 import re
 import socket
 import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from cryptography import x509
 
@@ -21,11 +20,11 @@ from w24_harness.at.codes import ResultCode
 from w24_harness.at.reader import BadInput, Command
 from w24_harness.pki.fit import ca_text_length, check_ca_fit
 from w24_harness.profiles import DeviceProfile
+from w24_harness.sim.engines import DEFAULT_ENGINE, factory
+from w24_harness.sim.engines.channel import EngineChannel
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
-from w24_harness.sim.engines import DEFAULT_ENGINE, factory
-from w24_harness.sim.engines.channel import EngineChannel
 from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
 
 SLOW_DELIVERY_DEFAULT_BAUD = 115200  # slow_delivery on an unthrottled line

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.sim.faults import RX_OVERFLOW_IDLE_S, Faults
 from w24_harness.sim.engines.channel import EngineChannel
+from w24_harness.sim.faults import RX_OVERFLOW_IDLE_S, Faults
 from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
 
 # What rx_overflow_drops takes from TCP at once when the host comes back: everything there is.

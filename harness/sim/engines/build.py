@@ -112,7 +112,9 @@ def ensure_deb_src(archive: bool = False) -> None:
     if not todo:
         return
     if os.geteuid() != 0:
-        raise BuildError(f"no deb-src lines: as root, write {todo[0][0]} (see build.py), apt-get update")
+        raise BuildError(
+            f"no deb-src lines: as root, write {todo[0][0]} (see build.py), apt-get update"
+        )
     for path, text in todo:
         path.write_text(text)
     _run(["apt-get", "update", "-qq"])
@@ -145,8 +147,14 @@ def fetch_source(package: str, upstream: str, work: Path, log: Path) -> Path:
 
 def build_wolfssl(target: Target, work: Path, log: Path) -> None:
     _need(
-        {"gcc": "gcc", "make": "make", "autoreconf": "autoconf", "automake": "automake",
-         "libtoolize": "libtool", "apt-get": "apt"}
+        {
+            "gcc": "gcc",
+            "make": "make",
+            "autoreconf": "autoconf",
+            "automake": "automake",
+            "libtoolize": "libtool",
+            "apt-get": "apt",
+        }
     )
     src = fetch_source("wolfssl", target.version, work, log)
     flags = list(WOLFSSL_FLAGS)
@@ -180,8 +188,17 @@ def build_mbedtls(target: Target, work: Path, log: Path) -> None:
 def build_tlslite(target: Target, work: Path, log: Path) -> None:
     # Into its own directory: the harness's own tlslite-ng stays the installed one.
     _run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
-         str(target.prefix / "site"), f"tlslite-ng=={target.version}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target.prefix / "site"),
+            f"tlslite-ng=={target.version}",
+        ],
         work,
         log,
     )

@@ -35,6 +35,7 @@ from w24_harness.vocab import ClientCheck
 _KNOWN_TYPES = frozenset({20, 21, 22, 23})
 _APPLICATION_DATA = 23
 CLOSE_TIMEOUT_S = 1.0
+_BATCH_BYTES = 16384 + 2048  # one full record: what a stack's receive buffer holds
 # The front end's mapping of an engine failure after the handshake to the module's code.
 CODES: dict[Failure, int] = {
     Failure.HANDSHAKE: ResultCode.SSL_NEGOTIATION,
@@ -69,6 +70,7 @@ class EngineChannel:
         self._max_wire = _max_wire(self._limit, self.cipher, bool(profile.record_limit_counts_wire))
         self._record = bytearray()
         self._unclean = False
+        self._eof = False  # TCP EOF or RST seen
         self._peer_closed = False
         self._failure: SSLFailure | None = None
         self._closed = False
@@ -139,13 +141,18 @@ class EngineChannel:
         out = bytearray()
         try:
             while len(out) < max_bytes and not self._peer_closed:
-                if not self._assemble():
+                chunk = self._read_engine()
+                if chunk is not None:
+                    out += chunk
+                elif self._eof or not self._feed_available():
                     break
-                out += self._take_record()
         except SSLFailure:
             if not out:
                 raise
             # Plaintext decrypted before the bad record goes to the host first.
+        if not out and self._eof and not self._peer_closed:
+            self._peer_closed = True  # TCP is gone and the stack holds nothing more
+            self._unclean = True
         if not out and self._peer_closed:
             if self._unclean:
                 code = self._profile.unclean_close_code
@@ -154,16 +161,13 @@ class EngineChannel:
             raise PeerClosed("the server closed the SSL connection")
         return bytes(out)
 
-    def _take_record(self) -> bytes:
-        self._engine.feed(bytes(self._record))
-        self._record = bytearray()
-        data = bytearray()
+    def _read_engine(self) -> bytes | None:
+        """One read from the stack: at most one record's plaintext (every stack here returns
+        no more per read, measured), or None when it needs more bytes."""
         error: EngineError | None = None
+        chunk: bytes | None = None
         try:
-            while (chunk := self._engine.read()) is not None:
-                data += chunk
-                if not chunk:
-                    break
+            chunk = self._engine.read()
         except EngineError as exc:
             error = exc
         try:  # whatever the stack answers (a close_notify, an alert) goes out best effort
@@ -172,32 +176,46 @@ class EngineChannel:
             pass
         if error is not None and error.kind == Failure.CLOSED:
             self._peer_closed = True
-        elif error is not None:
-            if data:  # the plaintext before the failure goes to the host first
-                self._failure = SSLFailure(CODES[error.kind], error.detail)
-                self.close()
-                return bytes(data)
+            return b""
+        if error is not None:
             self._fail(CODES[error.kind], error.detail)
-        if len(data) > self._limit:
+        if chunk is not None and len(chunk) > self._limit:
             self._fail(
                 ResultCode.SSL_RECORD_TOO_BIG,
                 f"incoming record has more than {self._limit} bytes of plaintext",
             )
-        return bytes(data)
+        return chunk
 
-    def _assemble(self) -> bool:
-        """Read from the socket until one whole record is held; False if not there yet."""
+    def _feed_available(self) -> bool:
+        """Give the stack every whole record the socket holds now (up to one 16 KB batch), as a
+        socket BIO would: a stack may act on two records at once (mbed TLS 2.x reads a second
+        empty record as the end). False if not one whole record was there."""
+        fed = 0
+        while fed < _BATCH_BYTES and self._assemble(first=fed == 0):
+            self._engine.feed(bytes(self._record))
+            fed += len(self._record)
+            self._record = bytearray()
+        return fed > 0
+
+    def _assemble(self, first: bool = True) -> bool:
+        """Read from the socket until one whole record is held; False if not there yet. A bad
+        header fails at once only for the batch's `first` record; after others it waits, so
+        their plaintext reaches the host before the failure."""
         while True:
             have = len(self._record)
             need = 5
             if have >= 5:
                 need += int.from_bytes(self._record[3:5], "big")
-                if self._record[0] not in _KNOWN_TYPES:
+                bad_type = self._record[0] not in _KNOWN_TYPES
+                too_big = self._record[0] == _APPLICATION_DATA and need - 5 > self._max_wire
+                if (bad_type or too_big) and not first:
+                    return False
+                if bad_type:
                     self._fail(
                         ResultCode.SSL_DECODE_ERROR,
                         f"incoming record of unknown content type {self._record[0]}",
                     )
-                if self._record[0] == _APPLICATION_DATA and need - 5 > self._max_wire:
+                if too_big:
                     self._fail(
                         ResultCode.SSL_RECORD_TOO_BIG,
                         f"incoming record of {need - 5} bytes cannot hold <= {self._limit} "
@@ -212,8 +230,7 @@ class EngineChannel:
             except OSError:
                 chunk = b""  # connection reset
             if not chunk:
-                self._peer_closed = True
-                self._unclean = True
+                self._eof = True  # the records before it are still read out of the stack
                 return False
             self._record += chunk
 

@@ -117,8 +117,9 @@ class MbedTLSEngine:
         conf = self._conf
         if lib.mbedtls_ssl_config_defaults(conf, 0, 0, 0):  # CLIENT, STREAM, PRESET_DEFAULT
             raise EngineError(Failure.HANDSHAKE, "mbedtls_ssl_config_defaults failed")
-        lib.mbedtls_ssl_conf_rng(conf, ctypes.cast(lib.mbedtls_ctr_drbg_random, ctypes.c_void_p),
-                                 self._drbg)
+        lib.mbedtls_ssl_conf_rng(
+            conf, ctypes.cast(lib.mbedtls_ctr_drbg_random, ctypes.c_void_p), self._drbg
+        )
         minors = sorted(_MINOR[v] for v in config.versions)
         lib.mbedtls_ssl_conf_min_version(conf, 3, minors[0])
         lib.mbedtls_ssl_conf_max_version(conf, 3, minors[-1])

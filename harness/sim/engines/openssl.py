@@ -49,7 +49,10 @@ class OpenSSLEngine:
         wire = sorted(config.versions, key=lambda v: v.wire)
         if not wire or not config.suites:
             raise EngineError(Failure.HANDSHAKE, "no version or suite in common with the profile")
-        tls = {ProtocolVersion.SSL3: ssl.TLSVersion.SSLv3, ProtocolVersion.TLS1: ssl.TLSVersion.TLSv1}
+        tls = {
+            ProtocolVersion.SSL3: ssl.TLSVersion.SSLv3,
+            ProtocolVersion.TLS1: ssl.TLSVersion.TLSv1,
+        }
         ctx.minimum_version, ctx.maximum_version = tls[wire[0]], tls[wire[-1]]
         ctx.set_ciphers(":".join(_OPENSSL_NAME[s] for s in config.suites) + ":@SECLEVEL=0")
         self._in, self._out = ssl.MemoryBIO(), ssl.MemoryBIO()

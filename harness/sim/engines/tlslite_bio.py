@@ -178,7 +178,9 @@ class TlsliteFactory:
 
     def __post_init__(self) -> None:
         # Pure-Python 3DES came with tlslite-ng 0.8; before, 3DES needed pycrypto/m2crypto.
-        factory = importlib.import_module(f"{load(self.prefix, self.name).__name__}.utils.cipherfactory")
+        factory = importlib.import_module(
+            f"{load(self.prefix, self.name).__name__}.utils.cipherfactory"
+        )
         has_3des = bool(getattr(factory, "tripleDESPresent", False))
         self.suites = tuple(s for s in W24_SUITES if has_3des or "3DES" not in s)
 
