@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from w24_harness.profiles import DeviceProfile
 from w24_harness.sim.engines.base import EngineFactory
-from w24_harness.sim.engines.build import cache_root
+from w24_harness.sim.engines.cache import cache_root
 
 DEFAULT_ENGINE = "tlslite"
 STACKS = ("tlslite", "openssl", "wolfssl", "mbedtls")

@@ -25,7 +25,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_BUILDS = ("wolfssl-5.7.2", "wolfssl-4.6.0", "mbedtls-2.28.3", "tlslite-0.7.3")
+from w24_harness.sim.engines.cache import cache_root
+
+DEFAULT_BUILDS = (
+    "wolfssl-5.7.2",
+    "wolfssl-4.6.0",
+    "mbedtls-2.28.3",
+    "tlslite-0.7.3",
+    "tlslite-0.7.4",
+)
 SOURCES_FILE = Path("/etc/apt/sources.list.d/w24-engines-src.sources")
 DEB_SRC = """Types: deb-src
 URIs: http://deb.debian.org/debian
@@ -59,11 +67,6 @@ WOLFSSL_FLAGS = [
 
 class BuildError(Exception):
     """A build that cannot go on; the message is one line saying what to do."""
-
-
-def cache_root() -> Path:
-    env = os.environ.get("W24_ENGINES_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "w24-harness" / "engines"
 
 
 @dataclass(frozen=True)
