@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from pathlib import Path
 
 from w24_harness.profiles import DeviceProfile
 from w24_harness.sim.engines.base import EngineFactory
@@ -101,3 +102,10 @@ def profile_for(profile: DeviceProfile, name: str) -> DeviceProfile:
     return replace(
         profile, protocols=protocols, cipher_suites=suites, hello_version=hello, extras=extras
     )
+
+
+def deviations_file(name: str) -> Path | None:
+    """The shipped deviations file of an engine (what the stack itself fails, with the RFC
+    section and evidence), for `--w24-deviations`; None when it has none."""
+    path = Path(__file__).parent / "deviations" / f"{resolve(name)}.toml"
+    return path if path.is_file() else None
