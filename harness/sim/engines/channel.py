@@ -14,7 +14,8 @@ What stays here, whatever the stack (the module's own rules, not the stack's):
   that decrypts to more is 226 after;
 - plaintext before a failure or close is delivered first; PeerClosed is 203 after the stack's
   end of connection, the profile's unclean_close_code after a bare FIN/RST;
-- SCLS sends the stack's close_notify when profile.close_notify_on_scls.
+- the server's close_notify is answered with the stack's own (RFC 2246 §7.2.1); SCLS sends the
+  stack's close_notify when profile.close_notify_on_scls.
 """
 
 from __future__ import annotations
@@ -170,6 +171,14 @@ class EngineChannel:
             chunk = self._engine.read()
         except EngineError as exc:
             error = exc
+        if error is not None and error.kind == Failure.CLOSED:
+            # The module answers the server's close_notify with its own (RFC 2246 §7.2.1), as
+            # the simulator's own engine does; a stack reports the close and the firmware calls
+            # its shutdown function.
+            try:
+                self._engine.shutdown()
+            except EngineError:
+                pass
         try:  # whatever the stack answers (a close_notify, an alert) goes out best effort
             self._sock.send(self._engine.outgoing())
         except OSError:
