@@ -126,9 +126,8 @@ def test_wrong_ca_is_220(pki):
     def serve(tls: ssl.SSLSocket) -> None:
         pass  # the handshake fails on the client side; wrap_socket raises, reported below
 
-    with pytest.raises(SSLFailure) as failure:
-        with tls1_server(leaf, serve) as address:
-            _connect(address, other)
+    with pytest.raises(SSLFailure) as failure, tls1_server(leaf, serve) as address:
+        _connect(address, other)
     assert failure.value.code == ResultCode.SSL_NEGOTIATION
     assert "CERTIFICATE_VERIFY_FAILED" in failure.value.reason
 
