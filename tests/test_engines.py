@@ -216,3 +216,13 @@ def test_rows_needing_what_the_engine_lacks_are_not_run():
     assert _lacking(by_id["rec-bad-mac-aes128"], profile) == ""
     # On the full W24 profile (the default simulator) nothing is skipped.
     assert not [s.id for s in SCENARIOS if _lacking(s, W24)]
+
+
+def test_faults_inside_the_own_client_are_refused_on_a_real_stack(capsys):
+    # padding_unchecked breaks the simulator's own record check: a real stack has no such
+    # switch, so the run would silently test nothing.
+    assert (
+        sim_main(["--tcp", "127.0.0.1:0", "--engine", "openssl", "--fault", "padding_unchecked"])
+        == 2
+    )
+    assert "padding_unchecked need --engine tlslite" in capsys.readouterr().err

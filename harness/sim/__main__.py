@@ -12,10 +12,26 @@ from pathlib import Path
 from w24_harness.profile_files import ProfileFileError, load_profile_file
 from w24_harness.profiles import PROFILES, DeviceProfile, get_profile
 from w24_harness.sim.engines import DEFAULT_ENGINE, EngineUnavailable, profile_for, resolve
-from w24_harness.sim.faults import Faults
+from w24_harness.sim.faults import CHECK_FAULTS, Faults
 from w24_harness.sim.server import SPEC_ENV, Simulator, SimulatorConfig, decode_spec
 
 INTERNAL_ERROR_EXIT = 3  # `w24 sim` exit status after a simulator internal error
+# Faults that act inside the simulator's own TLS client (tls_engine, tls_client, verify), so only
+# on the default engine; the rest act in the AT front end and work with every engine.
+ENGINE_FAULTS = frozenset(
+    {
+        "empty_record_eof",
+        "hello_offers_compression",
+        "hello_request_drops_data",
+        "ignore_close_notify",
+        "leaf_search",
+        "lenient_pkcs1",
+        "padding_unchecked",
+        "record_limit_off_by_one",
+        "trust_by_name",
+        *CHECK_FAULTS,
+    }
+)
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +90,10 @@ def run_sim(args: argparse.Namespace) -> int:
         profile, faults = _profile_and_faults(args)
         engine = resolve(args.engine)
         profile = profile_for(profile, engine)
+        inside = sorted(set(faults.active()) & ENGINE_FAULTS)
+        if inside and engine != DEFAULT_ENGINE:
+            # They break the simulator's own TLS client; a real stack has no such switch.
+            raise ValueError(f"fault(s) {', '.join(inside)} need --engine {DEFAULT_ENGINE}")
         config = SimulatorConfig(
             profile=profile,
             baud=args.baud,
