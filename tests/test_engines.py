@@ -226,3 +226,22 @@ def test_faults_inside_the_own_client_are_refused_on_a_real_stack(capsys):
         == 2
     )
     assert "padding_unchecked need --engine tlslite" in capsys.readouterr().err
+
+
+def test_record_limit_in_handshake_is_226_when_the_profile_says_so(pki):
+    ca, _ = pki
+    # leaf + two intermediates: a Certificate message (one record) over 2048 bytes.
+    rsa = trustme.KeyType.RSA
+    middle = ca.create_child_ca(key_type=rsa).create_child_ca(key_type=rsa)
+    chained = middle.issue_cert("localhost", key_type=rsa)
+    made = factory("openssl")
+    assert made is not None
+    profile = profile_for(W24, "openssl").with_changes(record_limit_in_handshake=True)
+
+    def serve(tls: ssl.SSLSocket) -> None:
+        pass
+
+    with pytest.raises(SSLFailure) as failure, tls1_server(chained, serve) as address:
+        sock = socket.create_connection(address, timeout=5)
+        EngineChannel.handshake(made, sock, profile, [ca.cert_pem.bytes()])
+    assert failure.value.code == ResultCode.SSL_RECORD_TOO_BIG

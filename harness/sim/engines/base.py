@@ -80,6 +80,24 @@ class Engine(Protocol):
     def peer_cert_der(self) -> bytes: ...
 
 
+class Channel(Protocol):
+    """What SimDevice and SimSocket use of an SSL socket, whichever engine is behind it:
+    w24_harness.sim.tls_engine.SecureChannel (the default) and channel.EngineChannel."""
+
+    version: str
+    cipher: str
+    server_cert_der: bytes
+
+    @property
+    def closed(self) -> bool: ...
+
+    def send(self, data: bytes) -> None: ...
+
+    def pump(self, max_bytes: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class EngineFactory(Protocol):
     """A built stack: what it can do, and how to start one connection."""
 

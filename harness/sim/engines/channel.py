@@ -111,7 +111,19 @@ class EngineChannel:
                     break
                 # One whole record at a time, never past it: what follows the server's Finished
                 # (application data) stays in the socket for pump().
-                engine.feed(_handshake_record(sock, deadline, limit))
+                record = _handshake_record(sock, deadline, limit)
+                if (
+                    profile.record_limit_in_handshake
+                    and len(record) - 5 > profile.max_record_plaintext
+                ):
+                    sock.close()
+                    engine.free()
+                    raise SSLFailure(
+                        ResultCode.SSL_RECORD_TOO_BIG,
+                        f"handshake record of {len(record) - 5} bytes is over "
+                        f"{profile.max_record_plaintext}",
+                    )
+                engine.feed(record)
         except (EngineError, OSError) as exc:
             sock.close()
             engine.free()
