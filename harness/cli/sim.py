@@ -11,10 +11,27 @@ from pathlib import Path
 
 from w24_harness.profiles.files import ProfileFileError, load_profile_file
 from w24_harness.profiles.table import PROFILES, DeviceProfile, get_profile
-from w24_harness.sim.faults import Faults
+from w24_harness.sim.engines import DEFAULT_ENGINE, EngineUnavailable, profile_for, resolve
+from w24_harness.sim.faults import CHECK_FAULTS, Faults
 from w24_harness.sim.server import SPEC_ENV, Simulator, SimulatorConfig, decode_spec
 
 INTERNAL_ERROR_EXIT = 3  # `w24 sim` exit status after a simulator internal error
+# Faults that act inside the simulator's own TLS client (tls_engine, tls_client, verify), so only
+# on the default engine; the rest act in the AT front end and work with every engine.
+ENGINE_FAULTS = frozenset(
+    {
+        "empty_record_eof",
+        "hello_offers_compression",
+        "hello_request_drops_data",
+        "ignore_close_notify",
+        "leaf_search",
+        "lenient_pkcs1",
+        "padding_unchecked",
+        "record_limit_off_by_one",
+        "trust_by_name",
+        *CHECK_FAULTS,
+    }
+)
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +64,13 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "firmware drains them are lost (needs --baud; follows a baud change by the host)",
     )
     parser.add_argument(
+        "--engine",
+        default=DEFAULT_ENGINE,
+        help="the TLS stack behind the AT front end: tlslite (default), openssl, "
+        "wolfssl[-VERSION], mbedtls[-VERSION], tlslite-VERSION (built by "
+        "python -m w24_harness.sim.engines.build); the profile is limited to what it has",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -72,6 +96,12 @@ def run_sim(args: argparse.Namespace) -> int:
         return 2
     try:
         profile, faults = _profile_and_faults(args)
+        engine = resolve(args.engine)
+        profile = profile_for(profile, engine)
+        inside = sorted(set(faults.active()) & ENGINE_FAULTS)
+        if inside and engine != DEFAULT_ENGINE:
+            # They break the simulator's own TLS client; a real stack has no such switch.
+            raise ValueError(f"fault(s) {', '.join(inside)} need --engine {DEFAULT_ENGINE}")
         config = SimulatorConfig(
             profile=profile,
             baud=args.baud,
@@ -81,9 +111,10 @@ def run_sim(args: argparse.Namespace) -> int:
             log=args.log,
             status=args.status,
             overrun=args.overrun,
+            engine=engine,
         )
         sim = Simulator(config)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EngineUnavailable) as exc:
         print(f"w24 sim: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
@@ -109,8 +140,8 @@ def run_sim(args: argparse.Namespace) -> int:
     print(url, flush=True)
     fault_names = ", ".join(config.faults.active()) or "none"
     print(
-        f"W24 simulator, profile {config.profile.name}, baud {args.baud or 'unthrottled'}, "
-        f"faults: {fault_names}. Ctrl-C to stop.",
+        f"W24 simulator, profile {config.profile.name}, engine {config.engine}, "
+        f"baud {args.baud or 'unthrottled'}, faults: {fault_names}. Ctrl-C to stop.",
         file=sys.stderr,
         flush=True,
     )

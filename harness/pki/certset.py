@@ -53,6 +53,7 @@ class CertSetName(StrEnum):
     MD5_LEAF = "md5_leaf"
     NO_CA = "no_ca"
     NOT_YET_VALID = "not_yet_valid"
+    OUTER_PARAMS_MISMATCH = "outer_params_mismatch"
     SELF_SIGNED = "self_signed"
     SELF_SIGNED_CA = "self_signed_ca"
     SHA256_CHAIN = "sha256_chain"

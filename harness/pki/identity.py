@@ -227,6 +227,19 @@ def with_modified_tbs(cert: x509.Certificate) -> x509.Certificate:
     return x509.load_der_x509_certificate(parsed.dump(force=True))
 
 
+def with_outer_params_tag(cert: x509.Certificate, tag: int = 0x09) -> bytes:
+    """Certificate bytes whose outer signatureAlgorithm parameters are an empty value of
+    another type (REAL by default) where the TBS's say NULL: the same length, so only a client
+    that compares the tags sees that the two AlgorithmIdentifiers differ (RFC 5280 §4.1.1.2;
+    mbed TLS < 2.25 compared the lengths only, CVE-2020-36478). The signature stays valid."""
+    der = cert.public_bytes(Encoding.DER)
+    algorithm = asn1_x509.Certificate.load(der)["signature_algorithm"].dump()
+    if not algorithm.endswith(b"\x05\x00"):
+        raise ValueError("the certificate's signatureAlgorithm has no NULL parameters")
+    at = der.rindex(algorithm)  # the outer one follows the TBS
+    return der[:at] + algorithm[:-2] + bytes([tag, 0]) + der[at + len(algorithm) :]
+
+
 def _tlv(tag: int, body: bytes) -> bytes:
     """One DER TLV with a minimal length."""
     n = len(body)
@@ -434,6 +447,9 @@ class IdentitySets:
         leaf = flip_signature_bit(self._root_leaf(), -1)
         return self._root_set("signature_last_byte_flipped", leaf)
 
+    def _set_outer_params_mismatch(self) -> CertSet:
+        return self._root_set("outer_params_mismatch", with_outer_params_tag(self._root_leaf()))
+
     def _set_tbs_modified(self) -> CertSet:
         return self._root_set("tbs_modified", with_modified_tbs(self._root_leaf()))
 
@@ -604,6 +620,7 @@ __all__ = [
     "non_ff_padding_signature",
     "v1_certificate",
     "with_modified_tbs",
+    "with_outer_params_tag",
     "with_signature",
     "without_signature",
 ]

@@ -216,6 +216,7 @@ def oversize_ca(limit: int, hash_name: str) -> bytes:
 
 # Every set's builder, by name: the one registry `CertSets.get` consults.
 BUILDERS: dict[CertSetName, Callable[[CertSets], CertSet]] = {
+    CertSetName.OUTER_PARAMS_MISMATCH: CertSets._set_outer_params_mismatch,
     CertSetName.CA_AT_LIMIT: CertSets._set_ca_at_limit,
     CertSetName.CA_UNDER_LIMIT: CertSets._set_ca_under_limit,
     CertSetName.CA_OVER_LIMIT: CertSets._set_ca_over_limit,

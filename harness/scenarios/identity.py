@@ -108,6 +108,17 @@ SIGNATURE_CHECK: list[Scenario] = [
         "leaf signed by the loaded CA, the low bit of the signature's last byte flipped",
         CertSetName.SIGNATURE_LAST_BYTE_FLIPPED,
     ),
+    Scenario(
+        "leaf-outer-sigalg-params-mismatch",
+        "leaf signed by the loaded CA whose outer signatureAlgorithm parameters are an empty "
+        "REAL where the TBS's are NULL: same length, other tag (RFC 5280 §4.1.1.2: the two "
+        "must be the same; mbed TLS < 2.25 compared lengths only, CVE-2020-36478)",
+        Family.IDENTITY,
+        always(NEGOTIATION),
+        certs=CertSetName.OUTER_PARAMS_MISMATCH,
+        basis=Basis.RFC,
+        kind=Kind.CONFORMANCE,
+    ),
     _signature(
         "leaf-tbs-modified",
         "leaf whose serial number was changed after the loaded CA signed it",

@@ -149,6 +149,14 @@ def _padding_scenarios() -> list[Scenario]:
             always(DECODE),
         ),
         _rec(
+            "rec-bad-mac-pad0-aes128",
+            "TLS 1.0 AES record of 11 bytes (+ 20-byte MAC + padding-length byte 0x00 = 32: "
+            "the padding is that one byte) with a wrong MAC (CVE-2018-1000159: tlslite-ng "
+            "<= 0.7.3 skipped the MAC check for a 0x00 padding; RFC 2246 §6.2.3.2)",
+            _bad_record("bad-mac-pad0", Shape(bad_mac=True), 11),
+            always(DECODE),
+        ),
+        _rec(
             "rec-bad-mac-3des",
             "TLS 1.0 3DES record with valid padding and a wrong MAC",
             _bad_record("bad-mac", Shape(bad_mac=True)),

@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from cryptography import x509
 
@@ -19,6 +20,8 @@ from w24_harness.at.codes import ResultCode
 from w24_harness.at.reader import BadInput, Command
 from w24_harness.pki.fit import ca_text_length, check_ca_fit
 from w24_harness.profiles.table import DeviceProfile
+from w24_harness.sim.engines import DEFAULT_ENGINE, factory
+from w24_harness.sim.engines.channel import EngineChannel
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
@@ -61,7 +64,10 @@ class SimDevice:
         nvram: NVRam | None = None,
         faults: Faults | None = None,
         log: Callable[[str], None] | None = None,
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
+        # The TLS stack behind the AT front end (w24_harness.sim.engines); None: tls_engine's.
+        self.engine = factory(engine)
         # A firmware does one concrete thing: UNKNOWN fields take the documented defaults.
         self.profile = profile = profile.resolved()
         self.nvram = nvram or NVRam()
@@ -331,7 +337,13 @@ class SimDevice:
             raise CommandFailed(ResultCode.SSL_NO_CA, "no trusted CA loaded")
         started = time.monotonic()
         try:
-            sock.channel = SecureChannel.handshake(
+            engine = self.engine
+            start = (
+                SecureChannel.handshake
+                if engine is None
+                else partial(EngineChannel.handshake, engine)
+            )
+            sock.channel = start(
                 sock.sock,
                 self.profile,
                 cas,

@@ -62,6 +62,7 @@ class SimulatorConfig:
     log: Path | None = None
     status: Path | None = None  # where the internal-error count goes (w24_harness.sim.status)
     overrun: bool = False  # the UART input-overrun model (line.InputOverrun); needs a baud
+    engine: str = "tlslite"  # the TLS stack behind the AT front end (w24_harness.sim.engines)
 
 
 class Simulator:
@@ -75,7 +76,9 @@ class Simulator:
         if self.config.echo is not None:
             profile = profile.with_changes(echo_default=self.config.echo)
         nvram = NVRam(self.config.state)
-        self.device = SimDevice(profile, nvram, self.config.faults, self.log.note)
+        self.device = SimDevice(
+            profile, nvram, self.config.faults, self.log.note, engine=self.config.engine
+        )
         self.device.line_baud = self.config.baud
         self.device.on_internal_error = self._save_status
         self._save_status()

@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 from w24_harness.at.codes import ResultCode
+from w24_harness.sim.engines.base import Channel
 from w24_harness.sim.faults import RX_OVERFLOW_IDLE_S, Faults
-from w24_harness.sim.tls_engine import PeerClosed, SecureChannel, SSLFailure
+from w24_harness.sim.tls_engine import PeerClosed, SSLFailure
 
 # What rx_overflow_drops takes from TCP at once when the host comes back: everything there is.
 _OVERFLOW_GRAB = 1 << 20
@@ -38,7 +39,7 @@ class SimSocket:
     # Set once the socket is down; buffered data stays readable (spec §4.13).
     error: int | None = None
     error_reason: str = ""
-    channel: SecureChannel | None = None
+    channel: Channel | None = None
     faults: Faults = field(default_factory=Faults)
     last_poll: float = field(default_factory=time.monotonic)  # the host's last look at it
     # A send that failed after its SSND was answered (SimDevice.defer_sends): the next SSND's.
