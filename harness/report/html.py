@@ -20,7 +20,7 @@ from w24_harness.report.chart import throughput_chart
 from w24_harness.report.compare import Comparison, presence_summary
 from w24_harness.report.linerate import format_rate
 from w24_harness.report.results import RunResults, ScenarioResult
-from w24_harness.report.verdict import NO_FAMILY, Entry, RunVerdict, Tally
+from w24_harness.report.verdict import NO_FAMILY, Entry, Missing, RunVerdict, Tally, by_cause
 from w24_harness.tlsfacts import SUITES, W24_SUITES, ProtocolVersion
 from w24_harness.vocab import DataDirection, Family
 
@@ -48,6 +48,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict .counts span.zero { opacity: 0.55; }
 .verdict ul { margin: 6px 0 0; padding-left: 1.3em; } .verdict li { margin: 1px 0; }
 .verdict a { color: inherit; }
+.verdict details { display: inline; margin-left: 0.5em; } .verdict summary { cursor: pointer; }
 .faults { background: #6a1b9a; color: #fff; padding: 4px 10px; border-radius: 4px; }
 .chip { display: inline-block; margin: 1px 2px; padding: 0 6px; border-radius: 9px;
         font-size: 12px; color: #fff; text-decoration: none; white-space: nowrap; }
@@ -192,6 +193,27 @@ def _chip(e: Entry, label: str | None = None) -> str:
 # -- the verdict ---------------------------------------------------------------------------
 
 
+def _missing_by_cause(missing: list[Missing]) -> str:
+    """One line per cause (count, reason, detail), its rows folded: a device lost half-way is
+    one line, not a banner with the same cause for every row after it."""
+    if not missing:
+        return ""
+    items = "".join(
+        f"<li><b>{len(c.rows)} {escape(c.why)}</b>"
+        + (f' <span class="detail">{escape(c.detail)}</span>' if c.detail else "")
+        + f"<details><summary>the {len(c.rows)} row{'s' if len(c.rows) != 1 else ''}</summary>"
+        + ", ".join(
+            f'<a href="#{_anchor(m.nodeid)}"><code>{escape(m.id)}</code></a>' for m in c.rows
+        )
+        + "</details></li>"
+        for c in by_cause(missing)
+    )
+    n = len(missing)
+    return f"<div><b>{n} planned scenario{'s' if n != 1 else ''} produced no result:</b>" + (
+        f"<ul>{items}</ul></div>"
+    )
+
+
 def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
     c = verdict.counts
     shown = [
@@ -210,19 +232,7 @@ def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
         for name, n in shown
     )
     why = "".join(f"<span>{n} {escape(reason)}</span>" for reason, n in c.no_result_why.items())
-    missing = "".join(
-        f'<li><a href="#{_anchor(m.nodeid)}"><code>{escape(m.id)}</code></a>: {escape(m.why)}'
-        + (f' <span class="detail">({escape(m.detail)})</span>' if m.detail else "")
-        + "</li>"
-        for m in verdict.missing
-    )
-    missing_html = (
-        f"<div><b>{len(verdict.missing)} planned scenario"
-        f"{'s' if len(verdict.missing) != 1 else ''} produced no result:</b>"
-        f"<ul>{missing}</ul></div>"
-        if verdict.missing
-        else ""
-    )
+    missing_html = _missing_by_cause(verdict.missing)
     planned = {m.nodeid for m in verdict.missing}
     others = [t for t in verdict.troubles if t.nodeid not in planned]
     trouble_html = (

@@ -20,6 +20,7 @@ from w24_harness.report.verdict import (
     RunVerdict,
     TestOutcome,
     TestStatus,
+    Verdict,
     entries,
     judge,
 )
@@ -154,6 +155,7 @@ class RunResults:
     internal_errors: list[SimInternalError] = field(default_factory=list)
     planned: list[PlannedScenario] = field(default_factory=list)  # what pytest collected
     outcomes: list[TestOutcome] = field(default_factory=list)  # pytest's word on each test
+    stopped: str | None = None  # why the run stopped early: the device lost (fixtures/stop.py)
 
     @property
     def passed(self) -> int:
@@ -164,11 +166,15 @@ class RunResults:
         return len(self.results) - self.passed
 
     def verdict(self) -> RunVerdict:
-        return judge(self.planned, self.results, self.outcomes, self.exit_status)
+        verdict = judge(self.planned, self.results, self.outcomes, self.exit_status, self.stopped)
+        if self.aborted:  # nothing ran: the reason is the verdict, not "0 of 0"
+            verdict.state = Verdict.INCOMPLETE
+            verdict.headline = f"INCOMPLETE: no test ran: {self.aborted}"
+        return verdict
 
     def entries(self) -> list[Entry]:
         """Every planned scenario as the verdict counted it (the report's rows and grids)."""
-        return entries(self.planned, self.results, self.outcomes, self.exit_status)
+        return entries(self.planned, self.results, self.outcomes, self.exit_status, self.stopped)
 
     def to_json(self) -> dict[str, object]:
         verdict = self.verdict()
@@ -176,6 +182,7 @@ class RunResults:
             "runs": [record(i) for i in self.info],
             "exit_status": self.exit_status,
             "aborted": self.aborted,
+            "stopped": self.stopped,
             "verdict": verdict.to_json(),
             "counts": record(verdict.counts),
             "summary": {
@@ -200,6 +207,7 @@ class RunResults:
             results=[_build(ScenarioResult, r) for r in data.get("results", [])],
             exit_status=data.get("exit_status"),
             aborted=data.get("aborted"),
+            stopped=data.get("stopped"),
             internal_errors=[
                 _build(SimInternalError, e) for e in data.get("simulator_internal_errors", [])
             ],
