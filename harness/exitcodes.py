@@ -1,7 +1,7 @@
 """The exit status of a w24 run (`w24 test`, `./w24-test suites`, pytest with the plugin).
 
-pytest's own codes keep their meaning (0-5); the harness adds two, so a script can tell a run
-that found a firmware failure from one that could not finish or could not start:
+pytest's own codes keep their meaning (0-6); the harness adds two above them, so a script can
+tell a run that found a firmware failure from one that could not finish or could not start:
 
 | code | meaning |
 |------|---------|
@@ -11,8 +11,9 @@ that found a firmware failure from one that could not finish or could not start:
 | 3 | internal error of pytest or a plugin |
 | 4 | usage error: a bad option, an unreadable profile/deviations/baseline file |
 | 5 | no tests collected (a `-k` that matches nothing) |
-| 6 | incomplete: planned rows produced no result (the device was lost mid-run, harness error) |
-| 7 | device unreachable: the port cannot be opened, or the device is silent, before any test |
+| 6 | pytest's --max-warnings exceeded (pytest >= 9) |
+| 10 | incomplete: planned rows produced no result (the device was lost mid-run, harness error) |
+| 11 | device unreachable: the port cannot be opened, or the device is silent, before any test |
 """
 
 from __future__ import annotations
@@ -27,5 +28,6 @@ class RunExit(IntEnum):
     INTERNAL_ERROR = 3
     USAGE_ERROR = 4
     NO_TESTS = 5
-    INCOMPLETE = 6
-    UNREACHABLE = 7
+    MAX_WARNINGS = 6
+    INCOMPLETE = 10
+    UNREACHABLE = 11

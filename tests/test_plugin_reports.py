@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from w24_harness.exitcodes import RunExit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [pytest.mark.timeout(120)]
@@ -210,27 +212,42 @@ def test_device_killed_midway_makes_the_verdict_red_and_names_the_lost_scenario(
     assert "INCOMPLETE: 2 of 3 planned scenarios as expected; 1 produced no result" in (
         result.stdout.str()
     )
-    assert "no result: no-ca (device dead" in result.stdout.str()
+    assert "no result: 1 device dead: LineDeadError" in result.stdout.str()
+    assert "[no-ca]" in result.stdout.str()
     html = (report_dir / "report.html").read_text()
     assert 'class="verdict red"' in html and "no-ca" in html
 
 
-def test_device_that_stays_dead_leaves_every_later_scenario_without_result(pytester, tmp_path):
-    # On hardware nothing restarts a dead module: every later test errors in setup.
-    pytester.makepyfile(
-        test_dead=KILLED_MIDWAY.replace(
-            "w24_session.simulator.proc.wait(timeout=10)",
-            "w24_session.simulator.proc.wait(timeout=10)\n"
-            "        w24_session.recover = lambda: w24_session.device.ping(timeout=0.5)",
-        )
-    )
+STAYS_DEAD = KILLED_MIDWAY.replace(
+    "w24_session.simulator.proc.wait(timeout=10)",
+    "w24_session.simulator.proc.wait(timeout=10)\n"
+    "        w24_session.recover = lambda: w24_session.device.ping(timeout=0.5)",
+)
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_device_that_stays_dead_stops_the_run_with_one_cause(pytester, tmp_path, xdist):
+    # On hardware nothing restarts a dead module: the run stops at the first row that cannot
+    # get it back, and every row not yet started is "not run" under that one cause.
+    pytester.makepyfile(test_dead=STAYS_DEAD)
     report_dir = tmp_path / "reports"
-    result = _run(pytester, report_dir)
-    result.assert_outcomes(passed=1, failed=1, errors=2)  # no-ca: call and teardown
+    result = _run(pytester, report_dir, *xdist)
+    assert result.ret == RunExit.INCOMPLETE
+    out = result.stdout.str()
+    assert "Traceback" not in out and "most recent call last" not in out
+    assert out.rstrip().splitlines()[-1].startswith("w24 verdict: INCOMPLETE")
     data = _results(report_dir)
-    assert data["counts"]["planned"] == 3 and data["counts"]["no_result"] == 2
-    assert sorted(m["id"] for m in data["verdict"]["missing"]) == ["no-ca", "wrong-ca"]
-    assert data["verdict"]["colour"] == "red"
+    assert data["stopped"].startswith("w24: device dead in test_scenario[no-ca]")
+    missing = {m["id"]: m for m in data["verdict"]["missing"]}
+    assert missing["no-ca"]["why"] == "device dead"
+    # Under xdist the other worker may have run wrong-ca before the loss; one process cannot.
+    assert set(missing) == {"no-ca", "wrong-ca"} if not xdist else "no-ca" in missing
+    for m in missing.values():
+        if m["id"] != "no-ca":
+            assert (m["why"], m["detail"]) == ("not run", data["stopped"])
+    assert data["verdict"]["colour"] == "red" and data["exit_status"] == RunExit.INCOMPLETE
+    for name in ("results.json", "report.html", "junit.xml"):
+        assert (report_dir / name).is_file(), name
 
 
 def test_counts_cover_skips_harness_errors_xfail_and_xpass(pytester, tmp_path):
@@ -295,9 +312,9 @@ def test_forgets_to_record(check_scenario):
     report_dir = tmp_path / "reports"
     result = _run(pytester, report_dir)
     result.assert_outcomes(passed=1)
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.ret == RunExit.INCOMPLETE
     data = _results(report_dir)
-    assert data["verdict"]["state"] == "incomplete" and data["exit_status"] == 1
+    assert data["verdict"]["state"] == "incomplete" and data["exit_status"] == RunExit.INCOMPLETE
     assert [(m["id"], m["why"]) for m in data["verdict"]["missing"]] == [
         ("test_forgets_to_record", "harness error")
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from w24_harness.exitcodes import RunExit
 from w24_harness.fixtures import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def test_unusable_port_ends_the_session_before_any_test(pytester, tmp_path, port
     report_dir = tmp_path / "r"
     result = _run(pytester, report_dir, "--w24-port", port)
     out = result.stdout.str() + result.stderr.str()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.ret == RunExit.UNREACHABLE  # not 4: a typo in a flag is a usage error
     assert says in out
     assert "ERROR at setup" not in out and " passed" not in out
     results = json.loads((report_dir / "results.json").read_text())
