@@ -542,7 +542,8 @@ def comparison_section(cmp: Comparison) -> str:
         if n
         else '<span class="chip t-passed">no regressions against the baseline</span>'
     )
-    notes = "".join(f'<p class="muted">{escape(note)}</p>' for note in cmp.notes)
+    notes = "".join(f'<p class="bad">gate blocked: {escape(b)}</p>' for b in cmp.blockers)
+    notes += "".join(f'<p class="muted">{escape(note)}</p>' for note in cmp.notes)
     head = (
         f'<section><h2>Baseline comparison</h2><p class="summary">{verdict} '
         f'<span class="muted">{cmp.compared} scenarios compared with '
