@@ -10,9 +10,11 @@ On the model of tlsfuzzer's `-x` and BoGo's shim config, with the three reasons 
     [not-applicable]
     "ca-slot-absent" = "our board has four CA slots"
 
-Keys are scenario ids or fnmatch globs; each value is the reason. A matching scenario is a strict
-xfail: when it passes, it is an XPASS and fails the run. A security-critical scenario may only
-be a `known-bug`.
+Keys are scenario ids (or field-interop row ids, w24_harness.field_rows) or fnmatch globs;
+each value is the reason. A matching scenario is a strict
+xfail: when it passes, it is an XPASS and fails the run; when it skips (e.g. a daemon whose
+TLS library has no SSL 3.0), the skip is declared. A run whose only non-passes are declared is
+green (report/verdict.py). A security-critical scenario may only be a `known-bug`.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ class Deviations:
         return next((e for e in self.entries if fnmatch.fnmatchcase(scenario_id, e.pattern)), None)
 
 
-def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Deviations:
+def load_deviations(
+    path: Path, scenarios: list[Scenario], profile: str, row_ids: list[str] | None = None
+) -> Deviations:
+    """`row_ids`: ids of rows outside the catalogue an entry may name (field-interop rows)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -73,7 +78,14 @@ def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Devi
         if not isinstance(table, dict):
             raise DeviationsError(f'{path}: [{key}] must be a table of scenario = "reason"')
         entries += [
-            _entry(f"{path}: [{key}] {pattern!r}", pattern, _SECTIONS[key], reason, scenarios)
+            _entry(
+                f"{path}: [{key}] {pattern!r}",
+                pattern,
+                _SECTIONS[key],
+                reason,
+                scenarios,
+                row_ids or [],
+            )
             for pattern, reason in table.items()
         ]
     return Deviations(path, tuple(entries), for_profile)
@@ -83,12 +95,17 @@ _SECTIONS: dict[str, Deviation] = {d.value: d for d in Deviation}
 
 
 def _entry(
-    where: str, pattern: str, status: Deviation, reason: object, scenarios: list[Scenario]
+    where: str,
+    pattern: str,
+    status: Deviation,
+    reason: object,
+    scenarios: list[Scenario],
+    row_ids: list[str],
 ) -> DeviationEntry:
     if not isinstance(reason, str) or not reason.strip():
         raise DeviationsError(f"{where}: the value must be a reason (a non-empty string)")
     matched = [s for s in scenarios if fnmatch.fnmatchcase(s.id, pattern)]
-    if not matched:
+    if not matched and not fnmatch.filter(row_ids, pattern):
         raise DeviationsError(f"{where}: matches no scenario in the catalogue")
     critical = [s.id for s in matched if s.critical]
     if critical and status != Deviation.KNOWN_BUG:

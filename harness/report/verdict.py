@@ -104,6 +104,7 @@ class PlannedScenario:
     version: str = ""  # single protocol version of an acceptance case (the report's grid)
     suite: str = ""  # single cipher suite of an acceptance case
     direction: str = ""  # DataDirection of a throughput case
+    deviation: str = ""  # the deviations-file entry naming this row ("not-applicable: why")
 
 
 @dataclass
@@ -153,6 +154,7 @@ class Counts:
     no_result: int = 0
     no_result_why: dict[str, int] = field(default_factory=dict)
     other_failed: int = 0  # tests outside the plan (no scenario recorded) that failed
+    declared: int = 0  # xfail or skipped rows a deviations file declares: they keep a run green
 
 
 @dataclass
@@ -230,6 +232,8 @@ def entries(
         else:
             why = _why_missing(outcome, interrupted, stopped)
             detail = outcome.detail if outcome else (stopped or "")
+            if why == NoResult.SKIPPED and plan[nodeid].deviation:
+                detail = f"{detail} [declared: {plan[nodeid].deviation}]".lstrip()
             missing = Missing(nodeid, plan[nodeid].id, why, detail)
             out.append(Entry(plan[nodeid], Tally.NO_RESULT, None, missing))
     return out
@@ -252,6 +256,13 @@ def judge(
     failing = (TestStatus.FAILED, TestStatus.ERROR, TestStatus.XPASS)
     others = [o for o in outcomes if o.nodeid not in planned_ids and o.status in failing]
     why_counts = Counter(str(m.why) for m in missing)
+    declared = sum(
+        bool(e.planned.deviation)
+        and (
+            e.tally == Tally.XFAIL or (e.missing is not None and e.missing.why == NoResult.SKIPPED)
+        )
+        for e in counted
+    )
     counts = Counts(
         planned=len(counted),
         passed=tally[Tally.PASSED],
@@ -265,6 +276,7 @@ def judge(
         no_result=len(missing),
         no_result_why=dict(sorted(why_counts.items())),
         other_failed=len(others),
+        declared=declared,
     )
     state = _state(counts, troubles, exit_status)
     return RunVerdict(
@@ -289,7 +301,8 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         or exit_status not in (None, pytest.ExitCode.OK)
     ):
         return Verdict.FAILED
-    if counts.drift or counts.xfail or skipped or not counts.planned:
+    # Declared rows (a deviations file says why) are not notes: the user decided them.
+    if counts.drift or counts.xfail + skipped > counts.declared or not counts.planned:
         return Verdict.NOTES
     return Verdict.PASSED
 
@@ -312,6 +325,8 @@ def _headline(state: Verdict, c: Counts) -> str:
     ):
         if n:
             parts.append(f"{n} {word}")
+    if c.declared:
+        parts.append(f"{c.declared} declared in the deviations file")
     if c.other_failed:
         parts.append(f"{c.other_failed} other test{'s' if c.other_failed != 1 else ''} failed")
     return f"{str(state).upper()}: " + "; ".join(parts)
