@@ -100,6 +100,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         return command is None or command in names
 
     parser = argparse.ArgumentParser(prog="w24", description=__doc__)
+    parser.add_argument(
+        "-V",
+        "--version",
+        action="store_true",
+        help="print the harness, Python, OpenSSL and "
+        "tlslite-ng versions and the git commit, and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     if wanted("test"):
@@ -169,6 +176,11 @@ def run_suites(pytest_args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        from w24_harness.provenance import version_line
+
+        print(version_line())
+        return 0
     if argv[:1] == ["test"]:  # everything after it is pytest's, not argparse's
         return run_suites(argv[1:])
     parser = build_parser(argv[0] if argv[:1] and argv[0] in COMMANDS else None)

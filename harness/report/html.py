@@ -16,6 +16,7 @@ from collections import defaultdict
 from html import escape
 from pathlib import Path
 
+from w24_harness.provenance import Provenance
 from w24_harness.report.chart import throughput_chart
 from w24_harness.report.compare import Comparison, presence_summary
 from w24_harness.report.linerate import format_rate
@@ -504,6 +505,7 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
         'aria-label="filter the scenarios"></div>'
     )
     title = f"W24 TLS certification: {verdict.state}"
+    ident_html += _provenance_html(run.provenance)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         "<meta name='viewport' content='width=device-width'>"
@@ -514,6 +516,25 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
         f"{_characterization_section(counted, profiles)}{chart_html}"
         f"{_all_section(counted, base)}<script>{_FILTER_JS}</script></body></html>\n"
     )
+
+
+def _provenance_html(p: Provenance | None) -> str:
+    """When, by what, on what: one muted block under the device line."""
+    if p is None:
+        return '<div class="ident muted">run provenance not recorded (an older results.json)</div>'
+    took = f" for {p.duration_s:.1f} s" if p.duration_s is not None else ""
+    commit = f" (git {p.git_commit})" if p.git_commit else ""
+    rate = f"{p.baud} baud" if p.baud else "unthrottled"
+    profile = p.profile + (
+        f" from {p.profile_file} (sha256 {p.profile_sha256[:16]}…)" if p.profile_file else ""
+    )
+    lines = [
+        f"Run started {p.started}{took}, on host {p.host} ({p.platform})",
+        f"w24-harness {p.harness_version or '?'}{commit}; Python {p.python}, {p.openssl}, "
+        f"tlslite-ng {p.tlslite or '?'}",
+        f"Port {p.port} via {p.path or '?'} at {rate}; profile {profile}",
+    ]
+    return '<div class="ident muted provenance">' + "<br>".join(map(escape, lines)) + "</div>"
 
 
 def internal_errors_section(run: RunResults) -> str:

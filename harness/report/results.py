@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from w24_harness.provenance import Provenance
 from w24_harness.report.verdict import (
     Entry,
     NoResult,
@@ -156,6 +157,7 @@ class RunResults:
     planned: list[PlannedScenario] = field(default_factory=list)  # what pytest collected
     outcomes: list[TestOutcome] = field(default_factory=list)  # pytest's word on each test
     stopped: str | None = None  # why the run stopped early: the device lost (fixtures/stop.py)
+    provenance: Provenance | None = None  # when, by what, on what (w24_harness.provenance)
 
     @property
     def passed(self) -> int:
@@ -179,6 +181,7 @@ class RunResults:
     def to_json(self) -> dict[str, object]:
         verdict = self.verdict()
         return {
+            "provenance": record(self.provenance) if self.provenance else None,
             "runs": [record(i) for i in self.info],
             "exit_status": self.exit_status,
             "aborted": self.aborted,
@@ -208,6 +211,7 @@ class RunResults:
             exit_status=data.get("exit_status"),
             aborted=data.get("aborted"),
             stopped=data.get("stopped"),
+            provenance=_build(Provenance, data["provenance"]) if data.get("provenance") else None,
             internal_errors=[
                 _build(SimInternalError, e) for e in data.get("simulator_internal_errors", [])
             ],
