@@ -87,9 +87,14 @@ def file_sha256(path: Path) -> str:
 
 def start(*, port: str, baud: int, profile: str, profile_file: Path | None = None) -> Provenance:
     """What can be known as the run starts (the controller's configure)."""
+    v = versions()
     return Provenance(
         started=now(),
-        **versions(),
+        harness_version=v["harness_version"],
+        git_commit=v["git_commit"],
+        python=v["python"],
+        openssl=v["openssl"],
+        tlslite=v["tlslite"],
         host=socket.gethostname(),
         platform=platform.platform(terse=True),
         command=" ".join(sys.argv),
