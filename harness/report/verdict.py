@@ -254,7 +254,12 @@ def judge(
     troubles = [o for o in outcomes if o.trouble is not None and o.trouble.infrastructure]
     planned_ids = {e.planned.nodeid for e in counted}
     failing = (TestStatus.FAILED, TestStatus.ERROR, TestStatus.XPASS)
-    others = [o for o in outcomes if o.nodeid not in planned_ids and o.status in failing]
+    # A test outside the plan that failed on its own (its port lost: a trouble, counted there).
+    others = [
+        o
+        for o in outcomes
+        if o.nodeid not in planned_ids and o.status in failing and o.trouble is None
+    ]
     why_counts = Counter(str(m.why) for m in missing)
     declared = sum(
         bool(e.planned.deviation)
