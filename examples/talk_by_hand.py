@@ -1,7 +1,13 @@
-"""Talk to a W24 (or `w24 sim --pty`) by hand with plain pyserial: load a CA, open a socket to
-`openssl s_server -tls1 -www`, run AT+iSSL, send a GET, print the page, close.
+#!/bin/sh
+# Runs with the checkout's .venv (it has pyserial), or the python in $PYTHON: the next line is
+# a command for sh and a string expression for Python (so the imports come after it).
+# ruff: noqa: E402
+"exec" "${PYTHON:-${0%/*}/../.venv/bin/python}" "$0" "$@"  # fmt: skip
 
-usage: python examples/talk_by_hand.py PORT CA.pem SERVER_PORT
+"""Talk to a W24 (or `./w24 sim --pty`) by hand with plain pyserial: load a CA, open a socket
+to `openssl s_server -tls1 -www`, run AT+iSSL, send a GET, print the page, close.
+
+usage: examples/talk_by_hand.py PORT CA.pem SERVER_PORT
 """
 
 import sys

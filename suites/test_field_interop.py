@@ -42,6 +42,15 @@ from w24_harness.interop.daemons import (
     TLSSettings,
 )
 from w24_harness.interop.relay import RecordRelay, WireLog
+from w24_harness.interop.rows import (
+    ADMIN_LOADED,
+    KINDS,
+    VERSIONS,
+    admin_row,
+    data_row,
+    suite_row,
+    wrong_ca_row,
+)
 from w24_harness.judge.judgement import judge_expectation
 from w24_harness.pki.certset import CertSetName
 from w24_harness.pki.factory import hash_for_profile, write_key_file
@@ -51,13 +60,11 @@ from w24_harness.pki.sets import CertSets
 from w24_harness.profiles.table import PROFILES, DeviceProfile
 from w24_harness.runner.scenario import Outcome, ca_loaded, restore_ca
 from w24_harness.scenarios import ACCEPT, Expect, reject
-from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion, short_name
+from w24_harness.tlsfacts import W24_SUITES, ProtocolVersion
 
 SSL3, TLS1 = ProtocolVersion.SSL3, ProtocolVersion.TLS1
 
 pytestmark = [pytest.mark.field_interop, pytest.mark.timeout(120)]
-
-KINDS = list(SPECS)
 # What a daemon's log says about a refused handshake (the line worth quoting in the report).
 LOG_WORDS = ("alert", "unknown ca", "error", "fail")
 
@@ -171,12 +178,14 @@ def _wire_agrees(wire: WireLog | None, version: str, suite: str) -> str:
     return ""
 
 
-@pytest.mark.parametrize("kind", KINDS)
+# Each row's parameter id is its row id (w24_harness.interop.rows): one name in the node id, the
+# plan, results.json, the report and a deviations file.
 @pytest.mark.parametrize(
-    ("version", "suite"),
+    ("kind", "version", "suite"),
     [
-        pytest.param(v, s, id=f"{ProtocolVersion(v).short}-{short_name(s)}")
-        for v in (TLS1, SSL3)
+        pytest.param(k, v, s, id=suite_row(k, v, s))
+        for k in KINDS
+        for v in VERSIONS
         for s in W24_SUITES
     ],
 )
@@ -196,7 +205,7 @@ def test_suite_offered(
     _record(
         w24_record,
         w24_options,
-        row=f"field-{kind}-{ProtocolVersion(version).short}-{short_name(suite)}",
+        row=suite_row(kind, version, suite),
         description=f"{kind} ({spec.library}) configured for {version} {suite} only",
         expect=expect,
         outcome=outcome,
@@ -205,7 +214,7 @@ def test_suite_offered(
     )
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS, ids=data_row)
 def test_data_both_ways(kind, field_daemon, server_files, pki, w24, w24_options, w24_record):
     field = field_daemon(kind, server_files, TLSSettings(TLS1, W24_SUITES))
     with ca_loaded(w24, pki.root.cert_pem):
@@ -219,7 +228,7 @@ def test_data_both_ways(kind, field_daemon, server_files, pki, w24, w24_options,
     _record(
         w24_record,
         w24_options,
-        row=f"field-{kind}-data",
+        row=data_row(kind),
         description=f"{kind}: {field.daemon.spec.app} (TLS 1.0, the W24 suites)",
         expect=ACCEPT,
         outcome=outcome,
@@ -241,7 +250,7 @@ def _new_log_lines(daemon: Daemon, mark: tuple[int, ...], timeout: float = 2.0) 
 
 
 @pytest.mark.w24_certs("wrong_ca")  # run with the wrong-ca scenario: one CA write for both
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS, ids=wrong_ca_row)
 def test_wrong_ca_refused(kind, field_daemon, server_files, pki, w24, w24_options, w24_record):
     field = field_daemon(kind, server_files, TLSSettings(TLS1, W24_SUITES))
     expect = reject(ResultCode.SSL_NEGOTIATION, Stage.SSL)
@@ -253,7 +262,7 @@ def test_wrong_ca_refused(kind, field_daemon, server_files, pki, w24, w24_option
     _record(
         w24_record,
         w24_options,
-        row=f"field-{kind}-wrong-ca",
+        row=wrong_ca_row(kind),
         description=f"{kind} presents a certificate the loaded CA did not sign",
         expect=expect,
         outcome=outcome,
@@ -365,8 +374,10 @@ def _cli_ca_load(w24_session, w24_options, cert: Path) -> subprocess.CompletedPr
         w24_session.connect()
 
 
-@pytest.mark.parametrize("loaded", ["own", "other"])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("kind", "loaded"),
+    [pytest.param(k, loaded, id=admin_row(k, loaded)) for k in KINDS for loaded in ADMIN_LOADED],
+)
 def test_admin_self_signed(
     kind, loaded, field_daemon, admin_cert, w24, w24_session, w24_options, w24_record
 ):
@@ -387,7 +398,7 @@ def test_admin_self_signed(
     _record(
         w24_record,
         w24_options,
-        row=f"field-{kind}-admin-{loaded}-cert",
+        row=admin_row(kind, loaded),
         description=f"{kind} with its administrator's self-signed certificate; "
         f"`w24 ca load` of {whose} certificate",
         expect=expect,

@@ -5,6 +5,11 @@
     w24 certs csr HOSTNAME...              key + CSR for a commercial CA
     w24 certs check FILE                   does this CA fit the device? (PEM or DER)
 
+The certificates carry the names given: --org (O) and --name (OU) for the CA, --org and --cn
+for a server certificate or CSR (O defaults to the CA's, CN to the first hostname); nothing
+says "trustme". --profile-file fits the CA to a profile file (`w24 characterize` writes one),
+as --w24-profile-file does for the suites.
+
 Exit codes: 0 done / fits, 1 does not fit the profile, 2 usage or input error (the message says
 which file). Key files are written with mode 0600 and never overwritten without --force.
 Keys made here are fresh (never the harness's process-wide test-key cache): people deploy them.
@@ -35,6 +40,7 @@ from w24_harness.pki.resign import SIGNATURE_HASHES
 from w24_harness.profiles.table import PROFILES, DeviceProfile, get_profile
 
 DEFAULT_CA_NAME = "w24-harness CA"
+DEFAULT_ORG = "w24-harness"  # the O of a CA made here when --org is not given
 DEFAULT_SERVER_KEY_BITS = 2048
 DEFAULT_DAYS = 365
 # A device clock a little behind the host's must not see a brand-new certificate as not yet valid.
@@ -96,14 +102,33 @@ def _subject_alt_names(hostnames: list[str]) -> list[x509.GeneralName]:
 # ------------------------------------------------------------------------------ subcommands
 
 
+def _profile(args: argparse.Namespace) -> DeviceProfile:
+    """--profile-file (a TOML profile) if given, else --profile."""
+    if getattr(args, "profile_file", None):
+        from w24_harness.profiles.files import ProfileFileError, load_profile_file
+
+        try:
+            return load_profile_file(Path(args.profile_file))
+        except ProfileFileError as error:
+            raise CliError(str(error)) from None
+    return get_profile(args.profile)
+
+
+def _organization(cert: x509.Certificate) -> str | None:
+    found = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    return str(found[0].value) if found else None
+
+
 def run_ca(args: argparse.Namespace) -> int:
-    profile = get_profile(args.profile)
+    profile = _profile(args)
     bits = args.key_bits or default_ca_key_bits(profile)
     hash_name = args.hash or _default_hash(profile)
     outdir = Path(args.outdir)
     cert_path, key_path = outdir / "ca.pem", outdir / "ca.key"
     _refuse_existing([key_path, cert_path], args.force)
-    authority = CertFactory(cache_keys=False).ca(args.name, key_bits=bits, hash_name=hash_name)
+    authority = CertFactory(cache_keys=False).ca(
+        args.name, key_bits=bits, hash_name=hash_name, organization=args.org
+    )
     _write_pair(cert_path, authority.cert_pem, key_path, authority.key_pem)
     report = check_ca_fit(authority.cert_pem, profile)
     print(f"wrote {cert_path} and {key_path} (mode 0600)")
@@ -169,6 +194,8 @@ def run_issue(args: argparse.Namespace) -> int:
             hash_name=args.hash,
             not_before=now - CLOCK_SKEW,
             not_after=not_after,
+            common_name=args.cn,
+            organization=args.org or _organization(authority.cert),
         )
     except ValueError as error:
         raise CliError(str(error)) from None
@@ -192,9 +219,12 @@ def run_csr(args: argparse.Namespace) -> int:
     # SHA-256: the CSR's signature is checked only by the CA that signs it (it proves the key
     # holder asked), never by the device; the device sees the hash the CA uses on the issued
     # certificate. Current CAs refuse SHA-1 requests, and cryptography will not sign one.
+    subject = [x509.NameAttribute(NameOID.COMMON_NAME, args.cn or args.hostnames[0])]
+    if args.org:
+        subject.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, args.org))
     csr = (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, args.hostnames[0])]))
+        .subject_name(x509.Name(subject))
         .add_extension(x509.SubjectAlternativeName(_subject_alt_names(args.hostnames)), False)
         .sign(key, hashes.SHA256())
     )
@@ -202,7 +232,7 @@ def run_csr(args: argparse.Namespace) -> int:
     _write_pair(csr_path, csr.public_bytes(Encoding.PEM), key_path, key_pem)
     print(f"wrote {csr_path} and {key_path} (mode 0600)")
     print(
-        f"subject: CN={args.hostnames[0]}; SAN: {', '.join(args.hostnames)}; "
+        f"subject: {x509.Name(subject).rfc4514_string()}; SAN: {', '.join(args.hostnames)}; "
         f"{args.key_bits}-bit RSA; CSR signed with SHA-256"
     )
     print(
@@ -219,7 +249,7 @@ def run_check(args: argparse.Namespace) -> int:
     except OSError as error:
         raise CliError(f"{path}: {error.strerror or error}") from None
     try:
-        report = check_ca_fit(data, get_profile(args.profile))
+        report = check_ca_fit(data, _profile(args))
     except ValueError as error:
         raise CliError(f"{path}: {error}") from None
     print(f"{path}:")
@@ -258,7 +288,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     ca = sub.add_parser("ca", help="make an in-house CA that fits the device profile")
     ca.add_argument("outdir", metavar="OUTDIR", help="directory for ca.pem and ca.key")
     ca.add_argument("--profile", default="w24", choices=profiles)
+    ca.add_argument("--profile-file", metavar="TOML", help="fit to this profile file instead")
     ca.add_argument("--name", default=DEFAULT_CA_NAME, help="CA name (OU of its subject)")
+    ca.add_argument(
+        "--org", default=DEFAULT_ORG, help="organization (O of its subject; default %(default)s)"
+    )
     ca.add_argument("--key-bits", type=_key_bits, help="RSA size (default: fitted to profile)")
     ca.add_argument("--hash", choices=hash_choices, help="signature hash (default: profile's)")
     ca.add_argument("--force", action="store_true", help="overwrite ca.pem and ca.key")
@@ -268,6 +302,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     issue.add_argument("--ca", required=True, metavar="DIR", help="directory with ca.pem, ca.key")
     issue.add_argument("hostnames", nargs="+", metavar="HOSTNAME", help="CN is the first one")
     issue.add_argument("--out", default=".", metavar="DIR", help="for server.pem, server.key")
+    issue.add_argument("--cn", help="common name (default: the first hostname)")
+    issue.add_argument("--org", help="organization, O (default: the CA's)")
     issue.add_argument("--key-bits", type=_key_bits, default=DEFAULT_SERVER_KEY_BITS)
     issue.add_argument("--hash", choices=hash_choices, default="sha1")
     issue.add_argument("--days", type=int, default=DEFAULT_DAYS, help="validity from today")
@@ -277,6 +313,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     csr = sub.add_parser("csr", help="make a server key and a CSR for a commercial CA")
     csr.add_argument("hostnames", nargs="+", metavar="HOSTNAME", help="CN is the first one")
     csr.add_argument("--out", default=".", metavar="DIR", help="for server.csr, server.key")
+    csr.add_argument("--cn", help="common name (default: the first hostname)")
+    csr.add_argument("--org", help="organization, O (default: none)")
     csr.add_argument("--key-bits", type=_key_bits, default=DEFAULT_SERVER_KEY_BITS)
     csr.add_argument("--force", action="store_true", help="overwrite server.csr and server.key")
     csr.set_defaults(func=_guarded(run_csr))
@@ -284,6 +322,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     check = sub.add_parser("check", help="check that a CA certificate fits the device profile")
     check.add_argument("file", metavar="FILE", help="CA certificate, PEM or DER")
     check.add_argument("--profile", default="w24", choices=profiles)
+    check.add_argument("--profile-file", metavar="TOML", help="check against this profile file")
     check.set_defaults(func=_guarded(run_check))
 
 

@@ -1,7 +1,9 @@
 """`w24 report ...`: work with the results.json files the pytest plugin writes.
 
-w24 report compare BASELINE.json CURRENT.json [--threshold 0.15] [--json OUT]
-    exit 0: nothing regressed, 1: something did, 2: an input could not be read
+w24 report compare BASELINE.json CURRENT.json [--threshold 0.15] [--json OUT] [--allow-subset]
+    a gate: exit 0: the current run is complete, has every scenario of the baseline and
+    nothing regressed; 1: something regressed; 2: an input could not be read; 3: the current
+    run is incomplete or scenarios of the baseline are missing from it
 w24 report html RESULTS.json [--out report.html] [--baseline BASELINE.json]
     render (again) the HTML report of a results.json
 """
@@ -22,7 +24,7 @@ from w24_harness.report.compare import (
 )
 from w24_harness.report.results import RunResults
 
-EXIT_OK, EXIT_REGRESSED, EXIT_UNREADABLE = 0, 1, 2
+EXIT_OK, EXIT_REGRESSED, EXIT_UNREADABLE, EXIT_BLOCKED = 0, 1, 2, 3
 
 
 def _fraction(text: str) -> float:
@@ -56,6 +58,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="ignore handshake-time growth below this many ms (default %(default)s)",
     )
     cmp.add_argument("--json", type=Path, help="also write the comparison as JSON here")
+    cmp.add_argument(
+        "--allow-subset",
+        action="store_true",
+        help="the current run may leave out scenarios of the baseline (a -k selection)",
+    )
     cmp.set_defaults(func=run_compare)
 
     html = report_sub.add_parser("html", help="render report.html from a results.json")
@@ -77,6 +84,7 @@ def run_compare(args: argparse.Namespace) -> int:
             args.current,
             threshold=args.threshold,
             min_handshake_delta_ms=args.min_handshake_delta_ms,
+            allow_subset=args.allow_subset,
         )
     except ValueError as exc:
         print(f"w24 report compare: {exc}", file=sys.stderr)
@@ -84,6 +92,8 @@ def run_compare(args: argparse.Namespace) -> int:
     sys.stdout.write(format_table(comparison))
     if args.json:
         write_json(args.json, comparison)
+    if comparison.blockers:
+        return EXIT_BLOCKED
     return EXIT_REGRESSED if comparison.regressed else EXIT_OK
 
 

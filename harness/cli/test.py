@@ -19,7 +19,42 @@ def run_suites(pytest_args: list[str]) -> int:
     in through its `w24` entry point."""
     import pytest
 
-    return int(pytest.main(["--pyargs", "w24_harness.suites", *pytest_args]))
+    args = ["--pyargs", "w24_harness.suites", *pytest_args]
+    if "-h" in pytest_args or "--help" in pytest_args:
+        return _suites_help(args)
+    return int(pytest.main(args))
+
+
+W24_HELP_GROUP = "W24 SSL/TLS harness:"  # the plugin's option group title, as pytest prints it
+
+
+def _suites_help(args: list[str]) -> int:
+    """`w24 test --help`: w24's options first, then pytest's (which would bury them at line
+    344 of its own help)."""
+    import contextlib
+    import io
+    import sys
+
+    import pytest
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        code = int(pytest.main(args))
+    full = text.getvalue()
+    start = full.find(W24_HELP_GROUP)
+    if start < 0:
+        sys.stdout.write(full)
+        return code
+    end = full.find("\n\n", start)
+    end = len(full) if end < 0 else end + 2
+    sys.stdout.write(
+        "usage: w24 test [w24 options] [pytest options] (the device suites, run by pytest)\n\n"
+        + full[start:end]
+        + "pytest's own options follow.\n\n"
+        + full[:start]
+        + full[end:]
+    )
+    return code
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import select
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -245,7 +246,9 @@ class Transport:
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError) as exc:
+        # termios.error: flush (tcdrain) on a pty whose other end has gone (a killed
+        # simulator); it is no OSError, and must not escape as a harness error.
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise LineDeadError(f"write to {self.url} failed: {exc}") from exc
         self.transcript.record(LineDirection.TX, data)
 

@@ -10,8 +10,8 @@ On the model of tlsfuzzer's `-x` and BoGo's shim config, with the three reasons 
     [not-applicable]
     "ca-slot-absent" = "our board has four CA slots"
 
-Keys are scenario ids or fnmatch globs; each value is the reason, or a table naming the outcome
-the firmware is known to show as well:
+Keys are scenario ids (or field-interop row ids, w24_harness.interop.rows) or fnmatch globs; each
+value is the reason, or a table naming the outcome the firmware is known to show as well:
 
     [known-bug]
     "expired-leaf" = { reason = "FW-77: dates unchecked", outcome = "accept" }
@@ -20,7 +20,8 @@ A matching scenario is a strict xfail, and only for the firmware's own wrong ans
 `outcome`, only when the row shows exactly that outcome (the words of the report's "actual"
 column); a hang, a wedged device, a timeout or a harness error is never absorbed. When the row
 passes, it is an XPASS and fails the run. A security-critical scenario may only be a
-`known-bug`, and its entry must name the outcome.
+`known-bug`, and its entry must name the outcome. A declared row that skips (a daemon whose TLS
+library has no SSL 3.0) is declared too: a run whose only non-passes are declared is green.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ class Deviations:
         return next((e for e in self.entries if fnmatch.fnmatchcase(scenario_id, e.pattern)), None)
 
 
-def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Deviations:
+def load_deviations(
+    path: Path, scenarios: list[Scenario], profile: str, row_ids: list[str] | None = None
+) -> Deviations:
+    """`row_ids`: ids of rows outside the catalogue an entry may name (field-interop rows)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -90,7 +94,14 @@ def load_deviations(path: Path, scenarios: list[Scenario], profile: str) -> Devi
                 '{ reason = "...", outcome = "..." }'
             )
         entries += [
-            _entry(f"{path}: [{key}] {pattern!r}", pattern, _SECTIONS[key], reason, scenarios)
+            _entry(
+                f"{path}: [{key}] {pattern!r}",
+                pattern,
+                _SECTIONS[key],
+                reason,
+                scenarios,
+                row_ids or [],
+            )
             for pattern, reason in table.items()
         ]
     return Deviations(path, tuple(entries), for_profile)
@@ -100,11 +111,16 @@ _SECTIONS: dict[str, Deviation] = {d.value: d for d in Deviation}
 
 
 def _entry(
-    where: str, pattern: str, status: Deviation, value: object, scenarios: list[Scenario]
+    where: str,
+    pattern: str,
+    status: Deviation,
+    value: object,
+    scenarios: list[Scenario],
+    row_ids: list[str],
 ) -> DeviationEntry:
     reason, outcome = _reason_and_outcome(where, value)
     matched = [s for s in scenarios if fnmatch.fnmatchcase(s.id, pattern)]
-    if not matched:
+    if not matched and not fnmatch.filter(row_ids, pattern):
         raise DeviationsError(f"{where}: matches no scenario in the catalogue")
     critical = [s.id for s in matched if s.critical]
     if critical and status != Deviation.KNOWN_BUG:

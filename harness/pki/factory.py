@@ -178,8 +178,10 @@ class CertAuthority:
         not_before: dt.datetime | None = None,
         not_after: dt.datetime | None = None,
         common_name: str | None = None,
+        organization: str | None = None,
     ) -> IssuedCert:
-        """A server certificate for `hostnames` (SAN) with CN = common_name or the first name.
+        """A server certificate for `hostnames` (SAN) with CN = common_name or the first name,
+        and O = organization (trustme's "trustme vX" when None).
 
         Dates default to 2000-01-01 .. 2049-12-31 23:59:59 UTC; pass a past not_after for an
         expired leaf, a future not_before for a not-yet-valid one.
@@ -190,6 +192,7 @@ class CertAuthority:
         leaf = self._trustme.issue_cert(
             *hostnames,
             common_name=common_name or hostnames[0],
+            organization_name=organization,
             not_before=not_before or DEFAULT_NOT_BEFORE,
             not_after=not_after or LAST_UTC_NOT_AFTER,
             key_type=self._key_type("leaf", key_bits),  # type: ignore[arg-type]
@@ -236,19 +239,28 @@ class CertFactory:
 
     def __init__(self, *, cache_keys: bool = True) -> None:
         self.cache_keys = cache_keys
-        self._cas: dict[tuple[str, int, str], CertAuthority] = {}
+        self._cas: dict[tuple[str, int, str, str | None], CertAuthority] = {}
 
     def _key_type(self, label: str, bits: int) -> CachedRSAKeyType:
         return CachedRSAKeyType(label, bits, fresh=not self.cache_keys)
 
-    def ca(self, name: str, *, key_bits: int = 2048, hash_name: str = "sha1") -> CertAuthority:
-        """A self-signed root CA; the same arguments return the same CA object."""
-        cache_key = (name, key_bits, hash_name)
+    def ca(
+        self,
+        name: str,
+        *,
+        key_bits: int = 2048,
+        hash_name: str = "sha1",
+        organization: str | None = None,
+    ) -> CertAuthority:
+        """A self-signed root CA (OU = name, O = organization, else trustme's "trustme vX");
+        the same arguments return the same CA object."""
+        cache_key = (name, key_bits, hash_name, organization)
         found = self._cas.get(cache_key)
         if found is not None:
             return found
         made = trustme.CA(
             organization_unit_name=name,
+            organization_name=organization,
             key_type=self._key_type(f"ca:{name}", key_bits),  # type: ignore[arg-type]
         )
         key = _rsa(made._private_key)

@@ -19,8 +19,9 @@ from pathlib import Path
 from w24_harness.report.chart import throughput_chart
 from w24_harness.report.compare import Comparison, presence_summary
 from w24_harness.report.nvwrites import summarize
+from w24_harness.report.provenance import Provenance
 from w24_harness.report.results import RunResults, ScenarioResult
-from w24_harness.report.verdict import NO_FAMILY, Entry, RunVerdict, Tally
+from w24_harness.report.verdict import NO_FAMILY, Entry, Missing, RunVerdict, Tally, by_cause
 from w24_harness.runner.linerate import format_rate
 from w24_harness.tlsfacts import SUITES, W24_SUITES, ProtocolVersion
 from w24_harness.vocab import DataDirection, Family
@@ -49,6 +50,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict .counts span.zero { opacity: 0.55; }
 .verdict ul { margin: 6px 0 0; padding-left: 1.3em; } .verdict li { margin: 1px 0; }
 .verdict a { color: inherit; }
+.verdict details { display: inline; margin-left: 0.5em; } .verdict summary { cursor: pointer; }
 .faults { background: #6a1b9a; color: #fff; padding: 4px 10px; border-radius: 4px; }
 .chip { display: inline-block; margin: 1px 2px; padding: 0 6px; border-radius: 9px;
         font-size: 12px; color: #fff; text-decoration: none; white-space: nowrap; }
@@ -201,6 +203,27 @@ def _chip(e: Entry, label: str | None = None) -> str:
 # -- the verdict ---------------------------------------------------------------------------
 
 
+def _missing_by_cause(missing: list[Missing]) -> str:
+    """One line per cause (count, reason, detail), its rows folded: a device lost half-way is
+    one line, not a banner with the same cause for every row after it."""
+    if not missing:
+        return ""
+    items = "".join(
+        f"<li><b>{len(c.rows)} {escape(c.why)}</b>"
+        + (f' <span class="detail">{escape(c.detail)}</span>' if c.detail else "")
+        + f"<details><summary>the {len(c.rows)} row{'s' if len(c.rows) != 1 else ''}</summary>"
+        + ", ".join(
+            f'<a href="#{_anchor(m.nodeid)}"><code>{escape(m.id)}</code></a>' for m in c.rows
+        )
+        + "</details></li>"
+        for c in by_cause(missing)
+    )
+    n = len(missing)
+    return f"<div><b>{n} planned scenario{'s' if n != 1 else ''} produced no result:</b>" + (
+        f"<ul>{items}</ul></div>"
+    )
+
+
 def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
     c = verdict.counts
     shown = [
@@ -219,19 +242,7 @@ def _verdict_section(verdict: RunVerdict, exit_status: int | None) -> str:
         for name, n in shown
     )
     why = "".join(f"<span>{n} {escape(reason)}</span>" for reason, n in c.no_result_why.items())
-    missing = "".join(
-        f'<li><a href="#{_anchor(m.nodeid)}"><code>{escape(m.id)}</code></a>: {escape(m.why)}'
-        + (f' <span class="detail">({escape(m.detail)})</span>' if m.detail else "")
-        + "</li>"
-        for m in verdict.missing
-    )
-    missing_html = (
-        f"<div><b>{len(verdict.missing)} planned scenario"
-        f"{'s' if len(verdict.missing) != 1 else ''} produced no result:</b>"
-        f"<ul>{missing}</ul></div>"
-        if verdict.missing
-        else ""
-    )
+    missing_html = _missing_by_cause(verdict.missing)
     planned = {m.nodeid for m in verdict.missing}
     others = [t for t in verdict.troubles if t.nodeid not in planned]
     trouble_html = (
@@ -536,6 +547,7 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
         'aria-label="filter the scenarios"></div>'
     )
     title = f"W24 TLS certification: {verdict.state}"
+    ident_html += _provenance_html(run.provenance)
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         "<meta name='viewport' content='width=device-width'>"
@@ -546,6 +558,25 @@ def render(run: RunResults, base: Path, extra_sections: list[str] | None = None)
         f"{_characterization_section(counted, profiles)}{chart_html}"
         f"{_all_section(counted, base)}<script>{_FILTER_JS}</script></body></html>\n"
     )
+
+
+def _provenance_html(p: Provenance | None) -> str:
+    """When, by what, on what: one muted block under the device line."""
+    if p is None:
+        return '<div class="ident muted">run provenance not recorded (an older results.json)</div>'
+    took = f" for {p.duration_s:.1f} s" if p.duration_s is not None else ""
+    commit = f" (git {p.git_commit})" if p.git_commit else ""
+    rate = f"{p.baud} baud" if p.baud else "unthrottled"
+    profile = p.profile + (
+        f" from {p.profile_file} (sha256 {p.profile_sha256[:16]}…)" if p.profile_file else ""
+    )
+    lines = [
+        f"Run started {p.started}{took}, on host {p.host} ({p.platform})",
+        f"w24-harness {p.harness_version or '?'}{commit}; Python {p.python}, {p.openssl}, "
+        f"tlslite-ng {p.tlslite or '?'}",
+        f"Port {p.port} via {p.path or '?'} at {rate}; profile {profile}",
+    ]
+    return '<div class="ident muted provenance">' + "<br>".join(map(escape, lines)) + "</div>"
 
 
 def internal_errors_section(run: RunResults) -> str:
@@ -574,7 +605,8 @@ def comparison_section(cmp: Comparison) -> str:
         if n
         else '<span class="chip t-passed">no regressions against the baseline</span>'
     )
-    notes = "".join(f'<p class="muted">{escape(note)}</p>' for note in cmp.notes)
+    notes = "".join(f'<p class="bad">gate blocked: {escape(b)}</p>' for b in cmp.blockers)
+    notes += "".join(f'<p class="muted">{escape(note)}</p>' for note in cmp.notes)
     head = (
         f'<section><h2>Baseline comparison</h2><p class="summary">{verdict} '
         f'<span class="muted">{cmp.compared} scenarios compared with '

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from w24_harness.report.nvwrites import NVWrites, summarize
+from w24_harness.report.provenance import Provenance
 from w24_harness.report.verdict import (
     Entry,
     NoResult,
     PlannedScenario,
+    RunState,
     RunVerdict,
     TestOutcome,
     TestStatus,
@@ -196,6 +198,8 @@ class RunResults:
         return [r for r in self.results if r.security]
 
     nv_writes: list[NVWrites] = field(default_factory=list)  # per test (and session) per worker
+    stopped: str | None = None  # why the run stopped early: the device lost (fixtures/stop.py)
+    provenance: Provenance | None = None  # when, by what, on what (report/provenance.py)
 
     @property
     def passed(self) -> int:
@@ -206,18 +210,24 @@ class RunResults:
         return len(self.results) - self.passed
 
     def verdict(self) -> RunVerdict:
-        return judge(self.planned, self.results, self.outcomes, self.exit_status)
+        verdict = judge(self.planned, self.results, self.outcomes, self.exit_status, self.stopped)
+        if self.aborted:  # nothing ran: the reason is the verdict, not "0 of 0"
+            verdict.state = RunState.INCOMPLETE
+            verdict.headline = f"INCOMPLETE: no test ran: {self.aborted}"
+        return verdict
 
     def entries(self) -> list[Entry]:
         """Every planned scenario as the verdict counted it (the report's rows and grids)."""
-        return entries(self.planned, self.results, self.outcomes, self.exit_status)
+        return entries(self.planned, self.results, self.outcomes, self.exit_status, self.stopped)
 
     def to_json(self) -> dict[str, object]:
         verdict = self.verdict()
         return {
+            "provenance": record(self.provenance) if self.provenance else None,
             "runs": [record(i) for i in self.info],
             "exit_status": self.exit_status,
             "aborted": self.aborted,
+            "stopped": self.stopped,
             "verdict": verdict.to_json(),
             "counts": record(verdict.counts),
             "summary": {
@@ -261,6 +271,8 @@ class RunResults:
             results=[_build(ScenarioResult, r) for r in data.get("results", [])],
             exit_status=data.get("exit_status"),
             aborted=data.get("aborted"),
+            stopped=data.get("stopped"),
+            provenance=_build(Provenance, data["provenance"]) if data.get("provenance") else None,
             internal_errors=[
                 _build(SimInternalError, e) for e in data.get("simulator_internal_errors", [])
             ],

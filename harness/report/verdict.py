@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from w24_harness.exitcodes import RunExit
 from w24_harness.vocab import ResultClass
 
 if TYPE_CHECKING:  # results.py builds its JSON with judge(): no import cycle at run time
@@ -65,6 +66,7 @@ class NoResult(StrEnum):
     HARNESS_ERROR = "harness error"  # the harness itself failed (fixture, server, bug)
     SKIPPED = "skipped"  # pytest skipped it (a marker, a missing prerequisite)
     INTERRUPTED = "interrupted"  # the run stopped before it finished
+    NOT_RUN = "not run"  # the run stopped on a lost device before this row started
 
     @property
     def infrastructure(self) -> bool:
@@ -103,6 +105,7 @@ class PlannedScenario:
     version: str = ""  # single protocol version of an acceptance case (the report's grid)
     suite: str = ""  # single cipher suite of an acceptance case
     direction: str = ""  # DataDirection of a throughput case
+    deviation: str = ""  # the deviations-file entry naming this row ("not-applicable: why")
 
 
 @dataclass
@@ -157,6 +160,7 @@ class Counts:
     # those, on fields the profile has not characterized (amber).
     security: int = 0
     security_uncharacterized: int = 0
+    declared: int = 0  # xfail or skipped rows a deviations file declares: they keep a run green
 
 
 @dataclass
@@ -198,7 +202,11 @@ def result_class_of(result: ScenarioResult) -> ResultClass:
         return ResultClass.PASSED if result.passed else ResultClass.FAILED
 
 
-def _why_missing(outcome: TestOutcome | None, interrupted: bool) -> NoResult:
+def _why_missing(
+    outcome: TestOutcome | None, interrupted: bool, stopped: str | None = None
+) -> NoResult:
+    if outcome is None and stopped:
+        return NoResult.NOT_RUN
     if outcome is None or not outcome.finished:
         return outcome.trouble if outcome and outcome.trouble else NoResult.INTERRUPTED
     if outcome.trouble is not None:
@@ -214,10 +222,12 @@ def entries(
     results: list[ScenarioResult],
     outcomes: list[TestOutcome],
     exit_status: int | None,
+    stopped: str | None = None,
 ) -> list[Entry]:
     """Every planned scenario once, by node id: counted by pytest's xfail/xpass, else by its
     result, else as no result with the reason. Results outside the plan (a plan-less
-    results.json from an older harness) count as planned too."""
+    results.json from an older harness) count as planned too. `stopped`: why the run stopped
+    early (a lost device); rows that never started are "not run" with that cause."""
     by_status = {o.nodeid: o for o in outcomes}
     last_result = {r.nodeid: r for r in results}
     plan = {p.nodeid: p for p in planned}
@@ -232,8 +242,11 @@ def entries(
         elif result is not None:
             out.append(Entry(plan[nodeid], Tally(result_class_of(result).value), result))
         else:
-            why = _why_missing(outcome, interrupted)
-            missing = Missing(nodeid, plan[nodeid].id, why, outcome.detail if outcome else "")
+            why = _why_missing(outcome, interrupted, stopped)
+            detail = outcome.detail if outcome else (stopped or "")
+            if why == NoResult.SKIPPED and plan[nodeid].deviation:
+                detail = f"{detail} [declared: {plan[nodeid].deviation}]".lstrip()
+            missing = Missing(nodeid, plan[nodeid].id, why, detail)
             out.append(Entry(plan[nodeid], Tally.NO_RESULT, None, missing))
     return out
 
@@ -243,17 +256,30 @@ def judge(
     results: list[ScenarioResult],
     outcomes: list[TestOutcome],
     exit_status: int | None,
+    stopped: str | None = None,
 ) -> RunVerdict:
     """Count every planned scenario once (see `entries`) and judge the run from the counts,
     the infrastructure trouble any test met, and pytest's exit status."""
-    counted = entries(planned, results, outcomes, exit_status)
+    counted = entries(planned, results, outcomes, exit_status, stopped)
     tally = Counter(e.tally for e in counted)
     missing = [e.missing for e in counted if e.missing is not None]
     troubles = [o for o in outcomes if o.trouble is not None and o.trouble.infrastructure]
     planned_ids = {e.planned.nodeid for e in counted}
     failing = (TestStatus.FAILED, TestStatus.ERROR, TestStatus.XPASS)
-    others = [o for o in outcomes if o.nodeid not in planned_ids and o.status in failing]
+    # A test outside the plan that failed on its own (its port lost: a trouble, counted there).
+    others = [
+        o
+        for o in outcomes
+        if o.nodeid not in planned_ids and o.status in failing and o.trouble is None
+    ]
     why_counts = Counter(str(m.why) for m in missing)
+    declared = sum(
+        bool(e.planned.deviation)
+        and (
+            e.tally == Tally.XFAIL or (e.missing is not None and e.missing.why == NoResult.SKIPPED)
+        )
+        for e in counted
+    )
     counts = Counts(
         planned=len(counted),
         passed=tally[Tally.PASSED],
@@ -268,6 +294,7 @@ def judge(
         no_result_why=dict(sorted(why_counts.items())),
         other_failed=len(others),
         not_exercised=tally[Tally.NOT_EXERCISED],
+        declared=declared,
     )
     weaker = [e.result for e in counted if e.result is not None and e.result.security]
     counts.security = len(weaker)
@@ -297,7 +324,7 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         counts.no_result > skipped
         or counts.error
         or troubles
-        or exit_status == pytest.ExitCode.INTERRUPTED
+        or exit_status in (pytest.ExitCode.INTERRUPTED, RunExit.INCOMPLETE, RunExit.UNREACHABLE)
     ):
         return RunState.INCOMPLETE
     if (
@@ -308,10 +335,10 @@ def _state(counts: Counts, troubles: list[TestOutcome], exit_status: int | None)
         or exit_status not in (None, pytest.ExitCode.OK)
     ):
         return RunState.FAILED
+    # Declared rows (a deviations file says why) are not notes: the user decided them.
     if (
         counts.drift
-        or counts.xfail
-        or skipped
+        or counts.xfail + skipped > counts.declared
         or not counts.planned
         or counts.not_exercised
         or counts.security_uncharacterized
@@ -340,6 +367,38 @@ def _headline(state: RunState, c: Counts) -> str:
     ):
         if n:
             parts.append(f"{n} {word}")
+    if c.declared:
+        parts.append(f"{c.declared} declared in the deviations file")
     if c.other_failed:
         parts.append(f"{c.other_failed} other test{'s' if c.other_failed != 1 else ''} failed")
     return f"{str(state).upper()}: " + "; ".join(parts)
+
+
+@dataclass
+class Cause:
+    """Planned scenarios that produced no result for one reason (the report's grouping)."""
+
+    why: NoResult
+    detail: str
+    rows: list[Missing]
+
+
+def by_cause(missing: list[Missing]) -> list[Cause]:
+    """The no-result rows grouped by (why, detail), the largest group first: a device lost
+    half-way is one cause for every row after it, not one line each."""
+    groups: dict[tuple[str, str], Cause] = {}
+    for m in missing:
+        key = (str(m.why), m.detail)
+        groups.setdefault(key, Cause(m.why, m.detail, [])).rows.append(m)
+    return sorted(groups.values(), key=lambda c: (-len(c.rows), str(c.why), c.detail))
+
+
+def cause_lines(missing: list[Missing], shown: int = 3) -> list[str]:
+    """One line per cause: count, reason, detail, and the first few rows."""
+    lines = []
+    for cause in by_cause(missing):
+        ids = [m.id for m in cause.rows]
+        rows = ", ".join(ids[:shown]) + (f" (+{len(ids) - shown} more)" if len(ids) > shown else "")
+        detail = f": {cause.detail}" if cause.detail else ""
+        lines.append(f"{len(ids)} {cause.why}{detail} [{rows}]")
+    return lines

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 
-from w24_harness.at.codes import DeviceError, DeviceTimeout
+from w24_harness.at.codes import DeviceError, DeviceTimeout, LineDeadError
 from w24_harness.device.cacache import WritePurpose
 from w24_harness.device.w24 import W24
 from w24_harness.pki.certset import CertSetName
@@ -228,6 +228,8 @@ class ScenarioRunner:
         profile = self.device.profile
         try:
             self.device.ping(timeout=SANITY_PING_TIMEOUT_S)
+        except LineDeadError:
+            raise  # the port closed under us: infrastructure trouble, not a wedged firmware
         except Exception as exc:  # any failure to answer is the finding
             return f"device does not answer AT after the scenario: {exc}"
         version = profile.protocols[-1]
@@ -249,7 +251,9 @@ class ScenarioRunner:
                 self.device.close(handle)
         except Rejected as rej:
             return f"a valid {version} {suite} handshake after the scenario failed: {rej.detail}"
-        except Exception as exc:  # the driver or the port: the device is not usable
+        except LineDeadError:
+            raise  # as above: the port, not the firmware
+        except Exception as exc:  # the driver: the device is not usable
             return f"the valid handshake after the scenario failed: {type(exc).__name__}: {exc}"
         finally:
             for handle in list(self.device.sockets):

@@ -255,3 +255,45 @@ def test_subprocess_run(ca_dir: Path) -> None:
     assert "result:         fits" in result.stdout
     ca = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
     assert signature_verifies(ca, ca.public_key())  # type: ignore[arg-type]
+
+
+def _names(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> list[str]:
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(oid)]
+
+
+def test_certificates_carry_the_names_given_and_never_trustme(tmp_path: Path) -> None:
+    ca = tmp_path / "ca"
+    assert main(["certs", "ca", str(ca), "--org", "Acme Ltd", "--name", "Acme Field CA"]) == 0
+    ca_cert = x509.load_pem_x509_certificate((ca / "ca.pem").read_bytes())
+    assert _names(ca_cert, NameOID.ORGANIZATION_NAME) == ["Acme Ltd"]
+    assert _names(ca_cert, NameOID.ORGANIZATIONAL_UNIT_NAME) == ["Acme Field CA"]
+    out = tmp_path / "srv"
+    args = ["certs", "issue", "--ca", str(ca), "--out", str(out), "--cn", "Acme gateway"]
+    assert main([*args, "gw.acme.example"]) == 0
+    leaf = x509.load_pem_x509_certificate((out / "server.pem").read_bytes())
+    assert _names(leaf, NameOID.COMMON_NAME) == ["Acme gateway"]
+    assert _names(leaf, NameOID.ORGANIZATION_NAME) == ["Acme Ltd"]  # the CA's, by default
+    default = tmp_path / "default"
+    assert main(["certs", "ca", str(default)]) == 0
+    for pem in (ca / "ca.pem", out / "server.pem", default / "ca.pem"):
+        assert (
+            b"trustme"
+            not in x509.load_pem_x509_certificate(pem.read_bytes()).subject.public_bytes()
+        )
+    csr_dir = tmp_path / "csr"
+    assert (
+        main(["certs", "csr", "--out", str(csr_dir), "--org", "Acme Ltd", "gw.acme.example"]) == 0
+    )
+    csr = x509.load_pem_x509_csr((csr_dir / "server.csr").read_bytes())
+    assert csr.subject.rfc4514_string() == "CN=gw.acme.example,O=Acme Ltd"
+
+
+def test_certs_take_a_profile_file_like_the_suites(tmp_path: Path, capsys) -> None:
+    profile = tmp_path / "small.toml"
+    profile.write_text('from = "w24"\nname = "small-ca"\nca_max_chars = 900\n')
+    assert main(["certs", "ca", str(tmp_path / "ca"), "--profile-file", str(profile)]) == 1
+    assert "limit 900" in capsys.readouterr().out  # fitted against the file's limit, not 1300
+    ca_pem = tmp_path / "ca" / "ca.pem"
+    assert main(["certs", "check", str(ca_pem)]) == 0  # the built-in w24 profile: fits
+    assert main(["certs", "check", str(ca_pem), "--profile-file", str(profile)]) == 1
+    assert main(["certs", "check", str(ca_pem), "--profile-file", str(tmp_path / "no")]) == 2

@@ -79,7 +79,8 @@ def test_plugin_loads_by_its_entry_point(installed):
     assert "--w24-port" in helped.stdout
 
 
-SELECTION = "valid-tls1-aes128-sha or no-ca or wrong-ca or ca-fits"
+# field-interop rows are named field-<daemon>-wrong-ca etc.: not these catalogue scenarios.
+SELECTION = "(valid-tls1-aes128-sha or no-ca or wrong-ca or ca-fits) and not field"
 
 
 def test_shipped_suites_run_against_the_simulator(installed):
