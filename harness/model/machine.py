@@ -26,6 +26,7 @@ from w24_harness.at.replies import Reply, ReplyKind
 from w24_harness.device.w24 import W24, CAInfo
 from w24_harness.model.model import Model, Observed, PeerClose, PeerOwed, Sock, Violation
 from w24_harness.model.peers import Peer, PeerConn, refused_port
+from w24_harness.pki.certset import CertSetName
 from w24_harness.pki.sets import GARBAGE_CA, CertSets
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT
@@ -82,8 +83,8 @@ class World:
 
     @classmethod
     def build(cls, pki: CertSets, host: str = "127.0.0.1", bind: str = "127.0.0.1") -> World:
-        valid, v1, wrong = pki.get("valid"), pki.get("v1_ca"), pki.get("wrong_ca")
-        impostor = pki.get("impostor_ca")
+        valid, v1 = pki.get(CertSetName.VALID), pki.get(CertSetName.V1_CA)
+        wrong, impostor = pki.get(CertSetName.WRONG_CA), pki.get(CertSetName.IMPOSTOR_CA)
         assert valid.server and v1.server and impostor.server and v1.ca_pem and wrong.ca_pem
         cas = {
             "root": (valid.ca_pem or b"").decode(),

@@ -76,7 +76,7 @@ SCENARIOS: list[Scenario] = [
             f"a {bits}-bit RSA CA, well inside the length limit (spec §12.2: 1024 or 2048 bits)",
             Family.CA,
             _key_rule(bits),
-            certs=f"ca_{bits}",
+            certs=CertSetName(f"ca_{bits}"),
             action=Action.LOAD_CA,
             basis=Basis.ICHIP_FIRMWARE,
         )
