@@ -153,19 +153,24 @@ class W24Client(TLSConnection):
         for check in self.lenient:
             if errorStr is not None and _SWALLOWED_ERRORS.get(check) == errorStr:
                 return  # the fault: the check is not made, the handshake goes on
+        wire = alertDescription
         if tuple(self.version) == (3, 0):
             # SSL 3.0 (RFC 6101 §5.4) has no TLS-only alerts: send its nearest, as OpenSSL's
             # ssl3_alert_code does (decrypt_error, protocol_version ... -> handshake_failure).
-            alertDescription = SSL3_ALERT.get(alertDescription, alertDescription)  # noqa: N806
-        if self.faults.alerts_as_warning:
-            # The fault: tlslite's _sendError with the level byte wrong.
-            self.sock.flush()
-            self.sock.buffer_writes = False
-            alert = Alert().create(alertDescription, AlertLevel.warning)
-            yield from self._sendMsg(alert)
-            self._shutdown(False)
-            raise TLSLocalAlert(alert, errorStr)
-        yield from super()._sendError(alertDescription, errorStr)
+            wire = SSL3_ALERT.get(alertDescription, alertDescription)
+        # The fault alerts_as_warning: the level byte wrong.
+        level = AlertLevel.warning if self.faults.alerts_as_warning else AlertLevel.fatal
+        if wire == alertDescription and level == AlertLevel.fatal:
+            yield from super()._sendError(alertDescription, errorStr)
+            return
+        # tlslite's _sendError with another alert on the wire; the error raised keeps what went
+        # wrong (record_overflow is still 226 on an SSL 3.0 session, though it says
+        # bad_record_mac on the wire).
+        self.sock.flush()
+        self.sock.buffer_writes = False
+        yield from self._sendMsg(Alert().create(wire, level))
+        self._shutdown(False)
+        raise TLSLocalAlert(Alert().create(alertDescription, level), errorStr)
 
     def _clientKeyExchange(self, settings: Any, cipherSuite: Any, *rest: Any):
         key_exchange = rest[-1]
