@@ -12,7 +12,14 @@ from pathlib import Path
 from w24_harness.profile_files import ProfileFileError, load_profile_file
 from w24_harness.profiles import PROFILES, DeviceProfile, get_profile
 from w24_harness.sim.faults import Faults
-from w24_harness.sim.server import SPEC_ENV, Simulator, SimulatorConfig, decode_spec
+from w24_harness.sim.server import (
+    SPEC_ENV,
+    Simulator,
+    SimulatorConfig,
+    decode_spec,
+    decode_variants,
+)
+from w24_harness.sim.variants import Variants
 
 INTERNAL_ERROR_EXIT = 3  # `w24 sim` exit status after a simulator internal error
 
@@ -53,6 +60,14 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         choices=Faults.names(),
         help="self-test switch that breaks the firmware on purpose (repeatable)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="behave as another correct firmware where the manuals are silent (repeatable; "
+        f"w24_harness.sim.variants): {', '.join(Variants.names())}",
+    )
 
 
 def run_sim(args: argparse.Namespace) -> int:
@@ -64,11 +79,13 @@ def run_sim(args: argparse.Namespace) -> int:
         return 2
     try:
         profile, faults = _profile_and_faults(args)
+        variants = _variants(args)
         config = SimulatorConfig(
             profile=profile,
             baud=args.baud,
             state=args.state,
             faults=faults,
+            variants=variants,
             echo=False if args.no_echo else None,
             log=args.log,
             status=args.status,
@@ -102,7 +119,7 @@ def run_sim(args: argparse.Namespace) -> int:
     fault_names = ", ".join(config.faults.active()) or "none"
     print(
         f"W24 simulator, profile {config.profile.name}, baud {args.baud or 'unthrottled'}, "
-        f"faults: {fault_names}. Ctrl-C to stop.",
+        f"faults: {fault_names}, variant: {config.variants.label()}. Ctrl-C to stop.",
         file=sys.stderr,
         flush=True,
     )
@@ -134,6 +151,14 @@ def _profile_and_faults(args: argparse.Namespace) -> tuple[DeviceProfile, Faults
         except ProfileFileError as exc:
             raise ValueError(str(exc)) from None
     return get_profile(args.profile), Faults.from_names(args.fault)
+
+
+def _variants(args: argparse.Namespace) -> Variants:
+    """The spec's variants (--spec-env) with the --variant items on top."""
+    items: list[str] = []
+    if args.spec_env:
+        items += decode_variants(os.environ.get(SPEC_ENV, "{}")).active()
+    return Variants.parse([*items, *args.variant])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
 from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
+from w24_harness.sim.variants import Variants
 
 SLOW_DELIVERY_DEFAULT_BAUD = 115200  # slow_delivery on an unthrottled line
 # The SSL failures the wrong_code fault collapses into 220 (SSND limits stay as they are).
@@ -61,9 +62,12 @@ class SimDevice:
         nvram: NVRam | None = None,
         faults: Faults | None = None,
         log: Callable[[str], None] | None = None,
+        variants: Variants | None = None,
     ) -> None:
+        # A correct-firmware variant's profile overrides apply to the simulator alone.
+        self.variants = variants = variants or Variants()
         # A firmware does one concrete thing: UNKNOWN fields take the documented defaults.
-        self.profile = profile = profile.resolved()
+        self.profile = profile = variants.apply(profile).resolved()
         self.nvram = nvram or NVRam()
         self.faults = faults or Faults()
         self.echo = profile.echo_default
@@ -304,7 +308,9 @@ class SimDevice:
         except OSError as exc:
             raise CommandFailed(ResultCode.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.table.slots[handle] = SimSocket(handle, sock, host, port, faults=self.faults)
+        self.table.slots[handle] = SimSocket(
+            handle, sock, host, port, faults=self.faults, variants=self.variants
+        )
         self.online = True
         self._slow_started.pop(handle, None)  # a new connection on a reused handle
         return self.lines(f"I/{handle}")
@@ -335,8 +341,13 @@ class SimDevice:
                 verify=verify,
                 faults=self.faults,
                 lenient=self.faults.lenient_checks(),
+                variants=self.variants,
             )
         except SSLFailure as exc:
+            if self.variants.tcp_kept_after_failed_ssl:
+                # The variant: the handle stays, down, until the host closes it (SCLS).
+                sock.fail(ResultCode.SOCKET_DOWN, f"SSL handshake failed: {exc.reason}")
+                raise CommandFailed(exc.code, exc.reason) from exc
             # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.
             self.table.close(handle)
             if self.faults.leak_ssl_on_failure:

@@ -13,10 +13,12 @@ from typing import Any
 from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.constants import AlertDescription, AlertLevel, ContentType, HandshakeType
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
+from tlslite.extensions import RenegotiationInfoExtension
 from tlslite.messages import ClientHello, ServerHello
 from tlslite.utils.python_rsakey import Python_RSAKey
 
 from w24_harness.profiles import DeviceProfile
+from w24_harness.sim.variants import EMPTY_RENEGOTIATION_INFO_SCSV, CertCheckAt, Variants
 from w24_harness.sim.verify import CertRejected
 from w24_harness.tlsfacts import SUITES, ProtocolVersion, suite_name, version_name
 from w24_harness.vocab import ClientCheck, Renegotiation
@@ -74,8 +76,12 @@ class W24Client(TLSConnection):
         check: Callable,
         lenient: frozenset[ClientCheck] = frozenset(),
         compression: tuple[int, ...] = (0,),
+        variants: Variants | None = None,
     ) -> None:
         super().__init__(sock)
+        # Correct-firmware variants (w24_harness.sim.variants): the ClientHello's signalling
+        # value and extension, when the certificate is checked, warnings in the handshake.
+        self.variants = variants or Variants()
         # The compression methods the ClientHello offers: null only, on a correct W24.
         self.compression = list(compression)
         # Checks a self-test fault switches off (w24_harness.sim.faults); empty on a correct W24.
@@ -107,7 +113,11 @@ class W24Client(TLSConnection):
     def _sendMsg(self, msg: Any, randomizeFirstBlock: bool = True, update_hashes: bool = True):
         if isinstance(msg, ClientHello):
             msg.cipher_suites = list(self.offered)
+            if self.variants.hello_scsv:
+                msg.cipher_suites.append(EMPTY_RENEGOTIATION_INFO_SCSV)
             msg.extensions = None
+            if self.variants.hello_reneg_ext:
+                msg.extensions = [RenegotiationInfoExtension().create(bytearray(0))]
             msg.compression_methods = list(self.compression)
         yield from super()._sendMsg(msg, False, update_hashes)
 
@@ -138,7 +148,12 @@ class W24Client(TLSConnection):
                         AlertDescription.unexpected_message, "HelloRequest during the session"
                     )
                 # REFUSE: tlslite answers a no_renegotiation warning and goes on.
-            if self.feed is not None and self.profile.ignore_warning_alerts:
+            passed_over = (
+                self.profile.ignore_warning_alerts
+                if self.feed is not None
+                else self.variants.handshake_warning_ignored
+            )
+            if passed_over:
                 body = parser.bytes[parser.index : parser.index + 2]
                 if (
                     header.type == ContentType.alert
@@ -205,7 +220,9 @@ class W24Client(TLSConnection):
             self.check(ders)
         except CertRejected as exc:
             self.rejection = exc
-            yield from self._sendError(getattr(AlertDescription, exc.alert), exc.reason)
+            if self.variants.cert_check_at == CertCheckAt.CERTIFICATE:
+                yield from self._sendError(getattr(AlertDescription, exc.alert), exc.reason)
+            # CertCheckAt.FINISHED: SecureChannel.handshake refuses it once the handshake is done.
         for result in super()._clientGetKeyFromChain(certificate, settings, tack_ext):
             if self.export_key is not None and not isinstance(result, int):
                 _key, chain, tack = result
