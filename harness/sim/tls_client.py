@@ -29,6 +29,19 @@ _SWALLOWED_ERRORS: dict[ClientCheck, str] = {
     ClientCheck.OFFERED_SUITE: "Server responded with incorrect ciphersuite",
 }
 
+# The record types of SSL 3.0 / TLS 1.0.
+_KNOWN_TYPES = frozenset(
+    {
+        ContentType.change_cipher_spec,
+        ContentType.alert,
+        ContentType.handshake,
+        ContentType.application_data,
+    }
+)
+
+# tlslite's words for a decrypted record of a type it does not know.
+_UNKNOWN_TYPE_ERROR = "Received record with unknown ContentType"
+
 # What the device's client can speak at all; a profile picks from these.
 CLIENT_VERSIONS: tuple[ProtocolVersion, ...] = (ProtocolVersion.SSL3, ProtocolVersion.TLS1)
 
@@ -122,6 +135,12 @@ class W24Client(TLSConnection):
         yield from super()._sendMsg(msg, False, update_hashes)
 
     def _sendError(self, alertDescription: Any, errorStr: Any = None):
+        if (
+            self.feed is not None
+            and self.variants.unknown_record_ignored
+            and errorStr == _UNKNOWN_TYPE_ERROR
+        ):
+            return  # the variant: _getNextRecordFromSocket drops the record instead
         for check in self.lenient:
             if errorStr is not None and _SWALLOWED_ERRORS.get(check) == errorStr:
                 return  # the fault: the check is not made, the handshake goes on
@@ -165,6 +184,24 @@ class W24Client(TLSConnection):
             if not self.lenient or not self._lenient_skip(header.type, parser):
                 yield result
                 return
+
+    def _getNextRecordFromSocket(self):
+        """tlslite's, but after the handshake a record of a type outside SSL 3.0 / TLS 1.0 is
+        decrypted (its sequence number counts) and dropped under the unknown_record_ignored
+        variant (RFC 2246 §6: "should just ignore it")."""
+        while True:
+            result: Any = None
+            for result in super()._getNextRecordFromSocket():
+                if result in (0, 1):
+                    yield result
+                else:
+                    break
+            header, _parser = result
+            ignored = self.feed is not None and self.variants.unknown_record_ignored
+            if ignored and header.type not in _KNOWN_TYPES:
+                continue
+            yield result
+            return
 
     @staticmethod
     def _hello_request(ctype: int, parser: Any) -> bool:

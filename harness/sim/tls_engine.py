@@ -53,6 +53,9 @@ from typing import Any, NoReturn
 
 from tlslite.constants import AlertDescription, AlertLevel, ContentType
 from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemoteAlert
+from tlslite.messages import RecordHeader3
+from tlslite.recordlayer import RecordSocket
+from tlslite.utils.codec import Parser
 
 from w24_harness import fastcipher
 from w24_harness.at.codes import ResultCode, describe
@@ -76,6 +79,19 @@ _KNOWN_TYPES = frozenset(
         ContentType.application_data,
     }
 )
+
+
+class _AnyTypeRecordSocket(RecordSocket):
+    """tlslite's record socket, taking every header below 0x80 for an SSL 3.0 / TLS 1.0 one."""
+
+    def _recvHeader(self):  # type: ignore[no-untyped-def]
+        result: Any = None
+        for result in self._sockRecvAll(5):
+            if result in (0, 1):
+                yield result
+            else:
+                break
+        yield RecordHeader3().parse(Parser(result))
 
 
 class SSLFailure(Exception):
@@ -151,6 +167,11 @@ class SecureChannel:
         self._limit = profile.max_record_plaintext + faults.record_limit_off_by_one
         conn._recv_record_limit = self._limit  # 226 after decryption
         records.install(conn._recordLayer, check_padding_bytes=not faults.padding_unchecked)
+        if self._variants.unknown_record_ignored:
+            # tlslite reads a header whose type it does not know as SSLv2; this one reads every
+            # type below 0x80 as an SSL 3.0 / TLS 1.0 header, so the record is decrypted (its
+            # MAC covers the type) and W24Client can drop it.
+            conn._recordLayer._recordSocket.__class__ = _AnyTypeRecordSocket
         cipher, mac = tlslite_names(self.cipher)
         block = {"rc4": 0, "3des": 8}.get(cipher, 16)
         # Longest record a plaintext within the limit can make: MAC, explicit IV, 256 padding;
@@ -323,11 +344,11 @@ class SecureChannel:
             need = 5
             if have >= 5:
                 need += int.from_bytes(self._record[3:5], "big")
-                if self._record[0] not in _KNOWN_TYPES and self._variants.unknown_record_ignored:
-                    if have == need:  # the variant: the whole record read, then dropped
-                        self._record = bytearray()
-                        continue
-                elif self._record[0] not in _KNOWN_TYPES:
+                # The unknown_record_ignored variant: tlslite decrypts it (its MAC counts the
+                # type and the sequence number) and W24Client drops it. Not for a type with the
+                # high bit set: no SSL 3.0 / TLS 1.0 header (a client may read it as SSLv2).
+                ignored = self._variants.unknown_record_ignored and self._record[0] < 0x80
+                if self._record[0] not in _KNOWN_TYPES and not ignored:
                     # Not a type of SSL 3.0 / TLS 1.0 (tlslite would read a high first byte as
                     # an SSLv2 header): unexpected_message, a decoding error for the host.
                     self._fail(

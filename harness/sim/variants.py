@@ -94,8 +94,9 @@ class Variants:
     # A warning alert (not close_notify) inside the handshake is passed over instead of ending
     # the handshake with 220.
     handshake_warning_ignored: bool = False
-    # A record of a type outside 20..23 after the handshake is skipped (RFC 2246 §6: "should
-    # just ignore it") instead of refused with 224.
+    # A record of a type outside 20..23 after the handshake is decrypted and skipped (RFC 2246
+    # §6: "should just ignore it") instead of refused with 224. Types 128..255 stay refused:
+    # the simulator's tlslite reads such a header as SSLv2.
     unknown_record_ignored: bool = False
     # The record header's version is checked after the handshake: another one is 224.
     record_version_checked: bool = False
