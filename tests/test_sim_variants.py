@@ -282,6 +282,15 @@ def test_line_variants_raw(sim_start, sim_raw) -> None:
     assert raw.exchange(b"AT+iCA2?\r") == b"I/ERROR (051)\r\n"  # no echo, a space
 
 
+@pytest.mark.parametrize("bare", [False, True])
+def test_ca_too_long_bare_error(sim_start, sim_raw, bare) -> None:
+    raw = sim_raw(sim_start(variants=Variants(ca_too_long_bare_error=bare)).url)
+    pem = CERTS.get("ca_too_long").ca_pem
+    assert pem is not None
+    reply = raw.exchange(b"AT+iCA=" + pem.replace(b"\n", b"\r") + b"\r")
+    assert reply.endswith(b"I/ERROR\r\n" if bare else b"I/ERROR(116)\r\n")
+
+
 # -- profile overrides: the simulator's profile only -----------------------------------------
 
 

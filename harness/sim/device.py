@@ -237,7 +237,8 @@ class SimDevice:
                 ResultCode.CA_PARSE_ERROR, f"{slot}: not a certificate: {exc}"
             ) from exc
         if report.pem_chars > report.limit:
-            raise CommandFailed(self.profile.ca_too_long_code, "; ".join(report.problems))
+            code = None if self.variants.ca_too_long_bare_error else self.profile.ca_too_long_code
+            raise CommandFailed(code, "; ".join(report.problems))
         if report.problems:
             raise CommandFailed(ResultCode.CA_PARSE_ERROR, "; ".join(report.problems))
         if self.faults.v1_ca_refused and _is_v1(pem):

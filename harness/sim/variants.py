@@ -105,6 +105,9 @@ class Variants:
     # After a failed handshake the TCP socket stays in the table (down, -203) until the host
     # closes it, instead of being closed and freed by the module.
     tcp_kept_after_failed_ssl: bool = False
+    # A CA value over the size limit is refused with a bare I/ERROR (the manual's words, §6)
+    # instead of the profile's code.
+    ca_too_long_bare_error: bool = False
     # -- profile overrides (None: the profile's own value) -------------------------------
     rp4_final_ok: bool | None = None
     absent_ca_slot_code: int | None = None
@@ -228,6 +231,11 @@ SWITCHES: dict[str, Switch] = {
         "§11.2 (whether the TCP socket survives a failed handshake is not documented)",
         _BOOL,
         "after a failed AT+iSSL the TCP handle stays open, down (-203), until SCLS",
+    ),
+    "ca_too_long_bare_error": Switch(
+        "§6 ('I/ERROR otherwise': no code given for a CA over 1300 characters)",
+        _BOOL,
+        "a CA over the size limit gets a bare I/ERROR",
     ),
     "rp4_final_ok": Switch(
         "§4.11 (every report ends with I/OK) against §5.4's example (no I/OK)",
