@@ -291,6 +291,12 @@ def test_ca_too_long_bare_error(sim_start, sim_raw, bare) -> None:
     assert reply.endswith(b"I/ERROR\r\n" if bare else b"I/ERROR(116)\r\n")
 
 
+def test_reply_leading_crlf(sim_start, sim_raw) -> None:
+    raw = sim_raw(sim_start(variants=Variants(reply_leading_crlf=True)).url)
+    assert raw.exchange(b"AT+iRP0\r") == b"AT+iRP0\r\n\r\nW24-CO2144-01\r\nI/OK\r\n"
+    assert raw.exchange(b"AT+iXYZ\r") == b"AT+iXYZ\r\n\r\nI/ERROR(053)\r\n"
+
+
 # -- profile overrides: the simulator's profile only -----------------------------------------
 
 

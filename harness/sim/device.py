@@ -126,6 +126,11 @@ class SimDevice:
 
     def handle(self, item: Command | BadInput) -> bytes:
         """The complete reply to one command (or to one piece of bad input)."""
+        reply = self._reply(item)
+        # The reply_leading_crlf variant: each reply opens with an empty line (spec §11.5).
+        return CRLF + reply if self.variants.reply_leading_crlf else reply
+
+    def _reply(self, item: Command | BadInput) -> bytes:
         if isinstance(item, BadInput):
             self._log(f"bad input -> {item.code}: {item.reason}")
             return self.error(item.code)

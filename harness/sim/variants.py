@@ -108,6 +108,8 @@ class Variants:
     # A CA value over the size limit is refused with a bare I/ERROR (the manual's words, §6)
     # instead of the profile's code.
     ca_too_long_bare_error: bool = False
+    # Every reply opens with an empty line (CR LF) before its first line.
+    reply_leading_crlf: bool = False
     # -- profile overrides (None: the profile's own value) -------------------------------
     rp4_final_ok: bool | None = None
     absent_ca_slot_code: int | None = None
@@ -236,6 +238,11 @@ SWITCHES: dict[str, Switch] = {
         "§6 ('I/ERROR otherwise': no code given for a CA over 1300 characters)",
         _BOOL,
         "a CA over the size limit gets a bare I/ERROR",
+    ),
+    "reply_leading_crlf": Switch(
+        "§11.5 (whether replies start with a CR LF is not documented)",
+        _BOOL,
+        "each reply opens with CR LF",
     ),
     "rp4_final_ok": Switch(
         "§4.11 (every report ends with I/OK) against §5.4's example (no I/OK)",
