@@ -41,7 +41,7 @@ def _failures(data: dict) -> list[str]:
     out += [
         f"{p['id']}: no result"
         for p in data["planned"]
-        if p["id"] not in seen and status.get(p["nodeid"]) not in ("passed", "skipped")
+        if p["id"] not in seen and p["nodeid"] not in status
     ]
     judged = {r["nodeid"] for r in data["results"]}
     out += [
