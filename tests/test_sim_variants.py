@@ -30,7 +30,7 @@ from w24_harness.servers.records import (
 from w24_harness.sim.device import SimDevice
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.pairwise import all_pairs, pairwise_variants, uncovered_pairs, variant_space
-from w24_harness.sim.server import Simulator, decode_variants, encode_spec
+from w24_harness.sim.server import Simulator, SimulatorProcess, decode_variants, encode_spec
 from w24_harness.sim.variants import SWITCHES, Variants
 from w24_harness.vocab import Backend, Renegotiation
 
@@ -364,6 +364,15 @@ def test_the_spec_env_carries_variants_to_the_child() -> None:
     assert decode_variants(text) == v
     assert json.loads(text)["profile"]["unclean_close_code"] == "unknown"  # not applied here
     assert decode_variants(json.dumps({"profile": {}, "faults": []})) == Variants()
+
+
+@pytest.mark.parametrize("how", ["spec", "flag"])
+def test_the_child_simulator_takes_variants(sim_raw, how) -> None:
+    """As the pytest plugin starts it ($W24_SIM_SPEC) and as a user does (`--variant`)."""
+    args = ["--pty"] + (["--variant", "error_format=space"] if how == "flag" else [])
+    variants = Variants.parse(["error_format=space"]) if how == "spec" else None
+    with SimulatorProcess(args, profile=W24_PROFILE, variants=variants) as child:
+        assert sim_raw(child.url).exchange(b"AT+iXYZ\r") == b"AT+iXYZ\r\nI/ERROR (053)\r\n"
 
 
 def test_every_switch_names_its_spec_section_and_values() -> None:
