@@ -97,7 +97,7 @@ def read_to_error(w24: W24, handle: int, n: int) -> tuple[bytes, int | None]:
     got = w24.receive_all(handle, n, timeout=5)
     data = got.data
     if got.error is None:
-        after = w24.receive_all(handle, 1, timeout=2)
+        after = w24.receive_all(handle, 1, timeout=1)
         data += after.data
         got = after
     return data, got.error.code if got.error is not None else None
