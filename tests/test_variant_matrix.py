@@ -9,12 +9,15 @@ or needs a profile field.
 Each case is a child pytest of the suites (as tests/test_suites_catch_faults.py runs the
 faults), without the slow rows and the field-interop daemons, to keep CI's share modest; the
 full suites under the sample, one switch at a time, or the product run from
-bench/variant_matrix.py. Marked `variant_matrix` (deselect with -m "not variant_matrix").
+bench/variant_matrix.py. Marked `variant_matrix`; the child runs are opt-in
+(W24_VARIANT_MATRIX=1): on this 2-core machine they take minutes (bench/results.md), more than
+CI's 15-minute budget has left.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,10 @@ from w24_harness.sim.variants import Variants
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = pairwise_variants()
+
+# Opt-in: 18 child runs cost minutes of CPU, more than CI's budget has left (see the module
+# docstring); W24_VARIANT_MATRIX=1 runs them.
+ENABLED = os.environ.get("W24_VARIANT_MATRIX") == "1"
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow, pytest.mark.variant_matrix]
 
@@ -52,6 +59,7 @@ def _failures(data: dict) -> list[str]:
     return out
 
 
+@pytest.mark.skipif(not ENABLED, reason="the variant matrix runs with W24_VARIANT_MATRIX=1")
 @pytest.mark.parametrize("variant", SAMPLE, ids=[f"v{i}" for i in range(len(SAMPLE))])
 def test_no_row_fails_a_correct_firmware(pytester, tmp_path, variant: Variants) -> None:
     report_dir = tmp_path / "reports"
