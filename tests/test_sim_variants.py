@@ -136,6 +136,16 @@ def test_close_notify_code(device, code) -> None:
         assert read_to_error(w24, handle, 500)[1] == code
 
 
+@pytest.mark.parametrize("code", [ResultCode.SOCKET_DOWN, ResultCode.SOCKET_NO_CARRIER])
+def test_the_driver_reads_to_either_peer_close_code_quietly(device, code) -> None:
+    """Spec §4.13: a peer close is -203 or -215; W24.receive ends at either with the data."""
+    w24 = device(f"close_notify_code={int(code)}")
+    with session(w24, plan(Data(500), ending=Ending.CLOSE_NOTIFY)) as (handle, server):
+        w24.start_ssl(handle)
+        sent_all(server)
+        assert len(w24.receive(handle, 800, timeout=5)) == 500
+
+
 @pytest.mark.parametrize("code", [ResultCode.SSL_DECODE_ERROR, ResultCode.SOCKET_DOWN])
 def test_fatal_alert_code_comes_after_the_data(device, code) -> None:
     w24 = device(f"fatal_alert_code={int(code)}")
