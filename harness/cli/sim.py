@@ -13,7 +13,14 @@ from w24_harness.profiles.files import ProfileFileError, load_profile_file
 from w24_harness.profiles.table import PROFILES, DeviceProfile, get_profile
 from w24_harness.sim.engines import DEFAULT_ENGINE, EngineUnavailable, profile_for, resolve
 from w24_harness.sim.faults import CHECK_FAULTS, Faults
-from w24_harness.sim.server import SPEC_ENV, Simulator, SimulatorConfig, decode_spec
+from w24_harness.sim.server import (
+    SPEC_ENV,
+    Simulator,
+    SimulatorConfig,
+    decode_spec,
+    decode_variants,
+)
+from w24_harness.sim.variants import Variants
 
 INTERNAL_ERROR_EXIT = 3  # `w24 sim` exit status after a simulator internal error
 # Faults that act inside the simulator's own TLS client (tls_engine, tls_client, verify), so only
@@ -71,6 +78,14 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "python -m w24_harness.sim.engines.build); the profile is limited to what it has",
     )
     parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="behave as another correct firmware where the manuals are silent (repeatable; "
+        f"w24_harness.sim.variants): {', '.join(Variants.names())}",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -96,6 +111,7 @@ def run_sim(args: argparse.Namespace) -> int:
         return 2
     try:
         profile, faults = _profile_and_faults(args)
+        variants = _variants(args)
         engine = resolve(args.engine)
         profile = profile_for(profile, engine)
         inside = sorted(set(faults.active()) & ENGINE_FAULTS)
@@ -107,6 +123,7 @@ def run_sim(args: argparse.Namespace) -> int:
             baud=args.baud,
             state=args.state,
             faults=faults,
+            variants=variants,
             echo=False if args.no_echo else None,
             log=args.log,
             status=args.status,
@@ -141,7 +158,8 @@ def run_sim(args: argparse.Namespace) -> int:
     fault_names = ", ".join(config.faults.active()) or "none"
     print(
         f"W24 simulator, profile {config.profile.name}, engine {config.engine}, "
-        f"baud {args.baud or 'unthrottled'}, faults: {fault_names}. Ctrl-C to stop.",
+        f"baud {args.baud or 'unthrottled'}, faults: {fault_names}, "
+        f"variant: {config.variants.label()}. Ctrl-C to stop.",
         file=sys.stderr,
         flush=True,
     )
@@ -173,6 +191,14 @@ def _profile_and_faults(args: argparse.Namespace) -> tuple[DeviceProfile, Faults
         except ProfileFileError as exc:
             raise ValueError(str(exc)) from None
     return get_profile(args.profile), Faults.from_names(args.fault)
+
+
+def _variants(args: argparse.Namespace) -> Variants:
+    """The spec's variants (--spec-env) with the --variant items on top."""
+    items: list[str] = []
+    if args.spec_env:
+        items += decode_variants(os.environ.get(SPEC_ENV, "{}")).active()
+    return Variants.parse([*items, *args.variant])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -367,11 +367,12 @@ class W24:
         """Poll SRCV until `n` bytes arrived, the socket is down (EOF) or `timeout` passes.
 
         Returns what arrived; raises DeviceTimeout only if nothing arrived at all and the socket
-        is still up. A socket-down code (203) after data ends the read quietly; any other error
-        code (224, 226...) is raised.
+        is still up. A peer-close code (203, or 215: spec §4.13) after data ends the read
+        quietly; any other error code (224, 226...) is raised.
         """
         got = self.receive_all(handle, n, timeout)
-        if got.error is not None and got.error.code != ResultCode.SOCKET_DOWN:
+        peer_closed = (ResultCode.SOCKET_DOWN, ResultCode.SOCKET_NO_CARRIER)
+        if got.error is not None and got.error.code not in peer_closed:
             raise got.error
         if got.timed_out and not got.data:
             raise DeviceTimeout(f"no data on socket {handle} within {timeout} s (wanted {n} bytes)")

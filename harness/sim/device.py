@@ -26,6 +26,7 @@ from w24_harness.sim.faults import Faults
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.sockets import SimSocket, SimSocketError, SocketTable
 from w24_harness.sim.tls_engine import SecureChannel, SSLFailure
+from w24_harness.sim.variants import Variants
 
 SLOW_DELIVERY_DEFAULT_BAUD = 115200  # slow_delivery on an unthrottled line
 # The SSL failures the wrong_code fault collapses into 220 (SSND limits stay as they are).
@@ -65,11 +66,14 @@ class SimDevice:
         faults: Faults | None = None,
         log: Callable[[str], None] | None = None,
         engine: str = DEFAULT_ENGINE,
+        variants: Variants | None = None,
     ) -> None:
         # The TLS stack behind the AT front end (w24_harness.sim.engines); None: tls_engine's.
         self.engine = factory(engine)
+        # A correct-firmware variant's profile overrides apply to the simulator alone.
+        self.variants = variants = variants or Variants()
         # A firmware does one concrete thing: UNKNOWN fields take the documented defaults.
-        self.profile = profile = profile.resolved()
+        self.profile = profile = variants.apply(profile).resolved()
         self.nvram = nvram or NVRam()
         self.faults = faults or Faults()
         self.echo = profile.echo_default
@@ -129,6 +133,11 @@ class SimDevice:
 
     def handle(self, item: Command | BadInput) -> bytes:
         """The complete reply to one command (or to one piece of bad input)."""
+        reply = self._reply(item)
+        # The reply_leading_crlf variant: each reply opens with an empty line (spec §11.5).
+        return CRLF + reply if self.variants.reply_leading_crlf else reply
+
+    def _reply(self, item: Command | BadInput) -> bytes:
         if isinstance(item, BadInput):
             self._log(f"bad input -> {item.code}: {item.reason}")
             return self.error(item.code)
@@ -242,7 +251,8 @@ class SimDevice:
                 ResultCode.CA_PARSE_ERROR, f"{slot}: not a certificate: {exc}"
             ) from exc
         if report.pem_chars > report.limit:
-            raise CommandFailed(self.profile.ca_too_long_code, "; ".join(report.problems))
+            code = None if self.variants.ca_too_long_bare_error else self.profile.ca_too_long_code
+            raise CommandFailed(code, "; ".join(report.problems))
         if report.problems:
             raise CommandFailed(ResultCode.CA_PARSE_ERROR, "; ".join(report.problems))
         if self.faults.v1_ca_refused and _is_v1(pem):
@@ -314,7 +324,9 @@ class SimDevice:
         except OSError as exc:
             raise CommandFailed(ResultCode.SOCKET_DOWN, f"connect to {host}:{port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.table.slots[handle] = SimSocket(handle, sock, host, port, faults=self.faults)
+        self.table.slots[handle] = SimSocket(
+            handle, sock, host, port, faults=self.faults, variants=self.variants
+        )
         self.table.stale.discard(handle)
         self.online = True
         self._slow_started.pop(handle, None)  # a new connection on a reused handle
@@ -352,8 +364,13 @@ class SimDevice:
                 verify=verify,
                 faults=self.faults,
                 lenient=self.faults.lenient_checks(),
+                variants=self.variants,
             )
         except SSLFailure as exc:
+            if self.variants.tcp_kept_after_failed_ssl:
+                # The variant: the handle stays, down, until the host closes it (SCLS).
+                sock.fail(ResultCode.SOCKET_DOWN, f"SSL handshake failed: {exc.reason}")
+                raise CommandFailed(exc.code, exc.reason) from exc
             # Spec §11.2 is silent; this firmware model drops the TCP socket on a failed handshake.
             self.table.close(handle)
             if self.faults.leak_ssl_on_failure:

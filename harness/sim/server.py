@@ -23,6 +23,7 @@ from w24_harness.sim.faults import Faults
 from w24_harness.sim.line import InputOverrun, LineSession, SocketLink, open_pty
 from w24_harness.sim.nvram import NVRam
 from w24_harness.sim.status import SimStatus
+from w24_harness.sim.variants import Variants
 from w24_harness.vocab import LineDirection
 
 
@@ -58,6 +59,8 @@ class SimulatorConfig:
     baud: int = 0
     state: Path | None = None
     faults: Faults = field(default_factory=Faults)
+    # Correct-firmware variants (w24_harness.sim.variants): their profile overrides apply here.
+    variants: Variants = field(default_factory=Variants)
     echo: bool | None = None
     log: Path | None = None
     status: Path | None = None  # where the internal-error count goes (w24_harness.sim.status)
@@ -77,7 +80,12 @@ class Simulator:
             profile = profile.with_changes(echo_default=self.config.echo)
         nvram = NVRam(self.config.state)
         self.device = SimDevice(
-            profile, nvram, self.config.faults, self.log.note, engine=self.config.engine
+            profile,
+            nvram,
+            self.config.faults,
+            self.log.note,
+            engine=self.config.engine,
+            variants=self.config.variants,
         )
         self.device.line_baud = self.config.baud
         self.device.on_internal_error = self._save_status
@@ -163,8 +171,22 @@ class Simulator:
 SPEC_ENV = "W24_SIM_SPEC"
 
 
-def encode_spec(profile: DeviceProfile, faults: Faults) -> str:
-    return json.dumps({"profile": profile_to_mapping(profile), "faults": faults.active()})
+def encode_spec(profile: DeviceProfile, faults: Faults, variants: Variants | None = None) -> str:
+    return json.dumps(
+        {
+            "profile": profile_to_mapping(profile),
+            "faults": faults.active(),
+            "variants": (variants or Variants()).active(),
+        }
+    )
+
+
+def decode_variants(text: str) -> Variants:
+    """The variants encode_spec wrote (none in a spec without them)."""
+    try:
+        return Variants.parse(json.loads(text).get("variants", []))
+    except (AttributeError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"${SPEC_ENV} is not a simulator spec: {exc}") from None
 
 
 def decode_spec(text: str) -> tuple[DeviceProfile, Faults]:
@@ -193,6 +215,7 @@ class SimulatorProcess:
         faults: Faults | None = None,
         status: Path | None = None,
         wait: bool = True,
+        variants: Variants | None = None,
     ) -> None:
         """Start it; with `wait` (the default) also wait until it is ready (wait_ready), else
         the caller does, and meanwhile does other work while the child boots (0.25 s)."""
@@ -204,8 +227,8 @@ class SimulatorProcess:
         cmd = [sys.executable, "-m", "w24_harness.sim", *args, *status_args]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop(SPEC_ENV, None)
-        if profile is not None or faults is not None:
-            env[SPEC_ENV] = encode_spec(profile or get_profile("w24"), faults or Faults())
+        if profile is not None or faults is not None or variants is not None:
+            env[SPEC_ENV] = encode_spec(profile or get_profile("w24"), faults or Faults(), variants)
             cmd.append("--spec-env")
         # stderr goes to a file: a pipe nobody drains could fill up and stall the simulator.
         self._stderr = tempfile.TemporaryFile(mode="w+")

@@ -17,6 +17,7 @@ from w24_harness.at.codes import ResultCode
 from w24_harness.sim.engines.base import Channel
 from w24_harness.sim.faults import RX_OVERFLOW_IDLE_S, Faults
 from w24_harness.sim.tls_engine import PeerClosed, SSLFailure
+from w24_harness.sim.variants import Variants
 
 # What rx_overflow_drops takes from TCP at once when the host comes back: everything there is.
 _OVERFLOW_GRAB = 1 << 20
@@ -41,6 +42,7 @@ class SimSocket:
     error_reason: str = ""
     channel: Channel | None = None
     faults: Faults = field(default_factory=Faults)
+    variants: Variants = field(default_factory=Variants)
     last_poll: float = field(default_factory=time.monotonic)  # the host's last look at it
     # A send that failed after its SSND was answered (SimDevice.defer_sends): the next SSND's.
     send_failure: SimSocketError | None = None
@@ -156,8 +158,9 @@ class SimSocket:
             raise SimSocketError(code, f"send on socket {self.handle} failed: {exc}") from exc
 
     def status(self) -> int:
-        """SST / RP4 value: bytes waiting, or the negated error once the buffer is empty."""
-        if self.rx:
+        """SST / RP4 value: bytes waiting, or the negated error once the buffer is empty (with
+        the status_error_early variant: as soon as the socket is down)."""
+        if self.rx and not (self.variants.status_error_early and self.error is not None):
             return len(self.rx)
         return -self.error if self.error is not None else 0
 

@@ -14,6 +14,7 @@ from typing import Any
 from tlslite.api import HandshakeSettings, TLSConnection
 from tlslite.constants import AlertDescription, AlertLevel, ContentType, HandshakeType
 from tlslite.errors import TLSAbruptCloseError, TLSLocalAlert, TLSRemoteAlert
+from tlslite.extensions import RenegotiationInfoExtension
 from tlslite.keyexchange import RSAKeyExchange
 from tlslite.messages import Alert, ClientHello, ServerHello
 from tlslite.utils.cryptomath import getRandomBytes
@@ -21,6 +22,7 @@ from tlslite.utils.python_rsakey import Python_RSAKey
 
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.sim.faults import Faults
+from w24_harness.sim.variants import EMPTY_RENEGOTIATION_INFO_SCSV, CertCheckAt, Variants
 from w24_harness.sim.verify import CertRejected
 from w24_harness.tlsfacts import SUITES, ProtocolVersion, suite_name, version_name
 from w24_harness.vocab import ClientCheck, Renegotiation
@@ -54,6 +56,19 @@ SSL3_ALERT: dict[int, int] = {
         )
     },
 }
+
+# The record types of SSL 3.0 / TLS 1.0.
+_KNOWN_TYPES = frozenset(
+    {
+        ContentType.change_cipher_spec,
+        ContentType.alert,
+        ContentType.handshake,
+        ContentType.application_data,
+    }
+)
+
+# tlslite's words for a decrypted record of a type it does not know.
+_UNKNOWN_TYPE_ERROR = "Received record with unknown ContentType"
 
 # What the device's client can speak at all; a profile picks from these.
 CLIENT_VERSIONS: tuple[ProtocolVersion, ...] = (ProtocolVersion.SSL3, ProtocolVersion.TLS1)
@@ -103,12 +118,16 @@ class W24Client(TLSConnection):
         lenient: frozenset[ClientCheck] = frozenset(),
         compression: tuple[int, ...] = (0,),
         faults: Faults | None = None,
+        variants: Variants | None = None,
     ) -> None:
         super().__init__(sock)
         # Self-test faults on what the client puts on the wire (w24_harness.sim.faults).
         self.faults = faults or Faults()
         # The fault rng_reseeded: the same seed at every handshake.
         self._rng = random.Random(RESEEDED_SEED) if self.faults.rng_reseeded else None
+        # Correct-firmware variants (w24_harness.sim.variants): the ClientHello's signalling
+        # value and extension, when the certificate is checked, warnings in the handshake.
+        self.variants = variants or Variants()
         # The compression methods the ClientHello offers: null only, on a correct W24.
         self.compression = list(compression)
         # Checks a self-test fault switches off (w24_harness.sim.faults); empty on a correct W24.
@@ -143,13 +162,23 @@ class W24Client(TLSConnection):
     def _sendMsg(self, msg: Any, randomizeFirstBlock: bool = True, update_hashes: bool = True):
         if isinstance(msg, ClientHello):
             msg.cipher_suites = list(self.offered)
+            if self.variants.hello_scsv:
+                msg.cipher_suites.append(EMPTY_RENEGOTIATION_INFO_SCSV)
             msg.extensions = None
+            if self.variants.hello_reneg_ext:
+                msg.extensions = [RenegotiationInfoExtension().create(bytearray(0))]
             msg.compression_methods = list(self.compression)
             if self._rng is not None:
                 msg.random = self._random(32)  # tlslite derives the keys from this object
         yield from super()._sendMsg(msg, False, update_hashes)
 
     def _sendError(self, alertDescription: Any, errorStr: Any = None):
+        if (
+            self.feed is not None
+            and self.variants.unknown_record_ignored
+            and errorStr == _UNKNOWN_TYPE_ERROR
+        ):
+            return  # the variant: _getNextRecordFromSocket drops the record instead
         for check in self.lenient:
             if errorStr is not None and _SWALLOWED_ERRORS.get(check) == errorStr:
                 return  # the fault: the check is not made, the handshake goes on
@@ -214,7 +243,12 @@ class W24Client(TLSConnection):
                         AlertDescription.unexpected_message, "HelloRequest during the session"
                     )
                 # REFUSE: tlslite answers a no_renegotiation warning and goes on.
-            if self.feed is not None and self.profile.ignore_warning_alerts:
+            passed_over = (
+                self.profile.ignore_warning_alerts
+                if self.feed is not None
+                else self.variants.handshake_warning_ignored
+            )
+            if passed_over:
                 body = parser.bytes[parser.index : parser.index + 2]
                 if (
                     header.type == ContentType.alert
@@ -226,6 +260,24 @@ class W24Client(TLSConnection):
             if not self.lenient or not self._lenient_skip(header.type, parser):
                 yield result
                 return
+
+    def _getNextRecordFromSocket(self):
+        """tlslite's, but after the handshake a record of a type outside SSL 3.0 / TLS 1.0 is
+        decrypted (its sequence number counts) and dropped under the unknown_record_ignored
+        variant (RFC 2246 §6: "should just ignore it")."""
+        while True:
+            result: Any = None
+            for result in super()._getNextRecordFromSocket():
+                if result in (0, 1):
+                    yield result
+                else:
+                    break
+            header, _parser = result
+            ignored = self.feed is not None and self.variants.unknown_record_ignored
+            if ignored and header.type not in _KNOWN_TYPES:
+                continue
+            yield result
+            return
 
     @staticmethod
     def _hello_request(ctype: int, parser: Any) -> bool:
@@ -281,7 +333,9 @@ class W24Client(TLSConnection):
             self.check(ders)
         except CertRejected as exc:
             self.rejection = exc
-            yield from self._sendError(getattr(AlertDescription, exc.alert), exc.reason)
+            if self.variants.cert_check_at == CertCheckAt.CERTIFICATE:
+                yield from self._sendError(getattr(AlertDescription, exc.alert), exc.reason)
+            # CertCheckAt.FINISHED: SecureChannel.handshake refuses it once the handshake is done.
         for result in super()._clientGetKeyFromChain(certificate, settings, tack_ext):
             if self.export_key is not None and not isinstance(result, int):
                 _key, chain, tack = result

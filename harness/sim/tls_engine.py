@@ -51,14 +51,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, NoReturn
 
-from tlslite.constants import AlertDescription, ContentType
+from tlslite.constants import AlertDescription, AlertLevel, ContentType
 from tlslite.errors import TLSAbruptCloseError, TLSError, TLSLocalAlert, TLSRemoteAlert
+from tlslite.messages import RecordHeader3
+from tlslite.recordlayer import RecordSocket
+from tlslite.utils.codec import Parser
 
 from w24_harness.at.codes import ResultCode, describe
 from w24_harness.profiles.table import DeviceProfile
 from w24_harness.sim import records
 from w24_harness.sim.faults import Faults
 from w24_harness.sim.tls_client import W24Client, client_settings, tlslite_names
+from w24_harness.sim.variants import CertCheckAt, Variants, WarningAlert
 from w24_harness.sim.verify import verify_server_chain
 from w24_harness.tlsaccel import cipher as fastcipher
 from w24_harness.tlsfacts import ProtocolVersion, suite_name, version_name
@@ -75,6 +79,19 @@ _KNOWN_TYPES = frozenset(
         ContentType.application_data,
     }
 )
+
+
+class _AnyTypeRecordSocket(RecordSocket):
+    """tlslite's record socket, taking every header below 0x80 for an SSL 3.0 / TLS 1.0 one."""
+
+    def _recvHeader(self):  # type: ignore[no-untyped-def]
+        result: Any = None
+        for result in self._sockRecvAll(5):
+            if result in (0, 1):
+                yield result
+            else:
+                break
+        yield RecordHeader3().parse(Parser(result))
 
 
 class SSLFailure(Exception):
@@ -138,9 +155,13 @@ class SecureChannel:
         sock: socket.socket,
         profile: DeviceProfile,
         faults: Faults | None = None,
+        variants: Variants | None = None,
     ) -> None:
         self._conn, self._sock, self._profile = conn, sock, profile
         self._faults = faults = faults or Faults()
+        self._variants = variants or Variants()
+        self._empty_run = 0  # empty application records in a row (empty_record_limit)
+        self._end_code: int | None = None  # the close code of a warning taken as the end
         self.version = version_name(conn.version)
         self.cipher = suite_name(conn.session.cipherSuite)
         self.server_cert_der = bytes(conn.session.serverCertChain.x509List[0].bytes)
@@ -151,6 +172,11 @@ class SecureChannel:
             # The fault: the record headers (only: MACs use the negotiated version) keep the
             # ClientHello's version.
             conn._recordLayer._recordSocket.version = ProtocolVersion(profile.hello_version).wire
+        if self._variants.unknown_record_ignored:
+            # tlslite reads a header whose type it does not know as SSLv2; this one reads every
+            # type below 0x80 as an SSL 3.0 / TLS 1.0 header, so the record is decrypted (its
+            # MAC covers the type) and W24Client can drop it.
+            conn._recordLayer._recordSocket.__class__ = _AnyTypeRecordSocket
         cipher, mac = tlslite_names(self.cipher)
         block = {"rc4": 0, "3des": 8}.get(cipher, 16)
         # Longest record a plaintext within the limit can make: MAC, explicit IV, 256 padding;
@@ -181,6 +207,7 @@ class SecureChannel:
         verify: bool = True,
         faults: Faults | None = None,
         lenient: frozenset[ClientCheck] = frozenset(),
+        variants: Variants | None = None,
     ) -> SecureChannel:
         """Run the client handshake on a connected TCP socket.
 
@@ -204,8 +231,9 @@ class SecureChannel:
 
         settings = client_settings(profile)
         offers_deflate = faults is not None and faults.hello_offers_compression
+        variants = variants or Variants()
         compression = (1, 0) if offers_deflate else (0,)
-        conn = W24Client(sock, profile, check, lenient, compression, faults)
+        conn = W24Client(sock, profile, check, lenient, compression, faults, variants)
         if profile.record_limit_in_handshake:
             conn._recv_record_limit = profile.max_record_plaintext
         sock.setblocking(False)
@@ -228,7 +256,12 @@ class SecureChannel:
                 ResultCode.SSL_NEGOTIATION,
                 f"handshake timed out after {limit:.1f} s (last received: {conn.last_message})",
             )
-        return cls(conn, sock, profile, faults)
+        if conn.rejection is not None and variants.cert_check_at == CertCheckAt.FINISHED:
+            # The late check: the handshake is complete, now the certificate is refused.
+            _send_alert(conn, sock, conn.rejection.alert, conn.rejection.reason)
+            sock.close()
+            raise SSLFailure(ResultCode.SSL_NEGOTIATION, conn.rejection.reason)
+        return cls(conn, sock, profile, faults, variants)
 
     @property
     def closed(self) -> bool:
@@ -264,11 +297,15 @@ class SecureChannel:
         if self._conn.closed and not self._closed and not self._faults.ignore_close_notify:
             self._peer_closed = True  # close_notify (or EOF) processed by tlslite
         if not out and self._peer_closed:
+            if self._end_code is not None:
+                raise PeerClosed("a warning alert ended the session", self._end_code)
             if self._unclean:
                 code = self._profile.unclean_close_code
                 assert code is not None  # the simulator runs a resolved profile
                 raise PeerClosed("the server closed TCP without close_notify", code, clean=False)
-            raise PeerClosed("the server closed the SSL connection")
+            raise PeerClosed(
+                "the server closed the SSL connection", self._variants.close_notify_code
+            )
         return bytes(out)
 
     def _take_record(self) -> bytes:
@@ -287,6 +324,15 @@ class SecureChannel:
         empty = data is None and record_type == ContentType.application_data
         if empty and self._faults.empty_record_eof:
             self._peer_closed = True  # the fault: an empty record read as the end
+        if record_type == ContentType.application_data:
+            self._empty_run = self._empty_run + 1 if empty else 0
+            limit = self._variants.empty_record_limit
+            if limit and self._empty_run > limit:
+                self._fail(
+                    ResultCode.SSL_DECODE_ERROR,
+                    f"more than {limit} empty records in a row",
+                    AlertDescription.unexpected_message,
+                )
         return data or b""
 
     def _assemble(self) -> bool:
@@ -302,13 +348,26 @@ class SecureChannel:
             need = 5
             if have >= 5:
                 need += int.from_bytes(self._record[3:5], "big")
-                if self._record[0] not in _KNOWN_TYPES:
+                # The unknown_record_ignored variant: tlslite decrypts it (its MAC counts the
+                # type and the sequence number) and W24Client drops it. Not for a type with the
+                # high bit set: no SSL 3.0 / TLS 1.0 header (a client may read it as SSLv2).
+                ignored = self._variants.unknown_record_ignored and self._record[0] < 0x80
+                if self._record[0] not in _KNOWN_TYPES and not ignored:
                     # Not a type of SSL 3.0 / TLS 1.0 (tlslite would read a high first byte as
                     # an SSLv2 header): unexpected_message, a decoding error for the host.
                     self._fail(
                         ResultCode.SSL_DECODE_ERROR,
                         f"incoming record of unknown content type {self._record[0]}",
                         AlertDescription.unexpected_message,
+                    )
+                if self._variants.record_version_checked and tuple(self._record[1:3]) != tuple(
+                    self._conn.version
+                ):
+                    self._fail(
+                        ResultCode.SSL_DECODE_ERROR,
+                        f"incoming record of version {bytes(self._record[1:3]).hex()} in a "
+                        f"{self.version} session",
+                        AlertDescription.protocol_version,
                     )
                 if self._record[0] == ContentType.application_data and need - 5 > self._max_wire:
                     what = "is over" if self._profile.record_limit_counts_wire else "cannot hold <="
@@ -357,6 +416,13 @@ class SecureChannel:
             self._fail(ResultCode.SSL_DECODE_ERROR, f"undecodable incoming record: {exc}")
         except TLSRemoteAlert as exc:
             name = AlertDescription.toStr(exc.description)
+            if exc.level == AlertLevel.fatal:
+                self._fail(self._variants.fatal_alert_code, f"server sent fatal alert {name}")
+            if self._variants.warning_alert == WarningAlert.END:
+                # The variant: a warning ends the session like a close, after the data before it.
+                self._end_code = self._variants.close_notify_code
+                self._peer_closed = True
+                return b""
             self._fail(ResultCode.SSL_DECODE_ERROR, f"server sent alert {name}")
         except (TLSAbruptCloseError, OSError):
             self._peer_closed = True
@@ -386,3 +452,15 @@ class SecureChannel:
             except Exception:  # close_notify is best effort
                 pass
         self._sock.close()
+
+
+def _send_alert(conn: W24Client, sock: socket.socket, alert: str, reason: str) -> None:
+    """A fatal alert after the handshake, best effort (the late certificate check)."""
+    try:
+        _drive(
+            conn._sendError(getattr(AlertDescription, alert), reason),
+            sock,
+            time.monotonic() + CLOSE_TIMEOUT_S,
+        )
+    except Exception:  # tlslite raises the TLSLocalAlert it sent; a dead peer is fine too
+        pass
