@@ -23,6 +23,13 @@ def command_module(name: str) -> ModuleType:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The `w24` parser: every command's, or only `command`'s (the help is the same)."""
     parser = argparse.ArgumentParser(prog="w24", description=__doc__)
+    parser.add_argument(
+        "-V",
+        "--version",
+        action="store_true",
+        help="print the harness, Python, OpenSSL and "
+        "tlslite-ng versions and the git commit, and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         if command is None or command == name:
@@ -32,6 +39,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):
+        from w24_harness.report.provenance import version_line
+
+        print(version_line())
+        return 0
     if argv[:1] == ["test"]:  # everything after it is pytest's, not argparse's
         from w24_harness.cli.test import run_suites
 

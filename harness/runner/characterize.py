@@ -221,7 +221,9 @@ DECIDERS: dict[str, tuple[tuple[str, ...], Decider]] = {
 
 
 def characterization_scenarios(scenarios: list[Scenario] = SCENARIOS) -> list[Scenario]:
-    return [s for s in scenarios if s.kind == Kind.CHARACTERIZATION]
+    """The rows that tell a profile field: every characterization, and the conformance rows
+    over a field (an RFC decides what passes, the row still shows the firmware's value)."""
+    return [s for s in scenarios if s.kind == Kind.CHARACTERIZATION or s.measures is not None]
 
 
 @dataclass

@@ -137,6 +137,13 @@ def ca_loaded(
     cache = device.ca_cache
     if cache.keep:
         cache.ensure(device, pem, slot, purpose)
+        if slot == "CA":
+            # A scenario trusts the CA it asked for and no other: a CA another test left in a
+            # second slot (CA2..CA4 on iChip) would be trusted too. Cleared only where the
+            # cache knows (or reads) the slot holds one.
+            for other in device.profile.ca_slots:
+                if other != "CA":
+                    cache.ensure(device, None, other, purpose)
         yield
         return
     previous = device.get_ca(slot).pem

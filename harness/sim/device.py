@@ -350,8 +350,9 @@ class SimDevice:
         started = time.monotonic()
         try:
             engine = self.engine
+            # The variants act inside the simulator's own TLS client; a real stack is what it is.
             start = (
-                SecureChannel.handshake
+                partial(SecureChannel.handshake, variants=self.variants)
                 if engine is None
                 else partial(EngineChannel.handshake, engine)
             )
@@ -364,7 +365,6 @@ class SimDevice:
                 verify=verify,
                 faults=self.faults,
                 lenient=self.faults.lenient_checks(),
-                variants=self.variants,
             )
         except SSLFailure as exc:
             if self.variants.tcp_kept_after_failed_ssl:

@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from w24_harness.at.codes import ResultCode
-from w24_harness.profiles import DeviceProfile
+from w24_harness.profiles.table import DeviceProfile
 from w24_harness.vocab import Renegotiation
 
 

@@ -14,10 +14,10 @@ import pytest
 from w24_harness.at.codes import DeviceError, ResultCode
 from w24_harness.device.w24 import W24
 from w24_harness.pki.sets import CertSets
-from w24_harness.profiles import W24 as W24_PROFILE
+from w24_harness.profiles.table import W24 as W24_PROFILE
 from w24_harness.servers import ConnectionReport, ServerConfig, TLSServer
-from w24_harness.servers.misbehaviours import WARNING_ALERTS
-from w24_harness.servers.records import (
+from w24_harness.servers.misbehaviour.library import WARNING_ALERTS
+from w24_harness.servers.misbehaviour.records import (
     Alert,
     AlertDescription,
     AlertLevel,

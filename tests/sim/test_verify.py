@@ -470,7 +470,8 @@ IDENTITY_TABLE = [
      ""),
     ("issuer keyUsage without keyCertSign, modern", "issuer_no_keycertsign", MODERN,
      NO_FAULT, "bad_certificate", "without keyCertSign"),
-    ("unknown critical extension, w24", "leaf_unknown_critical", W24, NO_FAULT, ACCEPT, ""),
+    ("unknown critical extension, w24", "leaf_unknown_critical", W24, NO_FAULT,
+     "unsupported_certificate", "critical extension 1.3.6.1.4.1.55555.1.1"),
     ("unknown critical extension, modern", "leaf_unknown_critical", MODERN, NO_FAULT,
      "unsupported_certificate", "critical extension 1.3.6.1.4.1.55555.1.1"),
 ]

@@ -518,7 +518,6 @@ REVIEWED_CRITICAL: dict[str, set[str]] = {
     "trust_by_name": {
         "impostor-ca-same-subject",
         "impostor-ca-same-subject-aki",
-        "leaf-outer-sigalg-params-mismatch",
         "leaf-signature-bit-flipped",
         "leaf-signature-first-byte-flipped",
         "leaf-signature-last-byte-flipped",
