@@ -115,14 +115,12 @@ class Variants:
     absent_ca_slot_code: int | None = None
     unclean_close_code: int | None = None
     renegotiation: Renegotiation | None = None
-    close_notify_on_scls: bool | None = None
     echo_default: bool | None = None
     error_format: ErrorFormat | None = None
     check_validity_dates: bool | None = None
     chain_building: bool | None = None
     ca_requires_ca_flag: bool | None = None
     check_issuer_key_usage: bool | None = None
-    reject_unknown_critical: bool | None = None
     ca_small_exponent: bool | None = None
     record_limit_counts_wire: bool | None = None
     record_limit_in_handshake: bool | None = None
@@ -259,16 +257,16 @@ SWITCHES: dict[str, Switch] = {
         (*_CLOSE_CODES, _DECODE),
         "the code after a FIN or RST without close_notify, once the data are drained",
     ),
+    # RFC 2246 §7.4.1.1 lets a client ignore a HelloRequest or refuse it (no_renegotiation);
+    # a session that fails on it is no correct firmware (data-hello-request), so no `fail`.
     "renegotiation": Switch(
         "§11.2 (no renegotiation documented); RFC 2246 §7.4.1.1",
-        (Renegotiation.REFUSE, Renegotiation.IGNORE, Renegotiation.FAIL),
+        (Renegotiation.REFUSE, Renegotiation.IGNORE),
         "the answer to a HelloRequest after the handshake",
     ),
-    "close_notify_on_scls": Switch(
-        "§5.3, §11.13 (whether AT+iSCLS sends close_notify)",
-        (True, False),
-        "AT+iSCLS sends close_notify before its FIN",
-    ),
+    # No close_notify_on_scls switch: RFC 2246 §7.2.1 requires the close_notify, so a firmware
+    # without it is no correct one (data-scls-close-notify); likewise reject_unknown_critical
+    # (RFC 5280 §4.2 MUST, leaf-unknown-critical-extension).
     "echo_default": Switch(
         "§11.5 (the echo default is not documented; §12.1: the production firmware echoes)",
         (True, False),
@@ -286,9 +284,6 @@ SWITCHES: dict[str, Switch] = {
     ),
     "check_issuer_key_usage": Switch(
         "§11.3", (False, True), "an issuer keyUsage without keyCertSign is refused"
-    ),
-    "reject_unknown_critical": Switch(
-        "§11.3", (False, True), "a leaf with an unknown critical extension is refused"
     ),
     "ca_small_exponent": Switch(
         "§12.2 (key sizes only)", (True, False), "AT+iCA= loads a CA whose exponent is 3"

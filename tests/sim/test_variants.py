@@ -314,13 +314,11 @@ def test_profile_overrides_reach_the_simulator_not_the_harness() -> None:
     variants = Variants.parse(
         [
             "unclean_close_code=215",
-            "renegotiation=fail",
-            "close_notify_on_scls=false",
+            "renegotiation=ignore",
             "check_validity_dates",
             "chain_building",
             "ca_requires_ca_flag=false",
             "check_issuer_key_usage",
-            "reject_unknown_critical",
             "ca_small_exponent=false",
             "record_limit_counts_wire",
             "record_limit_in_handshake",
@@ -330,10 +328,10 @@ def test_profile_overrides_reach_the_simulator_not_the_harness() -> None:
     sim = SimDevice(W24_PROFILE, variants=variants)
     try:
         p = sim.profile
-        assert p.unclean_close_code == 215 and p.renegotiation == Renegotiation.FAIL
-        assert p.close_notify_on_scls is False and p.ignore_warning_alerts is False
+        assert p.unclean_close_code == 215 and p.renegotiation == Renegotiation.IGNORE
+        assert p.ignore_warning_alerts is False
         assert p.check_validity_dates and p.chain_building and not p.ca_requires_ca_flag
-        assert p.check_issuer_key_usage and p.reject_unknown_critical
+        assert p.check_issuer_key_usage
         assert not p.ca_small_exponent and p.record_limit_counts_wire
         assert p.record_limit_in_handshake
     finally:
