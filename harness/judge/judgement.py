@@ -159,6 +159,8 @@ def judge(
     notes = draft.notes
     if outcome.detail:
         notes.insert(0, outcome.detail)
+    if outcome.device_clock:
+        notes.append(f"device clock (AT+iRP8): {outcome.device_clock}")
     passing = (ResultClass.PASSED, ResultClass.OBSERVED, ResultClass.DRIFT)
 
     why_not = _not_exercised(scenario, outcome, predicted) if draft.result in passing else None

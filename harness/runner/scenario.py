@@ -91,6 +91,9 @@ class Outcome:
     # What the device put on the wire against an RFC, as the servers checked it (field, rule,
     # section: docs/invariants.md); any fails the row.
     violations: list[str] = field(default_factory=list)
+    # The device's clock (AT+iRP8) when the row checks validity dates: an expired leaf accepted
+    # by a module whose clock says 2008 is another finding than one whose clock is right.
+    device_clock: str | None = None
 
     def matches(self, expect: Expect) -> bool:
         if not self.intact or self.hung:
@@ -184,12 +187,21 @@ class ScenarioRunner:
                 f"known: {sorted(ACTIONS)}"
             )
         outcome = self._run(scenario)
+        if scenario.measures == "check_validity_dates":
+            outcome.device_clock = self._device_clock()
         if scenario.misbehaviour is not None or not outcome.accepted:
             outcome.sanity_checked = True
             outcome.wedged = self.sanity_check()
             if outcome.wedged:
                 self._reset_quietly()
         return outcome
+
+    def _device_clock(self) -> str | None:
+        """AT+iRP8 (spec §12: the module's NTP time), or None where it has no answer."""
+        try:
+            return " ".join(self.device.report(8)).strip() or None
+        except (DeviceError, DeviceTimeout):
+            return None  # a firmware without RP8: the row stands without it
 
     def _reset_quietly(self) -> None:
         """A wedged device gets AT+iDOWN so the next scenario starts clean; if it does not

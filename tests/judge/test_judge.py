@@ -363,7 +363,8 @@ def test_every_result_class_a_scenario_can_get_has_a_case() -> None:
 
 def test_a_security_observation_is_flagged_and_amber_where_uncharacterized() -> None:
     expired = get("expired-leaf")
-    on_w24 = judge(expired, W24, Outcome(True))
+    on_w24 = judge(expired, W24, Outcome(True, device_clock="2008-05-31T12:00:00+00:00"))
+    assert "device clock (AT+iRP8): 2008-05-31T12:00:00+00:00" in on_w24.notes
     assert on_w24.result == ResultClass.OBSERVED
     assert on_w24.security == "accepts an expired server certificate"
     assert on_w24.security_uncharacterized  # w24 holds check_validity_dates as unknown
