@@ -37,7 +37,7 @@ from w24_harness.servers import (
     payload,
     sha256_hex,
 )
-from w24_harness.servers.misbehaviour.records import FIN, describe_client_record
+from w24_harness.servers.misbehaviour.records import FIN, RecordPlan, describe_client_record
 from w24_harness.tlsfacts import ContentType
 from w24_harness.vocab import Action, ServerSaw, Stage, Watch
 
@@ -53,6 +53,9 @@ NO_POLL_S = 2.0
 CLOSE_REPORT_S = 2.0
 # How long the server may take to send its whole record plan.
 PLAN_SENT_S = 10.0
+# A plan up to this size fits the kernel's socket buffers whole, so the server can send all of
+# it before the host reads (larger ones would wait on TCP flow control).
+PLAN_WAIT_BYTES = 32768
 
 
 @dataclass
@@ -430,6 +433,12 @@ class ScenarioRunner:
     def _exchange(self, scenario: Scenario, server: TLSServer, handle: int, out: Outcome) -> None:
         if scenario.recv_size:
             want = payload(scenario.recv_size, seed=7)
+            plan = scenario.records
+            if plan is not None and _may_end_early(plan) and plan.data_bytes <= PLAN_WAIT_BYTES:
+                # The good data and the record that may end the session are both in the
+                # device's hands before the host reads: what it delivers before the error is
+                # then its own choice, not the race between the host's poll and the server.
+                self._plan_sent(server)
             read = self.device.receive_all(handle, len(want), timeout=self.data_timeout)
             got = read.data
             out.bytes_received, out.delivered = len(got), got
@@ -667,6 +676,11 @@ class ScenarioRunner:
             raise Rejected(Stage.SEND, None, f"server received {conn.bytes_in} of {len(data)}")
         if conn.sha256_in != sha256_hex(data):
             raise Rejected(Stage.SEND, None, "server received different bytes (SHA-256 differs)")
+
+
+def _may_end_early(plan: RecordPlan) -> bool:
+    """The plan has a record before its end that may end the session."""
+    return min(plan.stopping_points()) < plan.data_bytes
 
 
 def _stage_of(command_error: str) -> Stage:
