@@ -488,7 +488,9 @@ class Runner:
             while True:
                 polls += 1
                 value = self.model.sst(s, self._cmd(f"SST:{s.handle}"))
-                if value < 0 and (not s.inbound or s.peer_closed is PeerClose.OVERSIZE):
+                # A socket whose peer closed may show the error while its data are still
+                # buffered and readable (spec §4.13): SRCV, not SST, must then deliver them.
+                if value < 0 and (not s.inbound or s.peer_closed is not None):
                     break
                 # Once the peer closed and its bytes are read, the close must show (§4.13).
                 if value == want and not (want == 0 and s.peer_closed is not None):

@@ -76,14 +76,15 @@ RULES: dict[str, Rule] = _rules(
     Rule(
         "data-kept",
         "spec §4, §4.13 (W24 2-8)",
-        "after the peer closes, buffered data can "
-        "still be read; the error shows only once they are read",
+        "after the peer closes, buffered data can still be read with SRCV, "
+        "in order, before SRCV shows the error (SST may show it at once)",
     ),
     Rule(
         "down-code",
         "spec §3.1 (203), §4.13, profile unclean_close_code",
         "a peer's close "
-        "shows as 203 (a FIN without close_notify on SSL: the profile's code, if it decided)",
+        "shows as 203 or 215 (a FIN without close_notify on SSL: the profile's code, if it "
+        "decided)",
     ),
     Rule(
         "sst-count",
@@ -248,7 +249,8 @@ class Model:
         if s.peer_closed is PeerClose.FIN and s.ssl:
             code = self.profile.unclean_close_code
             return None if code is None else {int(code)}
-        return {int(ResultCode.SOCKET_DOWN)}
+        # Spec §4.13: a socket whose peer closed reports -203 (or -215).
+        return {int(ResultCode.SOCKET_DOWN), int(ResultCode.SOCKET_NO_CARRIER)}
 
     def _status_ok(self, s: Sock, value: int) -> bool:
         if value >= 0:
