@@ -12,6 +12,7 @@ module's code (docs/engines.md has the table per stack).
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -32,6 +33,37 @@ class EngineError(Exception):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
+
+
+class CallbackBuffers:
+    """The wire bytes of a stack that reads and writes through C I/O callbacks (wolfSSL, mbed
+    TLS): `feed` and `outgoing` on the front end's side, `take` and `put` in the callbacks."""
+
+    def __init__(self) -> None:
+        self._in = bytearray()
+        self._out = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._in += data
+
+    def outgoing(self) -> bytes:
+        data, self._out = bytes(self._out), bytearray()
+        return data
+
+    def take(self, buf: int, size: int, would_block: int) -> int:
+        """A receive callback's answer: up to `size` fed bytes copied to `buf`, or the stack's
+        own would-block code when none are there."""
+        if not self._in:
+            return would_block
+        n = min(size, len(self._in))
+        ctypes.memmove(buf, bytes(self._in[:n]), n)
+        del self._in[:n]
+        return n
+
+    def put(self, buf: int, size: int) -> int:
+        """A send callback's answer: the stack's `size` bytes at `buf`, all taken."""
+        self._out += ctypes.string_at(buf, size)
+        return size
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ import ctypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from w24_harness.sim.engines.base import Engine, EngineConfig, EngineError, Failure
+from w24_harness.sim.engines.base import (
+    CallbackBuffers,
+    Engine,
+    EngineConfig,
+    EngineError,
+    Failure,
+)
 from w24_harness.tlsfacts import SUITE_TABLE, W24_SUITES, ProtocolVersion
 
 _SEND = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
@@ -96,11 +102,10 @@ def load(prefix: Path) -> ctypes.CDLL:
     return lib
 
 
-class MbedTLSEngine:
+class MbedTLSEngine(CallbackBuffers):
     def __init__(self, lib: ctypes.CDLL, config: EngineConfig) -> None:
+        super().__init__()
         self._lib = lib
-        self._in = bytearray()
-        self._out = bytearray()
         if not config.versions or not config.suites:
             raise EngineError(Failure.HANDSHAKE, "no version or suite in common with the profile")
         new = lambda: ctypes.create_string_buffer(_CONTEXT_BYTES)  # noqa: E731
@@ -145,28 +150,15 @@ class MbedTLSEngine:
         lib.mbedtls_ssl_set_bio(self._ssl, None, self._send_cb, self._recv_cb, None)
 
     def _recv(self, _ctx: int, buf: int, size: int) -> int:
-        if not self._in:
-            return _WANT_READ
-        n = min(size, len(self._in))
-        ctypes.memmove(buf, bytes(self._in[:n]), n)
-        del self._in[:n]
-        return n
+        return self.take(buf, size, _WANT_READ)
 
     def _send(self, _ctx: int, buf: int, size: int) -> int:
-        self._out += ctypes.string_at(buf, size)
-        return size
+        return self.put(buf, size)
 
     def _text(self, ret: int) -> str:
         buf = ctypes.create_string_buffer(200)
         self._lib.mbedtls_strerror(ret, buf, len(buf))
         return f"mbed TLS -0x{-ret:04X}: {buf.value.decode(errors='replace')}"
-
-    def feed(self, data: bytes) -> None:
-        self._in += data
-
-    def outgoing(self) -> bytes:
-        data, self._out = bytes(self._out), bytearray()
-        return data
 
     def handshake(self) -> bool:
         ret = self._lib.mbedtls_ssl_handshake(self._ssl)

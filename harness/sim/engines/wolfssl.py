@@ -13,7 +13,13 @@ import ctypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from w24_harness.sim.engines.base import Engine, EngineConfig, EngineError, Failure
+from w24_harness.sim.engines.base import (
+    CallbackBuffers,
+    Engine,
+    EngineConfig,
+    EngineError,
+    Failure,
+)
 from w24_harness.tlsfacts import SUITE_TABLE, W24_SUITES, ProtocolVersion
 
 _IO = ctypes.CFUNCTYPE(
@@ -64,11 +70,10 @@ def load(prefix: Path) -> ctypes.CDLL:
     return lib
 
 
-class WolfSSLEngine:
+class WolfSSLEngine(CallbackBuffers):
     def __init__(self, lib: ctypes.CDLL, config: EngineConfig) -> None:
+        super().__init__()
         self._lib = lib
-        self._in = bytearray()
-        self._out = bytearray()
         if not config.versions or not config.suites:
             raise EngineError(Failure.HANDSHAKE, "no version or suite in common with the profile")
         method = lib.wolfTLSv1_client_method()
@@ -95,29 +100,16 @@ class WolfSSLEngine:
         self._ssl = lib.wolfSSL_new(self._ctx)
 
     def _recv(self, _ssl: int, buf: int, size: int, _ctx: int) -> int:
-        if not self._in:
-            return _WANT_IO
-        n = min(size, len(self._in))
-        ctypes.memmove(buf, bytes(self._in[:n]), n)
-        del self._in[:n]
-        return n
+        return self.take(buf, size, _WANT_IO)
 
     def _send(self, _ssl: int, buf: int, size: int, _ctx: int) -> int:
-        self._out += ctypes.string_at(buf, size)
-        return size
+        return self.put(buf, size)
 
     def _error(self, ret: int) -> tuple[int, str]:
         err = self._lib.wolfSSL_get_error(self._ssl, ret)
         text = ctypes.create_string_buffer(80)
         self._lib.wolfSSL_ERR_error_string(err & 0xFFFFFFFF, text)
         return err, f"wolfSSL error {err}: {text.value.decode(errors='replace')}"
-
-    def feed(self, data: bytes) -> None:
-        self._in += data
-
-    def outgoing(self) -> bytes:
-        data, self._out = bytes(self._out), bytearray()
-        return data
 
     def handshake(self) -> bool:
         ret = self._lib.wolfSSL_connect(self._ssl)
