@@ -339,6 +339,19 @@ def test_stray_online_before_the_real_reply(scripted_device) -> None:
     assert device.open_tcp("h", 1) == 3
 
 
+@pytest.mark.parametrize("head", ["AT+", "aT+", "at+"])
+def test_a_ca_line_that_looks_like_an_echo_is_content(scripted_device, head: str) -> None:
+    """Seen in CI: a trusted root whose base64 had a line starting "aT+" read back as another
+    CA, and every row of the run was wedged. Only the command's own line is its echo."""
+    body = [head + "x" * 61, "B" * 64, "Cw=="]
+    pem = "\r\n".join(["-----BEGIN CERTIFICATE-----", *body, "-----END CERTIFICATE-----"])
+    reply = b"AT+iCA?\r\nOU=x\r\n2000-01-01 - 2049-12-31\r\n" + pem.encode() + b"\r\nI/OK\r\n"
+    device = scripted_device({b"AT+iCA?": reply})
+    info = device.get_ca()
+    assert info.pem.split("\n")[1:4] == body
+    assert device.ca_cache.known["CA"].split("\n")[1] == body[0]
+
+
 def test_busy_maps_to_busy_error(scripted_device) -> None:
     device = scripted_device({b"AT+iRP0": b"AT+iRP0\r\nI/BUSY\r\n"})
     with pytest.raises(BusyError, match="RP0"):
