@@ -33,19 +33,33 @@ def wrap_pem(der: bytes, width: int) -> bytes:
 def sized_ca(chars: int, hash_name: str) -> bytes:
     """A well-formed self-signed RSA-2048 CA whose AT+iCA= text (ca_text_length) is exactly
     `chars` characters; ValueError if no padding and width reach it."""
-    # Each padding character adds two DER bytes (subject and issuer), about 8/3 text
-    # characters: start just below the padding that reaches `chars` (each try signs one).
-    base = len(wrap_pem(_der(0, hash_name), max(WIDTHS)))
-    start = max(0, (chars - base) * 3 // 8 - 60)  # (long names cost extra length bytes)
-    for pad in range(start, MAX_PADDING):
-        der = _der(pad, hash_name)
+    ders: dict[int, bytes] = {}
+
+    def der(pad: int) -> bytes:  # each one is a signature: a few milliseconds of CPU
+        if pad not in ders:
+            ders[pad] = _der(pad, hash_name)
+        return ders[pad]
+
+    def length(pad: int, width: int) -> int:
+        return ca_text_length(wrap_pem(der(pad), width).decode("ascii"))
+
+    # Each padding character adds two DER bytes (subject and issuer), so the text grows with
+    # the padding at every width, and the narrowest wrapping is the longest. Bisect for the
+    # first padding whose narrowest text reaches `chars`, then try every width from there on
+    # until even the widest text is over.
+    low, high = 0, MAX_PADDING
+    while low < high:
+        mid = (low + high) // 2
+        if length(mid, min(WIDTHS)) >= chars:
+            high = mid
+        else:
+            low = mid + 1
+    for pad in range(low, MAX_PADDING):
+        if length(pad, max(WIDTHS)) > chars:
+            break
         for width in WIDTHS:
-            pem = wrap_pem(der, width)
-            length = ca_text_length(pem.decode("ascii"))
-            if length == chars:
-                return pem
-        if ca_text_length(wrap_pem(der, max(WIDTHS)).decode("ascii")) > chars:
-            break  # even the widest wrapping is over: more padding cannot help
+            if length(pad, width) == chars:
+                return wrap_pem(der(pad), width)
     raise ValueError(f"no CA text of exactly {chars} characters")
 
 
