@@ -5,6 +5,8 @@ executable model (w24_harness.model.model). A failure is shrunk to a minimal ste
 report shows its AT transcript and the one command that replays it.
 
 Fixed seed and step budget by default; `--w24-model-steps N --w24-model-seed S` for long runs.
+On a real module the CA steps stop after HARDWARE_CA_WRITES writes of its parameter flash (on
+the simulator the default seed makes about 560); `--w24-model-ca-writes N` sets another budget.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ DEFAULT_STEPS = 6000
 DEFAULT_SEED = 24
 # A guard, not the budget: on a badly loaded machine the run stops here and says how far it got.
 WALL_CAP_S = 45.0
+# AT+iCA= loads and clears on a real module: enough to exercise the CA steps among the others,
+# not hundreds of erase cycles of its parameter flash every run (report/nvwrites.py counts them).
+HARDWARE_CA_WRITES = 16
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -30,6 +35,9 @@ def test_model_sequence(w24, pki, w24_options, w24_record, pytestconfig):
     seed = pytestconfig.getoption("--w24-model-seed")
     seed = DEFAULT_SEED if seed is None else seed
     cap = None if pytestconfig.getoption("--w24-model-steps") else WALL_CAP_S
+    ca_writes = pytestconfig.getoption("--w24-model-ca-writes")
+    if ca_writes is None and not w24_options.simulated:
+        ca_writes = HARDWARE_CA_WRITES
     profile = w24_options.profile
     world = World.build(pki, host=w24_options.host, bind=w24_options.bind)
     detail = ""
@@ -39,7 +47,9 @@ def test_model_sequence(w24, pki, w24_options, w24_record, pytestconfig):
             started = time.monotonic()
             deadline = started + cap if cap else None
             _, failure = runner.run(
-                gen=Generator(random.Random(seed)), budget=steps, deadline=deadline
+                gen=Generator(random.Random(seed), ca_writes=ca_writes),
+                budget=steps,
+                deadline=deadline,
             )
             ran, secs = runner.steps_run, time.monotonic() - started
             if failure is not None:
@@ -72,7 +82,9 @@ def test_model_sequence(w24, pki, w24_options, w24_record, pytestconfig):
     )
     w24_record(
         id="model-sequence",
-        description=f"random sequence (seed {seed}, {steps} steps) checked against the model",
+        description=f"random sequence (seed {seed}, {steps} steps"
+        + (f", at most {ca_writes} CA writes" if ca_writes is not None else "")
+        + ") checked against the model",
         expected="every answer and peer observation allowed by the model",
         actual=actual,
         passed=failure is None,

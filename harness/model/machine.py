@@ -117,20 +117,35 @@ class World:
 # -- the generator -----------------------------------------------------------------------------
 
 
+CA_WRITE_OPS = ("ca_set", "ca_clear")
+
+
 @dataclass
 class Generator:
     """Picks the next step from the model's state: mostly steps whose preconditions hold."""
 
     rng: random.Random
     next_label: int = 0
+    # AT+iCA= steps (loads and clears) left, None for no limit. Each is a write of the
+    # module's parameter flash: a hardware run gets a budget (suites/test_model.py), the
+    # simulator none. Spent, the CA steps drop out of the choice; the draws stay the same, so
+    # an unlimited generator picks exactly what it did before the budget existed.
+    ca_writes: int | None = None
 
     def next(self, model: Model, profile: DeviceProfile) -> Step:
+        step = self._pick(model, profile)
+        if self.ca_writes is not None and step.op in CA_WRITE_OPS:
+            self.ca_writes -= 1
+        return step
+
+    def _pick(self, model: Model, profile: DeviceProfile) -> Step:
         rng = self.rng
         socks = list(model.sockets.values())
+        writes = 0 if self.ca_writes == 0 else 1
         weights: list[tuple[float, Callable[[], Step]]] = [
             (1, lambda: Step("ping")),
-            (2, lambda: Step("ca_set", c=rng.choices(CA_IDS, (5, 1.5, 2, 1.5))[0])),
-            (0.4, lambda: Step("ca_clear")),
+            (2 * writes, lambda: Step("ca_set", c=rng.choices(CA_IDS, (5, 1.5, 2, 1.5))[0])),
+            (0.4 * writes, lambda: Step("ca_clear")),
             (1, lambda: Step("ca_query")),
             (0.3, lambda: Step("ca_help")),
             (5 if len(socks) < 4 else 1, self._open),
