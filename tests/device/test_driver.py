@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from w24_harness.at.codes import (
     BusyError,
@@ -21,6 +23,7 @@ from w24_harness.at.codes import (
     SocketError,
 )
 from w24_harness.at.commands import ca_text_length
+from w24_harness.at.replies import ReplyKind, classify_line
 from w24_harness.device.w24 import W24, Identity, Timeouts
 from w24_harness.profiles.table import get_profile
 
@@ -350,6 +353,43 @@ def test_a_ca_line_that_looks_like_an_echo_is_content(scripted_device, head: str
     info = device.get_ca()
     assert info.pem.split("\n")[1:4] == body
     assert device.ca_cache.known["CA"].split("\n")[1] == body[0]
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# Line starts that mean something to a reply parser, each made only of base64 characters.
+_TOKEN_HEADS = ("", "AT+", "aT+", "At+", "at+", "AT+iCA", "I/", "I/0", "I/12", "I/OK", "I/ERROR")
+
+
+def _not_a_result(line: str) -> bool:
+    # A whole line that is a result by itself ("I/OK" as a 4-character last line, "I/" and 62
+    # digits) would end the module's own reply there: no reader can tell. About 1 CA in 10^7.
+    return classify_line(line.encode()).kind in (ReplyKind.TEXT, ReplyKind.ECHO)
+
+
+@st.composite
+def _pem_body(draw: st.DrawFn) -> list[str]:
+    lines = []
+    for _ in range(draw(st.integers(1, 6))):
+        head = draw(st.sampled_from(_TOKEN_HEADS))
+        fill = st.text(_B64, min_size=64 - len(head), max_size=64 - len(head))
+        lines.append(draw(fill.map(lambda f, h=head: h + f).filter(_not_a_result)))
+    # The last line: any length a DER length gives (a multiple of 4, "=" padding at the end).
+    last = draw(st.text(_B64, min_size=2, max_size=62)) + draw(st.sampled_from(("", "=", "==")))
+    last = last[: len(last) // 4 * 4] or "Cw=="
+    return [*lines, last if _not_a_result(last) else "Cw=="]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=_pem_body())
+def test_any_base64_line_of_a_ca_reads_back_as_sent(scripted_device, body: list[str]) -> None:
+    """What the module prints of a CA is content, whatever its lines start with: the reply
+    ends at the I/OK line, not at a line that looks like an echo, a number or a result."""
+    pem = "\r\n".join(["-----BEGIN CERTIFICATE-----", *body, "-----END CERTIFICATE-----"])
+    reply = b"AT+iCA?\r\nOU=x\r\n" + pem.encode() + b"\r\nI/OK\r\n"
+    device = scripted_device({b"AT+iCA?": reply})
+    assert device.get_ca().pem.split("\n")[1:-2] == body
 
 
 def test_busy_maps_to_busy_error(scripted_device) -> None:
