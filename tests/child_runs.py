@@ -3,11 +3,17 @@ pins and starts things: the checkout as rootdir, no cache, reports under pyteste
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+W24_CLI = Path(sys.executable).with_name("w24")
 
 
 def run_child(
@@ -32,3 +38,26 @@ def run_child(
             *args,
             timeout=timeout,
         )
+
+
+@contextmanager
+def tcp_simulator(profile: str = "w24") -> Iterator[str]:
+    """`w24 sim --tcp` on a free loopback port, as a networked module is reached: its
+    socket:// URL. It must exit cleanly (0: no internal errors) when stopped."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sim = subprocess.Popen(
+        [str(W24_CLI), "sim", "--tcp", f"127.0.0.1:{port}", "--profile", profile],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert sim.stdout is not None
+        url = f"socket://127.0.0.1:{port}"
+        assert sim.stdout.readline().strip() == url
+        yield url
+    finally:
+        sim.terminate()
+    assert sim.wait(timeout=10) == 0

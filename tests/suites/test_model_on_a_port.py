@@ -5,37 +5,19 @@ a write of the module's parameter flash (suites/test_model.py HARDWARE_CA_WRITES
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from child_runs import tcp_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
-W24_CLI = Path(sys.executable).with_name("w24")
 # Enough steps that an unlimited run makes well over the budget (about 140 CA writes).
 STEPS = "1500"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _model_row(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> dict:
-    port = _free_port()
-    sim = subprocess.Popen(
-        [str(W24_CLI), "sim", "--tcp", f"127.0.0.1:{port}", "--profile", "w24"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert sim.stdout is not None
-        assert sim.stdout.readline().strip() == f"socket://127.0.0.1:{port}"
-        report_dir = tmp_path / "reports"
+    report_dir = tmp_path / "reports"
+    with tcp_simulator() as url:
         result = pytester.runpytest_subprocess(
             str(ROOT / "suites" / "test_model.py"),
             f"--rootdir={ROOT}",
@@ -44,7 +26,7 @@ def _model_row(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> dict:
             "--w24-report-dir",
             str(report_dir),
             "--w24-port",
-            f"socket://127.0.0.1:{port}",
+            url,
             "--w24-host",
             "127.0.0.1",
             "--w24-ca-pacing",
@@ -54,10 +36,7 @@ def _model_row(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> dict:
             *extra,
             timeout=250,
         )
-        assert result.ret == 0, result.stdout.str()[-3000:]
-    finally:
-        sim.terminate()
-        sim.wait(timeout=10)
+    assert result.ret == 0, result.stdout.str()[-3000:]
     data = json.loads((report_dir / "results.json").read_text())
     return next(r for r in data["results"] if r["id"] == "model-sequence")
 

@@ -4,36 +4,18 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from child_runs import tcp_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
-W24_CLI = Path(sys.executable).with_name("w24")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.slow  # a child run of the suites: scheduled first
 def test_suites_pass_against_w24_sim_tcp(pytester, tmp_path):
-    port = _free_port()
-    sim = subprocess.Popen(
-        [str(W24_CLI), "sim", "--tcp", f"127.0.0.1:{port}", "--profile", "w24"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert sim.stdout is not None
-        assert sim.stdout.readline().strip() == f"socket://127.0.0.1:{port}"
+    with tcp_simulator() as url:
         report_dir = tmp_path / "reports"
         result = pytester.runpytest_subprocess(
             str(ROOT / "suites"),
@@ -45,7 +27,7 @@ def test_suites_pass_against_w24_sim_tcp(pytester, tmp_path):
             "--w24-report-dir",
             str(report_dir),
             "--w24-port",
-            f"socket://127.0.0.1:{port}",
+            url,
             "--w24-profile",
             "w24",
             "--w24-host",
@@ -61,8 +43,5 @@ def test_suites_pass_against_w24_sim_tcp(pytester, tmp_path):
         )
         assert result.ret == 0, result.stdout.str()[-3000:]
         data = json.loads((report_dir / "results.json").read_text())
-        assert data["runs"][0]["port"] == f"socket://127.0.0.1:{port}"
+        assert data["runs"][0]["port"] == url
         assert data["summary"]["failed"] == 0 and data["summary"]["scenarios"] > 40
-    finally:
-        sim.terminate()
-        assert sim.wait(timeout=10) == 0
