@@ -362,7 +362,7 @@ _TOKEN_HEADS = ("", "AT+", "aT+", "At+", "at+", "AT+iCA", "I/", "I/0", "I/12", "
 
 def _not_a_result(line: str) -> bool:
     # A whole line that is a result by itself ("I/OK" as a 4-character last line, "I/" and 62
-    # digits) would end the module's own reply there: no reader can tell. About 1 CA in 10^7.
+    # digits) would end the module's own reply there: no reader can tell. Under 1 CA in 10^8.
     return classify_line(line.encode()).kind in (ReplyKind.TEXT, ReplyKind.ECHO)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +16,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# What a checkout holds beside its source: the venv, build trees, reports, caches, git.
+_NOT_SOURCE = (
+    ".venv",
+    "build",
+    "reports",
+    ".git",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+)
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
@@ -28,6 +40,11 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complete
 def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(venv bin dir, an empty working directory outside the checkout)."""
     base = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: pip builds in the source tree (build/, *.egg-info), and with -n N the
+    # module's tests may run on two workers, each building at once (seen: "Failed building
+    # wheel" on one of them); nor may a build touch the checkout's own build/ link tree.
+    source = base / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*_NOT_SOURCE))
     built = _run(
         [
             sys.executable,
@@ -38,7 +55,7 @@ def installed(tmp_path_factory) -> tuple[Path, Path]:
             "-q",
             "-w",
             str(base / "dist"),
-            str(ROOT),
+            str(source),
         ],
         cwd=base,
     )
