@@ -3,6 +3,7 @@ pins and starts things: the checkout as rootdir, no cache, reports under pyteste
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -38,6 +39,27 @@ def run_child(
             *args,
             timeout=timeout,
         )
+
+
+def run_suites(
+    pytester: pytest.Pytester, report_dir: Path, *extra: str, timeout: float = 280
+) -> tuple[pytest.RunResult, dict]:
+    """The device suites in a subprocess, without the slow rows and the field-interop daemons
+    (tests/interop/test_field_interop_faults.py runs those), reports to `report_dir`: the
+    run's result and its results.json."""
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "suites"),
+        f"--rootdir={ROOT}",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow and not field_interop",
+        "--w24-report-dir",
+        str(report_dir),
+        *extra,
+        timeout=timeout,
+    )
+    return result, json.loads((report_dir / "results.json").read_text())
 
 
 @contextmanager

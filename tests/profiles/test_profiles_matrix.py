@@ -7,16 +7,12 @@ and pytest counted no skip, failure or error."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
+from child_runs import run_suites
 
 from w24_harness.profiles.table import get_profile
 from w24_harness.runner.throughput import cases_for
 from w24_harness.scenarios import SCENARIOS
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(300)
@@ -24,22 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("profile", ["ichip", "modern"])
 def test_suites_pass_on_profile(pytester, tmp_path, profile):
     report_dir = tmp_path / "reports"
-    result = pytester.runpytest_subprocess(
-        str(ROOT / "suites"),
-        f"--rootdir={ROOT}",
-        "-p",
-        "no:cacheprovider",
-        "-m",
-        "not slow and not field_interop",
-        "--w24-profile",
-        profile,
-        "--w24-report-dir",
-        str(report_dir),
-        timeout=280,
-    )
+    result, data = run_suites(pytester, report_dir, "--w24-profile", profile)
     assert result.ret == 0, result.stdout.str()[-3000:]
     counts = result.parseoutcomes()
-    data = json.loads((report_dir / "results.json").read_text())
     expected_ids = {s.id for s in SCENARIOS if not s.slow} | {
         c.id for c in cases_for(get_profile(profile))
     }

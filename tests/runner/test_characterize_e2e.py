@@ -6,13 +6,13 @@ fault fails exactly the dependent scenarios), and drift, xfail and xpass in real
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from child_runs import run_suites
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.profiles.files import load_profile_file, provenance_of
@@ -21,7 +21,6 @@ from w24_harness.scenarios import SCENARIOS, reject
 from w24_harness.sim.server import SimulatorProcess
 from w24_harness.vocab import Kind, ResultClass
 
-ROOT = Path(__file__).resolve().parents[2]
 W24_CLI = Path(sys.executable).with_name("w24")
 # slow: each test is a child pytest run of the suites; slow tests start first (the plugin
 # sorts them ahead), so the longest do not end up as the run's tail on one worker.
@@ -65,16 +64,9 @@ def other_sim(other_profile: Path) -> Iterator[str]:
 
 
 def _suites(pytester: pytest.Pytester, report_dir: Path, *extra: str) -> tuple[int, dict, str]:
-    result = pytester.runpytest_subprocess(
-        str(ROOT / "suites"),
-        f"--rootdir={ROOT}",
-        "-p",
-        "no:cacheprovider",
-        "-m",
-        # field interop: tests/interop/test_field_interop_faults.py
-        "not slow and not field_interop",
-        "--w24-report-dir",
-        str(report_dir),
+    result, data = run_suites(
+        pytester,
+        report_dir,
         # A simulator behind socket:// is no UART: the hardware default for socket:// would
         # pace every CA load (~1.2 s) and cut SSND to 256 bytes (tests/device/test_pacing.py).
         "--w24-ca-pacing",
@@ -84,7 +76,6 @@ def _suites(pytester: pytest.Pytester, report_dir: Path, *extra: str) -> tuple[i
         *extra,
         timeout=500,
     )
-    data = json.loads((report_dir / "results.json").read_text())
     return result.ret, data, result.stdout.str()
 
 

@@ -7,10 +7,10 @@ Each case runs the real suites in a child pytest (pytester) against a simulator 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from child_runs import run_suites
 
 from w24_harness.at.codes import ResultCode
 from w24_harness.at.commands import ca_text_length
@@ -32,8 +32,6 @@ from w24_harness.sim.faults import CHECK_FAULTS
 from w24_harness.tlsfacts import RECORD_PLAINTEXT_FITS_ANY_LIMIT, ProtocolVersion
 from w24_harness.vocab import Action, Stage
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITES = ROOT / "suites"
 W24 = get_profile("w24")
 W24_CERTS = CertSets(W24)  # builds a set only when asked, and keeps it
 
@@ -287,23 +285,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
 FAILURE_CLASS: dict[str, str] = {"leak_ssl_on_failure": "wedged"}
 
 
-def _run_suites(pytester: pytest.Pytester, tmp_path: Path, *extra: str) -> tuple[int, dict]:
-    report_dir = tmp_path / "reports"
-    result = pytester.runpytest_subprocess(
-        str(SUITES),
-        f"--rootdir={ROOT}",
-        "-p",
-        "no:cacheprovider",
-        "-m",
-        # field interop: tests/interop/test_field_interop_faults.py
-        "not slow and not field_interop",
-        "--w24-report-dir",
-        str(report_dir),
-        *extra,
-        timeout=280,
-    )
-    data = json.loads((report_dir / "results.json").read_text())
-    return result, data
+def _run_suites(
+    pytester: pytest.Pytester, tmp_path: Path, *extra: str
+) -> tuple[pytest.RunResult, dict]:
+    return run_suites(pytester, tmp_path / "reports", *extra)
 
 
 # The security-critical rows each fault must fail, reviewed by hand row by row (not derived):

@@ -3,29 +3,17 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from child_runs import tcp_simulator
-
-ROOT = Path(__file__).resolve().parents[2]
+from child_runs import run_suites, tcp_simulator
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.slow  # a child run of the suites: scheduled first
 def test_suites_pass_against_w24_sim_tcp(pytester, tmp_path):
     with tcp_simulator() as url:
-        report_dir = tmp_path / "reports"
-        result = pytester.runpytest_subprocess(
-            str(ROOT / "suites"),
-            f"--rootdir={ROOT}",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not slow and not field_interop",
-            "--w24-report-dir",
-            str(report_dir),
+        result, data = run_suites(
+            pytester,
+            tmp_path / "reports",
             "--w24-port",
             url,
             "--w24-profile",
@@ -39,9 +27,7 @@ def test_suites_pass_against_w24_sim_tcp(pytester, tmp_path):
             "burst",
             "--w24-ssnd-chunk",
             "2048",
-            timeout=280,
         )
         assert result.ret == 0, result.stdout.str()[-3000:]
-        data = json.loads((report_dir / "results.json").read_text())
         assert data["runs"][0]["port"] == url
         assert data["summary"]["failed"] == 0 and data["summary"]["scenarios"] > 40

@@ -16,16 +16,14 @@ leaves them out of a quick local run.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
+from child_runs import run_suites
 
 from w24_harness.sim.pairwise import pairwise_variants
 from w24_harness.sim.variants import Variants
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = pairwise_variants()
 
 # On by default (CI must prove no correct firmware fails); W24_VARIANT_MATRIX=0 skips them.
@@ -61,21 +59,8 @@ def _failures(data: dict) -> list[str]:
 @pytest.mark.skipif(not ENABLED, reason="W24_VARIANT_MATRIX=0 leaves the variant matrix out")
 @pytest.mark.parametrize("variant", SAMPLE, ids=[f"v{i}" for i in range(len(SAMPLE))])
 def test_no_row_fails_a_correct_firmware(pytester, tmp_path, variant: Variants) -> None:
-    report_dir = tmp_path / "reports"
     items = [a for item in variant.active() for a in ("--w24-sim-variant", item)]
-    result = pytester.runpytest_subprocess(
-        str(ROOT / "suites"),
-        f"--rootdir={ROOT}",
-        "-p",
-        "no:cacheprovider",
-        "-m",
-        "not slow and not field_interop",
-        "--w24-report-dir",
-        str(report_dir),
-        *items,
-        timeout=280,
-    )
-    data = json.loads((report_dir / "results.json").read_text())
+    result, data = run_suites(pytester, tmp_path / "reports", *items)
     assert data["results"], "the child run judged no row"
     failures = _failures(data)
     assert not failures, f"variant {variant.label()}:\n" + "\n".join(failures)
